@@ -1,0 +1,43 @@
+# The two commands: `make demo` (whole pipeline on the built-in region) and `make test`.
+# Each creates or reuses .venv in the repository and installs what is needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# A CPU build of torch is installed first when no torch is present (the registry's default
+# torch is a multi-GB CUDA build); set TORCH_SPEC to choose another.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.xlandslide-installed
+OUT ?= demo-output
+
+.PHONY: install test test-all demo bench lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m ""
+
+demo: $(STAMP)
+	$(VENV)/bin/xlandslide demo --out $(OUT)
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_table.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(OUT) .pytest_cache asv_bench/results asv_bench/html

@@ -1,0 +1,102 @@
+"""The one place that maps pure numba kernels onto numpy or dask arrays.
+
+A kernel takes numpy arrays whose last two axes are (y, x) and returns one numpy array of
+shape ``leading + (ny, nx)``; it must treat pixels outside its input as missing (NaN for
+floats, the fill value for integers), which is what the dask path feeds it at the region
+edges.  The numpy path calls the kernel on the whole array; the dask path overlaps every
+block by ``depth`` pixels on y and x (``dask.array.overlap.overlap`` with a NaN / fill
+boundary — the same machinery as ``map_overlap``), calls the kernel per block and trims
+the halo.  Both give the same result for any chunking as long as the kernel's stencil
+fits in ``depth`` (each caller states its stencil's reach next to the kernel).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def is_dask(x) -> bool:
+    try:
+        import dask.array as da
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(x, da.Array)
+
+
+def _boundary_for(dtype, fill):
+    if fill is not None:
+        return fill
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind in "iu":
+        return 0
+    if dtype.kind == "b":
+        return False
+    raise TypeError(f"no default boundary for dtype {dtype}")
+
+
+def apply_stencil(kernel, *arrays, depth: int, dtype, leading: tuple[int, ...] = (), fills=None,
+                  name: str | None = None, **kwargs):
+    """Apply ``kernel(*blocks, **kwargs)`` to numpy or dask ``arrays`` with a ``depth`` halo.
+
+    Parameters
+    ----------
+    kernel : callable
+        Pure function on numpy arrays; returns an array of shape ``leading + (ny, nx)``.
+    *arrays : numpy or dask arrays
+        Each with (y, x) as its last two axes and the same (y, x) shape; leading axes are
+        passed whole (a dask input is rechunked to one chunk along them, never in place).
+    depth : int
+        Halo on y and x, in pixels: the reach of the kernel's stencil.
+    dtype : dtype
+        Output dtype.
+    leading : tuple of int
+        Output leading shape (before y, x).
+    fills : sequence, optional
+        Boundary value per input (default NaN for floats, 0 for integers).
+    name : str, optional
+        Prefix of the dask task names.
+    """
+    import dask.array as da
+
+    dtype = np.dtype(dtype)
+    leading = tuple(int(n) for n in leading)
+    if fills is None:
+        fills = [None] * len(arrays)
+    if not any(is_dask(a) for a in arrays):
+        out = kernel(*[np.asarray(a) for a in arrays], **kwargs)
+        return out.astype(dtype, copy=False)
+
+    base = next(a for a in arrays if is_dask(a))
+    yx_chunks = base.chunks[-2:]
+    args = []
+    for k, (a, fill) in enumerate(zip(arrays, fills)):
+        a = da.asarray(a)
+        lead = a.ndim - 2
+        a = a.rechunk(tuple(-1 for _ in range(lead)) + yx_chunks)
+        d = {i: (depth if i >= lead else 0) for i in range(a.ndim)}
+        b = {i: _boundary_for(a.dtype, fill) for i in range(a.ndim)}
+        if depth > 0:
+            a = da.overlap.overlap(a, depth=d, boundary=b, allow_rechunk=True)
+        args.extend([a, tuple(f"l{k}_{i}" for i in range(lead)) + ("y", "x")])
+
+    def trimmed(*blocks):
+        out = kernel(*blocks, **kwargs)
+        if depth:
+            out = out[..., depth:-depth, depth:-depth]
+        return np.ascontiguousarray(out, dtype=dtype)
+
+    out_ind = tuple(f"o{i}" for i in range(len(leading))) + ("y", "x")
+    return da.blockwise(
+        trimmed,
+        out_ind,
+        *args,
+        new_axes={f"o{i}": n for i, n in enumerate(leading)},
+        adjust_chunks={"y": lambda n: n - 2 * depth, "x": lambda n: n - 2 * depth},
+        concatenate=True,
+        dtype=dtype,
+        meta=np.empty((0,) * (len(leading) + 2), dtype=dtype),
+        name=name,
+        token=None,
+    )

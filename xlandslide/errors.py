@@ -1,0 +1,47 @@
+"""Exception hierarchy of xlandslide.
+
+Every error subclasses :class:`XLandslideError` and the builtin it refines, so callers can
+catch either.  Messages name what was expected, what came, and the fix.
+"""
+
+from __future__ import annotations
+
+
+class XLandslideError(Exception):
+    """Base class of every error raised by xlandslide."""
+
+
+class RegionError(XLandslideError, ValueError):
+    """A Dataset or store is not a valid region (missing variables, wrong dims or dtypes)."""
+
+
+class GridError(XLandslideError, ValueError):
+    """A grid is unusable: no coordinates, irregular or non-square pixels, missing CRS."""
+
+
+class GridMismatchError(GridError):
+    """Two grids that must match (CRS, transform, shape) do not."""
+
+
+class HaloError(XLandslideError, ValueError):
+    """A stencil needs more context than the halo provides (for example a radius above it)."""
+
+
+class CheckpointMismatchError(XLandslideError, ValueError):
+    """A checkpoint does not fit the region it is applied to (features, distances, halo)."""
+
+
+class CheckpointError(XLandslideError, ValueError):
+    """A file is not a readable xlandslide checkpoint."""
+
+
+class MissingOptionalDependency(XLandslideError, ImportError):
+    """An optional package is needed; the message names the extra to install."""
+
+
+class StoreExistsError(XLandslideError, FileExistsError):
+    """An output store exists and ``overwrite`` was not asked for."""
+
+
+class XLandslideWarning(UserWarning):
+    """Warnings issued by xlandslide (turned into errors in the test suite)."""

@@ -1,0 +1,117 @@
+"""Grid arithmetic: pixel size, halo, patch geometry, CRS and alignment checks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import GridError, GridMismatchError, HaloError
+
+#: Halo of the paper, in pixels: covers the largest looking radius (30 px at 10 m) and the
+#: network's field of view.  It is the ``depth`` of every ``map_overlap`` in the package.
+HALO = 64
+
+#: Core size of a training / prediction patch, in pixels (the paper's 500 x 500).
+CORE = 500
+
+
+@dataclass(frozen=True)
+class PatchGeometry:
+    """Size of a patch: a ``core`` x ``core`` square plus ``halo`` pixels on every side.
+
+    The loss and the metrics only see the core; the halo gives context.  The paper's
+    geometry is ``PatchGeometry(core=500, halo=64)``, a 628 x 628 input.
+    """
+
+    core: int = CORE
+    halo: int = HALO
+
+    def __post_init__(self):
+        if int(self.core) != self.core or self.core < 1:
+            raise ValueError(f"core must be a positive integer, got {self.core!r}")
+        if int(self.halo) != self.halo or self.halo < 0:
+            raise ValueError(f"halo must be a non-negative integer, got {self.halo!r}")
+
+    @property
+    def size(self) -> int:
+        """Side of the input window: ``core + 2 * halo``."""
+        return self.core + 2 * self.halo
+
+
+def pixel_size(obj) -> float:
+    """Return the pixel size (map units) of a DataArray/Dataset with ``y`` and ``x`` coords.
+
+    Pixels must be square and regularly spaced (relative tolerance 1e-6); otherwise
+    :class:`GridError` says so.
+    """
+    for dim in ("y", "x"):
+        if dim not in obj.coords:
+            raise GridError(
+                f"no {dim!r} coordinate: a region needs 'y' and 'x' coordinates in map units "
+                "(rioxarray's open_rasterio provides them; or assign_coords(y=..., x=...))"
+            )
+        if obj.sizes[dim] < 2:
+            raise GridError(f"the grid needs at least 2 pixels along {dim!r} to know the pixel size")
+    sizes = []
+    for dim in ("y", "x"):
+        c = np.asarray(obj[dim].values, dtype="float64")
+        d = np.diff(c)
+        step = abs(d[0])
+        if step == 0 or not np.allclose(np.abs(d), step, rtol=1e-6, atol=0):
+            raise GridError(f"coordinate {dim!r} is not regularly spaced; resample the grid first")
+        sizes.append(step)
+    if not math.isclose(sizes[0], sizes[1], rel_tol=1e-6):
+        raise GridError(
+            f"pixels are not square (y step {sizes[0]}, x step {sizes[1]}); "
+            "reproject to square pixels explicitly (rio.reproject with resolution=...)"
+        )
+    return float(sizes[1])
+
+
+def radius_pixels(distance: float, pixel: float, halo: int = HALO) -> int:
+    """Ring radius in pixels for a looking ``distance``: ``round(distance / pixel)``.
+
+    Raises :class:`HaloError` when the radius is below 1 or above ``halo``.
+    """
+    r = int(round(float(distance) / float(pixel)))
+    if r < 1:
+        raise HaloError(
+            f"distance {distance} with pixel size {pixel} gives a ring radius of {r} pixels; "
+            "use distances of at least half a pixel"
+        )
+    if r > halo:
+        raise HaloError(
+            f"distance {distance} with pixel size {pixel} gives a ring radius of {r} pixels, "
+            f"above the halo of {halo} pixels; use a shorter distance or a coarser grid"
+        )
+    return r
+
+
+def check_same_grid(a, b, what: str = "inputs") -> None:
+    """Raise :class:`GridMismatchError` unless ``a`` and ``b`` share y/x coords and CRS."""
+    for dim in ("y", "x"):
+        if a.sizes.get(dim) != b.sizes.get(dim):
+            raise GridMismatchError(
+                f"{what} differ in size along {dim!r}: {a.sizes.get(dim)} vs {b.sizes.get(dim)}; "
+                "align them first (xarray.align or rio.reproject_match)"
+            )
+        if dim in a.coords and dim in b.coords:
+            if not np.allclose(a[dim].values, b[dim].values, rtol=0, atol=1e-6 * pixel_size(a)):
+                raise GridMismatchError(
+                    f"{what} have different {dim!r} coordinates; "
+                    "reproject one onto the other explicitly (rio.reproject_match)"
+                )
+    crs_a, crs_b = _crs(a), _crs(b)
+    if crs_a is not None and crs_b is not None and crs_a != crs_b:
+        raise GridMismatchError(
+            f"{what} have different CRS ({crs_a} vs {crs_b}); reproject explicitly"
+        )
+
+
+def _crs(obj):
+    try:
+        return obj.rio.crs
+    except Exception:  # rioxarray not importable or no grid mapping
+        return None

@@ -36,8 +36,16 @@ def _boundary_for(dtype, fill):
     raise TypeError(f"no default boundary for dtype {dtype}")
 
 
-def apply_stencil(kernel, *arrays, depth: int, dtype, leading: tuple[int, ...] = (), fills=None,
-                  name: str | None = None, **kwargs):
+def apply_stencil(
+    kernel,
+    *arrays,
+    depth: int,
+    dtype,
+    leading: tuple[int, ...] = (),
+    fills=None,
+    name: str | None = None,
+    **kwargs,
+):
     """Apply ``kernel(*blocks, **kwargs)`` to numpy or dask ``arrays`` with a ``depth`` halo.
 
     Parameters
@@ -79,7 +87,7 @@ def apply_stencil(kernel, *arrays, depth: int, dtype, leading: tuple[int, ...] =
         b = {i: _boundary_for(a.dtype, fill) for i in range(a.ndim)}
         if depth > 0:
             a = da.overlap.overlap(a, depth=d, boundary=b, allow_rechunk=True)
-        args.extend([a, tuple(f"l{k}_{i}" for i in range(lead)) + ("y", "x")])
+        args.extend([a, (*tuple(f"l{k}_{i}" for i in range(lead)), "y", "x")])
 
     def trimmed(*blocks):
         out = kernel(*blocks, **kwargs)
@@ -87,7 +95,7 @@ def apply_stencil(kernel, *arrays, depth: int, dtype, leading: tuple[int, ...] =
             out = out[..., depth:-depth, depth:-depth]
         return np.ascontiguousarray(out, dtype=dtype)
 
-    out_ind = tuple(f"o{i}" for i in range(len(leading))) + ("y", "x")
+    out_ind = (*tuple(f"o{i}" for i in range(len(leading))), "y", "x")
     return da.blockwise(
         trimmed,
         out_ind,

@@ -5,8 +5,8 @@ The paper (Hajimoradlou, Roberti, Poole, section 3) uses 94 standard features: s
 (metamorphic, sedimentary, plutonic, volcanic, unknown), 38 rock-age maps and the DEM.
 Names follow the INSPIRE code lists (``LithologyValue``, CORINE level-1 land cover,
 ``GeochronologicEraValue``) written in snake case and prefixed by their category, so that a
-name alone says what the layer is: ``lithology_gneiss``, ``land_cover_forest_and_semi_natural_areas``,
-``rock_family_unknown``, ``rock_age_triassic``.
+name alone says what the layer is: ``lithology_gneiss``,
+``land_cover_forest_and_semi_natural_areas``, ``rock_family_unknown``, ``rock_age_holocene``.
 
 Continuous features (``slope``, ``dem``) are standardised; categorical ones are one-hot
 (0 or 1, NaN outside the region).

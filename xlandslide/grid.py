@@ -53,7 +53,9 @@ def pixel_size(obj) -> float:
                 "(rioxarray's open_rasterio provides them; or assign_coords(y=..., x=...))"
             )
         if obj.sizes[dim] < 2:
-            raise GridError(f"the grid needs at least 2 pixels along {dim!r} to know the pixel size")
+            raise GridError(
+                f"the grid needs at least 2 pixels along {dim!r} to know the pixel size"
+            )
     sizes = []
     for dim in ("y", "x"):
         c = np.asarray(obj[dim].values, dtype="float64")
@@ -75,7 +77,7 @@ def radius_pixels(distance: float, pixel: float, halo: int = HALO) -> int:
 
     Raises :class:`HaloError` when the radius is below 1 or above ``halo``.
     """
-    r = int(round(float(distance) / float(pixel)))
+    r = round(float(distance) / float(pixel))
     if r < 1:
         raise HaloError(
             f"distance {distance} with pixel size {pixel} gives a ring radius of {r} pixels; "

@@ -1,0 +1,219 @@
+"""The demo: the whole pipeline on a built-in synthetic region, on a laptop's CPU.
+
+Steps (each printed with its time): build the region and its uphill offsets lazily and
+write the region store; cut patches and split them 80/10/10; train LLR, pick the aligned
+features from its weights (the paper's |w| >= 0.2 rule), train LACNN; predict both maps
+lazily and stream them to Zarr (and the LACNN map to GeoTIFF); evaluate NLL and ROC AUC on
+the test split against the Naive baseline; write plots and ``metrics.json``.
+
+Sizes are small so that it runs in minutes on 2 cores; the paper's settings are the
+package defaults (core 500, halo 64, Table 1 of DESIGN.md via ``TrainConfig.paper``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Settings of the demo (small on purpose: see the module docstring)."""
+
+    size: int = 1024
+    seed: int = 0
+    chunks: int = 256
+    core: int = 128
+    halo: int = 64
+    distances: tuple[float, ...] = (30.0, 100.0, 300.0)
+    llr_epochs: int = 6
+    llr_lr: float = 0.05
+    lacnn_epochs: int = 6
+    lacnn_lr: float = 0.002
+    lacnn_batch: int = 4
+    lacnn_width: int = 8
+    max_batches_per_epoch: int | None = 24
+    max_aligned: int = 22
+
+    @classmethod
+    def quick(cls) -> DemoConfig:
+        """Tiny settings for smoke tests (seconds, not minutes)."""
+        return cls(
+            size=192,
+            core=64,
+            halo=32,
+            chunks=96,
+            llr_epochs=2,
+            lacnn_epochs=1,
+            lacnn_width=4,
+            max_batches_per_epoch=4,
+        )
+
+    def replace(self, **changes) -> DemoConfig:
+        return dataclasses.replace(self, **changes)
+
+
+class _Progress:
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.t0 = time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        print(f"[{time.perf_counter() - self.t0:7.1f}s] {msg}", file=self.stream, flush=True)
+
+
+def run_demo(out, config: DemoConfig | None = None) -> dict:
+    """Run the demo into folder ``out`` and return the metrics dict (also in metrics.json).
+
+    The demo's own outputs in ``out`` are replaced when they exist (each atomically).
+    """
+    import dask
+
+    from .evaluate import evaluate, naive_nll, roc_curve
+    from .grid import PatchGeometry
+    from .io import open_region, write_region
+    from .models import select_aligned_features
+    from .outputs import write_map
+    from .patches import make_patches
+    from .plot import plot_roc, plot_susceptibility, save_figure
+    from .synthetic import synthetic_region
+    from .train import TrainConfig, fit, load_model
+
+    cfg = config or DemoConfig()
+    out = Path(out)
+    log = _Progress()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "models").mkdir(exist_ok=True)
+
+    # 1. region + offsets -> region.zarr
+    log(f"building a {cfg.size} x {cfg.size} synthetic region (seed {cfg.seed}) and its offsets")
+    region = synthetic_region(shape=(cfg.size, cfg.size), seed=cfg.seed, chunks=cfg.chunks)
+    region = region.landslide.with_offsets(cfg.distances)
+    write_region(region, out / "region.zarr", overwrite=True)
+    log("wrote region.zarr")
+
+    # 2. patches and split
+    train_region = open_region(out / "region.zarr", chunks=None)
+    geometry = PatchGeometry(core=cfg.core, halo=cfg.halo)
+    patches = make_patches(train_region, geometry, seed=cfg.seed)
+    patches.to_json(out / "split.json")
+    counts = patches.counts()
+    log(f"patches: {counts}")
+
+    # 3. LLR, then the aligned features picked from its weights, then LACNN
+    llr_cfg = TrainConfig.paper("llr").replace(
+        epochs=cfg.llr_epochs,
+        lr=cfg.llr_lr,
+        seed=cfg.seed,
+        max_batches_per_epoch=cfg.max_batches_per_epoch,
+    )
+    log("training LLR")
+    llr = fit(
+        train_region, "llr", patches=patches, config=llr_cfg, checkpoint=out / "models" / "llr.pt"
+    )
+    names = list(llr.feature_names)
+    weights = llr.module.linear_weights() if hasattr(llr.module, "linear_weights") else None
+    if weights is None:
+        weights = llr.module.conv.weight.detach().cpu().numpy().ravel()
+    aligned = select_aligned_features(weights, names, threshold=0.2, max_features=cfg.max_aligned)
+    log(f"aligned features ({len(aligned)}): {', '.join(aligned)}")
+
+    lacnn_cfg = TrainConfig.paper("lacnn").replace(
+        epochs=cfg.lacnn_epochs,
+        lr=cfg.lacnn_lr,
+        batch_size=cfg.lacnn_batch,
+        seed=cfg.seed,
+        max_batches_per_epoch=cfg.max_batches_per_epoch,
+    )
+    log("training LACNN")
+    fit(
+        train_region,
+        "lacnn",
+        patches=patches,
+        config=lacnn_cfg,
+        model_config={"base_width": cfg.lacnn_width},
+        aligned_names=aligned,
+        distances=cfg.distances,
+        checkpoint=out / "models" / "lacnn.pt",
+    )
+
+    # 4. lazy prediction from the store, streamed to disk
+    region = open_region(out / "region.zarr")
+    models = {
+        "LLR": load_model(out / "models" / "llr.pt"),
+        "LACNN": load_model(out / "models" / "lacnn.pt"),
+    }
+    maps = {name: region.landslide.predict(m) for name, m in models.items()}
+    log("predicting the whole region (LLR, LACNN)")
+    with dask.config.set(scheduler="threads"):
+        write_map(maps["LACNN"], out / "susceptibility.zarr", overwrite=True)
+        write_map(
+            maps["LACNN"].rename("susceptibility"), out / "susceptibility.tif", overwrite=True
+        )
+        write_map(
+            maps["LLR"].rename("susceptibility"), out / "susceptibility_llr.zarr", overwrite=True
+        )
+    log("wrote susceptibility.zarr, susceptibility.tif, susceptibility_llr.zarr")
+
+    # 5. evaluation on the test split
+    import xarray as xr
+
+    saved = {
+        "LACNN": xr.open_zarr(out / "susceptibility.zarr")["susceptibility"],
+        "LLR": xr.open_zarr(out / "susceptibility_llr.zarr")["susceptibility"],
+    }
+    test_mask = patches.core_mask("test", like=region)
+    train_mask = patches.core_mask("train", like=region)
+    label = region["label"]
+    train_ratio = float(((label == 1) & train_mask).sum() / ((label >= 0) & train_mask).sum())
+    results, curves = {}, {}
+    for name, prob in saved.items():
+        results[name] = evaluate(prob, label, test_mask)
+        fpr, tpr, _ = roc_curve(prob, label, test_mask)
+        curves[name] = (fpr, tpr)
+    naive = naive_nll(train_ratio, label, test_mask)
+    metrics = {
+        "naive": {"nll": float(naive), "ratio": train_ratio},
+        "models": {
+            name: {
+                "auc": float(r["auc"]),
+                "nll": float(r["nll"]),
+                "auc_error_bound": float(r.get("auc_error_bound", 0.0)),
+            }
+            for name, r in results.items()
+        },
+        "split": {
+            "seed": cfg.seed,
+            "core": cfg.core,
+            "halo": cfg.halo,
+            "counts": counts,
+            "test_pixels": int(next(iter(results.values()))["n_pixels"]),
+            "test_positive_ratio": float(next(iter(results.values()))["positive_ratio"]),
+        },
+        "config": dataclasses.asdict(cfg),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+    # 6. plots
+    fig = plot_susceptibility(saved["LACNN"], label, title="LACNN susceptibility")
+    save_figure(fig, out / "map.png")
+    fig = plot_roc({k: v for k, v in curves.items()}, naive=True)
+    save_figure(fig, out / "roc.png")
+    log("wrote map.png, roc.png, metrics.json")
+
+    _print_table(metrics)
+    return metrics
+
+
+def _print_table(metrics: dict) -> None:
+    rows = [("Naive", "0.500", f"{metrics['naive']['nll']:.4f}")]
+    for name, m in metrics["models"].items():
+        rows.append((name, f"{m['auc']:.3f}", f"{m['nll']:.4f}"))
+    print("\nTest split metrics")
+    print(f"{'model':<8} {'AUC':>7} {'NLL':>8}")
+    for r in rows:
+        print(f"{r[0]:<8} {r[1]:>7} {r[2]:>8}")

@@ -115,11 +115,9 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     llr = fit(
         train_region, "llr", patches=patches, config=llr_cfg, checkpoint=out / "models" / "llr.pt"
     )
-    names = list(llr.feature_names)
-    weights = llr.module.linear_weights() if hasattr(llr.module, "linear_weights") else None
-    if weights is None:
-        weights = llr.module.conv.weight.detach().cpu().numpy().ravel()
-    aligned = select_aligned_features(weights, names, threshold=0.2, max_features=cfg.max_aligned)
+    aligned = select_aligned_features(
+        llr, llr.feature_names, threshold=0.2, max_features=cfg.max_aligned
+    )
     log(f"aligned features ({len(aligned)}): {', '.join(aligned)}")
 
     lacnn_cfg = TrainConfig.paper("lacnn").replace(

@@ -64,7 +64,7 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False) -> Path:
     with atomic_output(path, overwrite=overwrite) as tmp:
         if suffix == ".zarr":
             ds = prob.rename(name).to_dataset()
-            ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+            ds.to_zarr(tmp, mode="w", zarr_format=3)
         else:
             import rioxarray  # noqa: F401  (registers .rio)
 

@@ -145,7 +145,7 @@ def predict(
     import dask.array as da
 
     if check:
-        model.check_region(region)
+        model.check_region(region, require_offsets=False)
     geometry: PatchGeometry = model.geometry
     core = geometry.core
     target = block_size if block_size is not None else max(BLOCK_TARGET, core)

@@ -1,0 +1,58 @@
+"""Convolutional models: CNN (U-Net on the features) and LACNN (aligned gather + U-Net).
+
+Both are :class:`~xlandslide.models.layers.LandslideNet`: NaN -> 0, then (LACNN only) the
+:class:`~xlandslide.models.layers.AlignedGather` preprocessing (94 + 3 x 22 = 160 channels
+in the paper's setting), then the :class:`~xlandslide.models.unet.UNet`.  See
+:mod:`xlandslide.models.unet` for the widths and the handling of odd sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .layers import AlignedGather, LandslideNet
+from .unet import UNet
+
+
+class CNN(LandslideNet):
+    """U-Net on the input features, without aligned features (ignores ``offsets``)."""
+
+    def __init__(
+        self, n_features: int, base_width: int = 16, depth: int = 4, batch_norm: bool = False
+    ):
+        body = UNet(int(n_features), base_width=base_width, depth=depth, batch_norm=batch_norm)
+        super().__init__(body, n_features)
+        self.config = {
+            "base_width": int(base_width),
+            "depth": int(depth),
+            "batch_norm": bool(batch_norm),
+        }
+
+
+class LACNN(LandslideNet):
+    """Locally aligned CNN: :class:`AlignedGather` then the U-Net (the paper's model)."""
+
+    def __init__(
+        self,
+        n_features: int,
+        feature_index: Sequence[int],
+        n_distances: int,
+        base_width: int = 16,
+        depth: int = 4,
+        batch_norm: bool = False,
+        validity_channel: bool = False,
+    ):
+        gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
+        body = UNet(
+            gather.out_channels(int(n_features)),
+            base_width=base_width,
+            depth=depth,
+            batch_norm=batch_norm,
+        )
+        super().__init__(body, n_features, gather)
+        self.config = {
+            "base_width": int(base_width),
+            "depth": int(depth),
+            "batch_norm": bool(batch_norm),
+            "validity_channel": bool(validity_channel),
+        }

@@ -1,0 +1,180 @@
+"""Building blocks shared by the models: NaN handling, the aligned gather, the model shell.
+
+Every model of the package is a :class:`LandslideNet`: a plain :class:`torch.nn.Module`
+that takes ``features`` (B, F, H, W) float with NaN outside the region and ``offsets``
+(B, D, 2, H, W) int8 (or ``None``) and returns LOGITS (B, H, W).  It knows nothing of
+xarray.
+
+NaN -> 0
+--------
+The first step of every model replaces NaN by 0.  For a standardised continuous feature 0 is
+the mean; for a one-hot feature 0 is "not this class".  A pixel outside the region thus
+looks like an average pixel of no class, which is also what zero padding of the convolutions
+shows beyond the tile edge, so the region edge and the tile edge look alike to the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def nan_to_zero(x: torch.Tensor) -> torch.Tensor:
+    """Return ``x`` with NaN replaced by 0 (infinite values are kept as they are)."""
+    return x.masked_fill(torch.isnan(x), 0.0)
+
+
+class AlignedGather(nn.Module):
+    """Gather selected feature channels at the uphill point of every pixel, on the device.
+
+    For every pixel (i, j), distance ``d`` and selected channel ``k``, the aligned channel
+    is ``features[b, k, i + dy, j + dx]`` with ``(dy, dx) = offsets[b, d, :, i, j]``.
+
+    Parameters
+    ----------
+    feature_index : sequence of int
+        Indices (in the ``feature`` dimension) of the K features read at the uphill points.
+    n_distances : int
+        Number D of looking distances; ``offsets`` must have D rows.
+    validity_channel : bool
+        Also return, per distance, a channel that is 1 where the uphill point exists
+        (non-zero offset inside the tile) and 0 elsewhere.  Off by default: the paper feeds
+        only the 94 + 66 = 160 channels.
+
+    Notes
+    -----
+    Output channels: the F input channels, then ``D * K`` aligned channels ordered
+    distance-major (channel ``F + d * K + k`` is feature ``feature_index[k]`` at distance
+    ``d``), then, with ``validity_channel``, D validity channels.
+
+    An offset of (0, 0) means "no uphill point" (the whole ring was outside the region) and
+    an uphill point outside the tile cannot be read: both give 0, the same value NaN
+    features get (see the module notes), so the result equals ``nan_to_zero`` of the
+    materialised aligned features wherever the uphill point lies inside the tile.  With a
+    halo at least as large as the largest radius, that is every core pixel.
+
+    The gather is one :func:`torch.gather` on flattened (y * W + x) indices; the int8
+    offsets are cast to int64 on the device, so only 2 bytes per pixel and distance travel.
+    """
+
+    def __init__(
+        self, feature_index: Sequence[int], n_distances: int, *, validity_channel: bool = False
+    ):
+        super().__init__()
+        index = [int(i) for i in feature_index]
+        if not index:
+            raise ValueError("AlignedGather needs at least one feature index")
+        if min(index) < 0:
+            raise ValueError(f"feature indices must be non-negative, got {index}")
+        if int(n_distances) < 1:
+            raise ValueError(f"n_distances must be at least 1, got {n_distances}")
+        self.n_distances = int(n_distances)
+        self.validity_channel = bool(validity_channel)
+        self.register_buffer("feature_index", torch.tensor(index, dtype=torch.long), False)
+
+    @property
+    def n_aligned(self) -> int:
+        """Number K of features read at each uphill point."""
+        return int(self.feature_index.numel())
+
+    def out_channels(self, in_channels: int) -> int:
+        """Number of output channels for ``in_channels`` input channels."""
+        extra = self.n_distances if self.validity_channel else 0
+        return in_channels + self.n_distances * self.n_aligned + extra
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_aligned={self.n_aligned}, n_distances={self.n_distances}, "
+            f"validity_channel={self.validity_channel}"
+        )
+
+    def forward(self, features: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
+        if offsets is None:
+            raise ValueError(
+                "this model reads aligned (uphill) features and needs `offsets` "
+                f"(B, {self.n_distances}, 2, H, W) int8; compute them with "
+                "xlandslide.uphill_offsets(region.dem, distances)"
+            )
+        b, f, h, w = features.shape
+        d = self.n_distances
+        if offsets.dim() != 5 or tuple(offsets.shape) != (b, d, 2, h, w):
+            raise ValueError(
+                f"offsets must have shape (B, D, 2, H, W) = {(b, d, 2, h, w)}, "
+                f"got {tuple(offsets.shape)}"
+            )
+        if int(self.feature_index.max()) >= f:
+            raise ValueError(
+                f"aligned feature index {int(self.feature_index.max())} out of range for "
+                f"{f} input features"
+            )
+        offsets = offsets.to(device=features.device, non_blocking=True).long()
+        dy = offsets[:, :, 0]  # (B, D, H, W)
+        dx = offsets[:, :, 1]
+        rows = torch.arange(h, device=features.device).view(1, 1, h, 1)
+        cols = torch.arange(w, device=features.device).view(1, 1, 1, w)
+        yy = rows + dy
+        xx = cols + dx
+        valid = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & ((dy != 0) | (dx != 0))
+        flat = (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)).view(b, d, 1, h * w)
+        k = self.n_aligned
+        selected = features.index_select(1, self.feature_index).reshape(b, 1, k, h * w)
+        gathered = torch.gather(
+            selected.expand(b, d, k, h * w), 3, flat.expand(b, d, k, h * w)
+        ).view(b, d, k, h, w)
+        valid_f = valid.to(features.dtype)
+        aligned = (gathered * valid_f.unsqueeze(2)).reshape(b, d * k, h, w)
+        parts = [features, aligned]
+        if self.validity_channel:
+            parts.append(valid_f)
+        return torch.cat(parts, dim=1)
+
+
+class LandslideNet(nn.Module):
+    """The shell of every model: NaN -> 0, optional aligned gather, a body, one logit map.
+
+    Parameters
+    ----------
+    body : torch.nn.Module
+        Maps (B, C, H, W) to (B, 1, H, W) logits, C = ``gather.out_channels(n_features)``
+        or ``n_features``.
+    n_features : int
+        Number F of input feature channels.
+    gather : AlignedGather, optional
+        The aligned-feature preprocessing; ``None`` for models without aligned features
+        (they ignore ``offsets``).
+
+    ``forward(features, offsets=None)`` returns logits (B, H, W); apply a sigmoid for
+    probabilities.
+    """
+
+    def __init__(self, body: nn.Module, n_features: int, gather: AlignedGather | None = None):
+        super().__init__()
+        self.n_features = int(n_features)
+        self.gather = gather
+        self.body = body
+        self.config: dict = {}
+
+    @property
+    def needs_offsets(self) -> bool:
+        """Whether ``forward`` reads ``offsets`` (aligned models)."""
+        return self.gather is not None
+
+    @property
+    def in_channels(self) -> int:
+        """Channels entering the body (input features plus aligned channels)."""
+        if self.gather is None:
+            return self.n_features
+        return self.gather.out_channels(self.n_features)
+
+    def forward(self, features: torch.Tensor, offsets: torch.Tensor | None = None):
+        if features.dim() != 4 or features.shape[1] != self.n_features:
+            raise ValueError(
+                f"features must have shape (B, {self.n_features}, H, W), "
+                f"got {tuple(features.shape)}"
+            )
+        x = nan_to_zero(features)
+        if self.gather is not None:
+            x = self.gather(x, offsets)
+        return self.body(x).squeeze(1)

@@ -1,0 +1,75 @@
+"""Per-pixel models: LLR (logistic regression), NN (per-pixel MLP), LANN (NN + aligned).
+
+Each is a :class:`~xlandslide.models.layers.LandslideNet`: NaN -> 0 first, then 1x1
+convolutions only, so a pixel's logit depends on that pixel's features alone (and, for LANN,
+on the features read at its uphill points).  ``forward(features, offsets)`` returns logits
+(B, H, W).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from .layers import AlignedGather, LandslideNet
+
+#: Hidden widths of the per-pixel MLP of NN and LANN.  The paper does not give them; two
+#: small layers keep the per-pixel models cheap beside the U-Net.
+DEFAULT_HIDDEN = (32, 16)
+
+
+def pixel_mlp(in_channels: int, hidden: Sequence[int]) -> nn.Sequential:
+    """1x1 convolutions ``in -> hidden[0] -> ... -> 1`` with ReLU between them."""
+    layers: list[nn.Module] = []
+    c = int(in_channels)
+    for width in hidden:
+        if int(width) < 1:
+            raise ValueError(f"hidden widths must be positive integers, got {list(hidden)}")
+        layers += [nn.Conv2d(c, int(width), 1), nn.ReLU(inplace=True)]
+        c = int(width)
+    layers.append(nn.Conv2d(c, 1, 1))
+    return nn.Sequential(*layers)
+
+
+class LLR(LandslideNet):
+    """Linear logistic regression per pixel: one 1x1 convolution F -> 1.
+
+    ``module.body.weight`` (1, F, 1, 1) holds the regression weights that
+    :func:`xlandslide.models.select_aligned_features` ranks.
+    """
+
+    def __init__(self, n_features: int):
+        super().__init__(nn.Conv2d(int(n_features), 1, 1), n_features)
+        self.config = {}
+
+    def linear_weights(self):
+        """Regression weights as a float64 numpy array (F,)."""
+        return self.body.weight.detach().double().cpu().numpy().reshape(-1)
+
+
+class NN(LandslideNet):
+    """Per-pixel neural network: 1x1 convolutions with ReLU (widths ``hidden``)."""
+
+    def __init__(self, n_features: int, hidden: Sequence[int] = DEFAULT_HIDDEN):
+        hidden = [int(h) for h in hidden]
+        super().__init__(pixel_mlp(n_features, hidden), n_features)
+        self.config = {"hidden": hidden}
+
+
+class LANN(LandslideNet):
+    """Locally aligned NN: :class:`AlignedGather` then the per-pixel MLP of :class:`NN`."""
+
+    def __init__(
+        self,
+        n_features: int,
+        feature_index: Sequence[int],
+        n_distances: int,
+        hidden: Sequence[int] = DEFAULT_HIDDEN,
+        validity_channel: bool = False,
+    ):
+        hidden = [int(h) for h in hidden]
+        gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
+        body = pixel_mlp(gather.out_channels(int(n_features)), hidden)
+        super().__init__(body, n_features, gather)
+        self.config = {"hidden": hidden, "validity_channel": bool(validity_channel)}

@@ -1,0 +1,92 @@
+"""The U-Net body of the CNN and LACNN models (DESIGN §1, Figure 2 of the paper).
+
+Four down stages (two 3x3 convolutions, stride 1, padding 1, each followed by ReLU, then a
+2x2 max-pool), a bottom block (two 3x3 convolutions), four up stages (bilinear upsampling
+to the exact size of the matching down stage, concatenation of that stage's output — the
+long skip connection — and two 3x3 convolutions with ReLU), and a final 1x1 convolution to
+one logit.  No transposed convolutions (the paper found checkerboard artefacts with them).
+
+Widths
+------
+The paper gives no channel widths.  Level ``i`` (0 = full resolution) has
+``base_width * 2**i`` channels; the bottom block ``base_width * 2**depth``.  The default
+``base_width=16`` (16, 32, 64, 128, bottom 256) keeps a 628 x 628 patch of 160 channels at
+about 0.7 s per forward on one CPU core pair (DESIGN §5); ``base_width=32`` costs about 3x
+that, and the authors' own code used a 64-wide U-Net on a GPU.
+
+Any size
+--------
+Max-pooling uses ``ceil_mode=True`` and upsampling targets the skip's exact size, so any
+H, W >= 1 works (odd sizes included), not only multiples of ``2**depth``.  The output still
+depends on where the pooling grid starts: shifting the input by a number of pixels that is
+not a multiple of ``2**depth`` changes the prediction slightly.
+
+Batch normalisation is off by default (the paper does not use it; with it, outputs in train
+mode depend on the batch).  ``batch_norm=True`` inserts ``BatchNorm2d`` after each convolution.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def double_conv(in_channels: int, out_channels: int, batch_norm: bool = False) -> nn.Sequential:
+    """Two 3x3 convolutions (stride 1, padding 1), each followed by [BatchNorm and] ReLU."""
+    layers: list[nn.Module] = []
+    for c_in in (in_channels, out_channels):
+        layers.append(nn.Conv2d(c_in, out_channels, 3, padding=1, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out_channels))
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class UNet(nn.Module):
+    """U-Net mapping (B, C, H, W) to one logit map (B, 1, H, W).
+
+    Parameters
+    ----------
+    in_channels : int
+        Input channels C.
+    base_width : int
+        Channels of the first level; they double at each level down (default 16).
+    depth : int
+        Number of down (and up) stages (default 4, the paper's).
+    batch_norm : bool
+        Insert BatchNorm after every 3x3 convolution (default False).
+    """
+
+    def __init__(
+        self, in_channels: int, base_width: int = 16, depth: int = 4, batch_norm: bool = False
+    ):
+        super().__init__()
+        if int(base_width) < 1:
+            raise ValueError(f"base_width must be a positive integer, got {base_width!r}")
+        if int(depth) < 1:
+            raise ValueError(f"depth must be a positive integer, got {depth!r}")
+        widths = [int(base_width) * 2**i for i in range(int(depth) + 1)]
+        self.down = nn.ModuleList()
+        c = int(in_channels)
+        for w in widths[:-1]:
+            self.down.append(double_conv(c, w, batch_norm))
+            c = w
+        self.bottom = double_conv(c, widths[-1], batch_norm)
+        self.up = nn.ModuleList(
+            double_conv(widths[i + 1] + widths[i], widths[i], batch_norm)
+            for i in reversed(range(int(depth)))
+        )
+        self.head = nn.Conv2d(widths[0], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2, ceil_mode=True)
+        x = self.bottom(x)
+        for block, skip in zip(self.up, reversed(skips)):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([skip, x], dim=1))
+        return self.head(x)

@@ -64,7 +64,14 @@ def apply_stencil(
     fills : sequence, optional
         Boundary value per input (default NaN for floats, 0 for integers).
     name : str, optional
-        Prefix of the dask task names.
+        Prefix of the dask task names (the rest is a hash of the inputs and arguments).
+
+    Notes
+    -----
+    The dask path first merges chunks smaller than ``depth`` with their neighbours
+    (dask's overlap needs it); an axis shorter than ``depth`` becomes one block padded
+    with the boundary value, so every block the kernel sees carries exactly ``depth``
+    pixels of context (or boundary fill) on each side.
     """
     import dask.array as da
 
@@ -77,16 +84,27 @@ def apply_stencil(
         return out.astype(dtype, copy=False)
 
     base = next(a for a in arrays if is_dask(a))
-    yx_chunks = base.chunks[-2:]
+    yx_chunks, short_axes = _yx_chunks(base, depth)
     args = []
     for k, (a, fill) in enumerate(zip(arrays, fills)):
         a = da.asarray(a)
         lead = a.ndim - 2
-        a = a.rechunk(tuple(-1 for _ in range(lead)) + yx_chunks)
-        d = {i: (depth if i >= lead else 0) for i in range(a.ndim)}
-        b = {i: _boundary_for(a.dtype, fill) for i in range(a.ndim)}
+        a = a.rechunk((*(-1 for _ in range(lead)), *yx_chunks))
         if depth > 0:
-            a = da.overlap.overlap(a, depth=d, boundary=b, allow_rechunk=True)
+            value = _boundary_for(a.dtype, fill)
+            d = {i: 0 for i in range(a.ndim)}
+            for ax in (0, 1):
+                d[lead + ax] = 0 if ax in short_axes else depth
+            b = {i: value for i in range(a.ndim)}
+            # chunks already satisfy dask's minimum (>= depth): no rechunk inside overlap
+            a = da.overlap.overlap(a, depth=d, boundary=b, allow_rechunk=False)
+            if short_axes:
+                # an axis shorter than depth is one block: pad it to the same layout
+                width = [(0, 0)] * a.ndim
+                for ax in short_axes:
+                    width[lead + ax] = (depth, depth)
+                a = da.pad(a, width, mode="constant", constant_values=value)
+                a = a.rechunk({lead + ax: -1 for ax in short_axes})
         args.extend([a, (*tuple(f"l{k}_{i}" for i in range(lead)), "y", "x")])
 
     def trimmed(*blocks):
@@ -105,6 +123,27 @@ def apply_stencil(
         concatenate=True,
         dtype=dtype,
         meta=np.empty((0,) * (len(leading) + 2), dtype=dtype),
-        name=name,
-        token=None,
+        # ``token`` is a prefix; ``name`` would be the exact key of every call (collisions)
+        token=name or getattr(kernel, "__name__", "stencil").strip("_"),
     )
+
+
+def _yx_chunks(base, depth: int):
+    """(y, x) chunks of ``base`` made fit for an overlap of ``depth``, and the short axes.
+
+    dask's overlap needs every chunk to be at least ``depth``: small chunks are merged
+    with their neighbours (``ensure_minimum_chunksize``).  An axis shorter than ``depth``
+    cannot be overlapped at all; it becomes one block that the caller pads explicitly.
+    """
+    from dask.array.overlap import ensure_minimum_chunksize
+
+    chunks, short = [], []
+    for ax, (size, c) in enumerate(zip(base.shape[-2:], base.chunks[-2:])):
+        if depth <= 0:
+            chunks.append(c)
+        elif size < depth:
+            chunks.append((size,))
+            short.append(ax)
+        else:
+            chunks.append(ensure_minimum_chunksize(depth, c))
+    return tuple(chunks), tuple(short)

@@ -34,3 +34,11 @@ def test_errors_subclass_builtins():
     assert issubclass(xlandslide.StoreExistsError, FileExistsError)
     for cls in (xlandslide.RegionError, xlandslide.HaloError, xlandslide.CheckpointError):
         assert issubclass(cls, xlandslide.XLandslideError)
+
+
+def test_function_names_stay_functions():
+    import xlandslide.evaluate  # noqa: F401  (binds the submodule on the package)
+
+    for _ in range(2):
+        assert callable(xlandslide.evaluate) and callable(xlandslide.predict)
+        assert not isinstance(xlandslide.evaluate, type(xlandslide))

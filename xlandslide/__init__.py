@@ -79,7 +79,11 @@ __all__ = [
 def __getattr__(name):
     if name in _LAZY:
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
+        value = getattr(module, name)
+        # importing a submodule binds it on the package (xlandslide.evaluate, .predict);
+        # bind the public function instead so the name stays the function
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'xlandslide' has no attribute {name!r}")
 
 

@@ -1,0 +1,70 @@
+"""Smoke-run every ASV benchmark and the table script once, on tiny inputs (after flox)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RUNNER = r"""
+import importlib, inspect, itertools, pkgutil, sys
+sys.path.insert(0, "asv_bench")
+import benchmarks
+ran = 0
+for info in pkgutil.iter_modules(benchmarks.__path__):
+    mod = importlib.import_module(f"benchmarks.{info.name}")
+    for _, cls in inspect.getmembers(mod, inspect.isclass):
+        if cls.__module__ != mod.__name__:
+            continue
+        methods = [m for m in dir(cls) if m.startswith(("time_", "track_", "peakmem_"))]
+        if not methods:
+            continue
+        params = getattr(cls, "params", None)
+        if params is None:
+            combos = [()]
+        else:
+            grid = params if isinstance(params[0], (list, tuple)) else [params]
+            combos = [tuple(p[0] for p in grid)]
+        for combo in combos:
+            obj = cls()
+            if hasattr(obj, "setup"):
+                obj.setup(*combo)
+            for m in methods:
+                getattr(obj, m)(*combo)
+                ran += 1
+            if hasattr(obj, "teardown"):
+                obj.teardown(*combo)
+print("ran", ran)
+"""
+
+
+def _env():
+    env = dict(os.environ)
+    env.update(XLANDSLIDE_BENCH_N="64", XLANDSLIDE_BENCH_PREDICT_N="64", PYTHONPATH=str(ROOT))
+    return env
+
+
+def test_asv_benchmarks_run():
+    out = subprocess.run(
+        [sys.executable, "-c", RUNNER], cwd=ROOT, env=_env(), capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert int(out.stdout.split("ran")[-1]) >= 5
+
+
+def test_bench_table_prints_rows():
+    out = subprocess.run(
+        [sys.executable, "benchmarks/bench_table.py"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("machine:")
+    for area in ("features", "region", "patches", "predict", "evaluate"):
+        assert any(line.startswith(area) for line in lines[3:]), area

@@ -1,0 +1,98 @@
+"""Tests of xlandslide.plot: figures are drawn (Agg, no pyplot) and written as PNG."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import raise_if_dask_computes
+
+from xlandslide.errors import MissingOptionalDependency
+from xlandslide.evaluate import evaluate, roc_curve
+from xlandslide.plot import plot_roc, plot_susceptibility, save_figure
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def make_maps(ny=50, nx=64, seed=0):
+    rng = np.random.default_rng(seed)
+    label = (rng.random((ny, nx)) < 0.1).astype("int8")
+    label[:, :5] = -1
+    prob = np.clip(rng.random((ny, nx)) * 0.3 + 0.5 * label, 0, 1).astype("float32")
+    prob[label < 0] = np.nan
+    coords = {"y": 1000.0 - 10 * np.arange(ny), "x": 10.0 * np.arange(nx)}
+    return (
+        xr.DataArray(prob, dims=("y", "x"), coords=coords),
+        xr.DataArray(label, dims=("y", "x"), coords=coords),
+    )
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 2000
+
+
+def test_susceptibility_map_saved(tmp_path):
+    prob, label = make_maps()
+    fig = plot_susceptibility(prob, label, title="synthetic")
+    assert len(fig.axes) == 3  # two panels and a colour bar
+    assert fig.axes[0].images[0].get_array().shape == (50, 64)
+    assert fig.axes[0].get_xlim() == pytest.approx((-5.0, 635.0))
+    assert_png(save_figure(fig, tmp_path / "sub" / "map.png"))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_large_maps_are_downsampled(backend, tmp_path):
+    prob, label = make_maps(100, 120)
+    if backend == "dask":
+        prob, label = prob.chunk(32), label.chunk(32)
+    with raise_if_dask_computes(max_computes=2):  # one small coarsened map each
+        fig = plot_susceptibility(prob, label, max_pixels=1000)
+    # factor ceil(sqrt(12000 / 1000)) = 4
+    assert fig.axes[0].images[0].get_array().shape == (25, 30)
+    truth = fig.axes[1].images[0].get_array()
+    assert truth.shape == (25, 30)
+    if backend == "dask":  # coarsened max: a block with any landslide shows one
+        expected = label.values.reshape(25, 4, 30, 4).max(axis=(1, 3))
+        np.testing.assert_array_equal(truth.filled(-1), np.where(expected < 0, -1, expected))
+    assert_png(save_figure(fig, tmp_path / "map.png"))
+
+
+def test_roc_plot_from_curves_and_results(tmp_path):
+    prob, label = make_maps()
+    fpr, tpr, _ = roc_curve(prob, label)
+    res = evaluate(prob, label, roc=True)
+    fig = plot_roc({"tuple": (fpr, tpr), "evaluate": res})
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[1] == f"evaluate (AUC = {res['auc']:.3f})"
+    assert legend[0] == f"tuple (AUC = {np.trapezoid(tpr, fpr):.3f})"
+    assert legend[2] == "Naive (AUC = 0.500)"
+    assert np.trapezoid(tpr, fpr) == pytest.approx(res["auc"])
+    assert_png(save_figure(fig, tmp_path / "roc.png"))
+    fig = plot_roc({"m": res}, naive=False)
+    assert len(fig.axes[0].get_legend().get_texts()) == 1
+    with pytest.raises(ValueError, match="roc=True"):
+        plot_roc({"m": evaluate(prob, label)})
+
+
+def test_draw_into_given_axes(tmp_path):
+    from matplotlib.figure import Figure
+
+    prob, label = make_maps()
+    fig = Figure(figsize=(12, 4))
+    axes = fig.subplots(1, 3)
+    assert plot_susceptibility(prob, label, ax=axes[:2]) is fig
+    assert plot_roc({"m": roc_curve(prob, label)}, ax=axes[2]) is fig
+    assert_png(save_figure(fig, tmp_path / "all.png"))
+
+
+def test_missing_matplotlib_names_the_install(monkeypatch):
+    prob, label = make_maps()
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(MissingOptionalDependency, match="pip install matplotlib"):
+        plot_susceptibility(prob, label)
+    with pytest.raises(ImportError):
+        plot_roc({})

@@ -6,6 +6,9 @@ Implements "Predicting Landslides Using Locally Aligned Convolutional Neural Net
 ``import xlandslide`` stays light: numba, torch and matplotlib load only when the function
 that needs them is first used.  Importing the package registers the ``landslide`` accessor
 on :class:`xarray.Dataset`.
+
+``predict`` and ``evaluate`` (light modules) are imported eagerly so that the package
+attributes are the functions, never the submodules of the same name.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from .errors import (
     StoreExistsError,
     XLandslideError,
 )
+from .evaluate import evaluate, naive_nll, nll, roc_auc, roc_curve
 from .grid import CORE, HALO, PatchGeometry
+from .predict import predict
 
 __version__ = "0.1.0"
 
@@ -46,12 +51,6 @@ _LAZY = {
     "TrainConfig": "train",
     "LandslideModel": "train",
     "load_model": "train",
-    "predict": "predict",
-    "evaluate": "evaluate",
-    "roc_curve": "evaluate",
-    "roc_auc": "evaluate",
-    "nll": "evaluate",
-    "naive_nll": "evaluate",
 }
 
 __all__ = [
@@ -72,6 +71,12 @@ __all__ = [
     "StoreExistsError",
     "XLandslideError",
     "__version__",
+    "evaluate",
+    "naive_nll",
+    "nll",
+    "predict",
+    "roc_auc",
+    "roc_curve",
     *sorted(_LAZY),
 ]
 
@@ -79,11 +84,7 @@ __all__ = [
 def __getattr__(name):
     if name in _LAZY:
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        value = getattr(module, name)
-        # importing a submodule binds it on the package (xlandslide.evaluate, .predict);
-        # bind the public function instead so the name stays the function
-        globals()[name] = value
-        return value
+        return getattr(module, name)
     raise AttributeError(f"module 'xlandslide' has no attribute {name!r}")
 
 

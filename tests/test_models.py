@@ -333,3 +333,17 @@ def test_aligned_gather_equals_materialised_aligned_features():
     layer = AlignedGather([NAMES.index(n) for n in names], 2)
     got = layer(nan_to_zero(torch.from_numpy(x[None])), torch.from_numpy(o))[0, len(NAMES) :]
     np.testing.assert_array_equal(got.numpy(), np.nan_to_num(want, nan=0.0))
+
+
+@pytest.mark.parametrize("name", ["llr", "nn", "cnn"])
+def test_init_prior_starts_at_the_base_rate(name):
+    torch.manual_seed(0)
+    from xlandslide.models import build_model
+
+    m = build_model(name, 3, base_width=2) if name == "cnn" else build_model(name, 3)
+    m.init_prior(0.02)
+    if name == "llr":
+        p = torch.sigmoid(m(torch.zeros(1, 3, 5, 6)))
+        torch.testing.assert_close(p, torch.full_like(p, 0.02))
+    bias = m.output_bias()
+    assert bias is not None and abs(float(bias) - np.log(0.02 / 0.98)) < 1e-6

@@ -386,14 +386,17 @@ def fit_datasets(
     progress: bool = True,
     checkpoint=None,
     callbacks: Sequence[Callable] | None = None,
+    prior: float | None = None,
 ) -> LandslideModel:
     """Train model ``model`` on map-style datasets of patch dicts (the engine of :func:`fit`).
 
     ``train`` and ``val`` yield dicts with ``"features"`` (F, S, S) float32 (NaN outside
     the region), ``"label"`` (S, S) int8 (1/0/-1) and, for aligned models, ``"offsets"``
     (D, 2, S, S) int8, with ``S = geometry.size``.  ``val`` may be empty or ``None`` (then
-    the plateau schedule and the best-weights choice follow the training loss).  The other
-    arguments are stored in the returned model; see :func:`fit` for the rest.
+    the plateau schedule and the best-weights choice follow the training loss).  ``prior``
+    (the training positive ratio), when given, sets the output bias to ``logit(prior)``
+    before training (:meth:`LandslideNet.init_prior`).  The other arguments are stored in
+    the returned model; see :func:`fit` for the rest.
     """
     import torch
 
@@ -417,7 +420,10 @@ def fit_datasets(
         aligned_names=aligned,
         n_distances=len(distances),
         **dict(model_config or {}),
-    ).to(device)
+    )
+    if prior is not None:
+        module.init_prior(float(prior))
+    module = module.to(device)
     optimizer = _make_optimizer(module, config)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.lr_factor, patience=config.patience
@@ -675,6 +681,9 @@ def fit(
         aligned = _resolve_aligned(aligned_names, region, patches, config, feature_names, progress)
     train = PatchDataset(region, patches, "train", oversample=True)
     val = PatchDataset(region, patches, "val", oversample=False)
+    from .evaluate import naive_ratio
+
+    prior = naive_ratio(region["label"], patches.core_mask("train", like=region))
     return fit_datasets(
         train,
         val,
@@ -690,4 +699,5 @@ def fit(
         progress=progress,
         checkpoint=checkpoint,
         callbacks=callbacks,
+        prior=prior,
     )

@@ -15,6 +15,8 @@ shows beyond the tile edge, so the region edge and the tile edge look alike to t
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 
 import torch
@@ -167,6 +169,28 @@ class LandslideNet(nn.Module):
         if self.gather is None:
             return self.n_features
         return self.gather.out_channels(self.n_features)
+
+    def output_bias(self) -> torch.nn.Parameter | None:
+        """Bias of the final one-channel layer (the logit offset), if the body has one."""
+        last = None
+        for m in self.body.modules():
+            if isinstance(m, nn.Conv2d) and m.out_channels == 1 and m.bias is not None:
+                last = m
+        return None if last is None else last.bias
+
+    @torch.no_grad()
+    def init_prior(self, ratio: float) -> None:
+        """Start from the prior: set the output bias to ``logit(ratio)``.
+
+        With a rare positive class (landslides are ~1 % of pixels) a network that starts
+        at p = 0.5 spends its first epochs learning the base rate; starting at the base
+        rate makes the untrained model as good as the Naive baseline (a standard trick for
+        imbalanced dense prediction).
+        """
+        bias = self.output_bias()
+        if bias is None or not 0.0 < ratio < 1.0:
+            return
+        bias.fill_(math.log(ratio / (1.0 - ratio)))
 
     def forward(self, features: torch.Tensor, offsets: torch.Tensor | None = None):
         if features.dim() != 4 or features.shape[1] != self.n_features:

@@ -9,10 +9,7 @@ HEAVY = ("torch", "matplotlib", "rasterio", "numba", "xbatcher", "sklearn")
 
 
 def test_import_stays_light():
-    code = (
-        "import sys, xlandslide; "
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
+    code = f"import sys, xlandslide; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

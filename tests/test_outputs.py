@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-import rioxarray  # noqa: F401
+import rioxarray
 import xarray as xr
 
 from xlandslide.errors import StoreExistsError
@@ -55,5 +55,5 @@ def test_atomic_output_cleans_up(tmp_path):
 
 
 def test_unknown_format(tmp_path):
-    with pytest.raises(ValueError, match=".zarr or .tif"):
+    with pytest.raises(ValueError, match=r"\.zarr or \.tif"):
         write_map(_map(), tmp_path / "m.nc")

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import rioxarray  # noqa: F401
 import xarray as xr
+from conftest import raise_if_dask_computes
 
 from xlandslide.grid import PatchGeometry
 from xlandslide.predict import predict
-
-from conftest import raise_if_dask_computes
 
 
 class TileModel:
@@ -70,7 +69,8 @@ def _patchwise(region, model):
     ny, nx = region.sizes["y"], region.sizes["x"]
     feats = region["features"].sel(feature=list(model.feature_names)).values
     pad = np.pad(
-        feats, ((0, 0), (g.halo, g.halo + g.core), (g.halo, g.halo + g.core)),
+        feats,
+        ((0, 0), (g.halo, g.halo + g.core), (g.halo, g.halo + g.core)),
         constant_values=np.nan,
     )
     out = np.full((ny, nx), np.nan, dtype="float32")
@@ -89,8 +89,12 @@ def _patchwise(region, model):
 def test_equals_patchwise_for_any_chunking(chunks, block_size):
     region = _region()
     if chunks is not None:
-        region = region.chunk({"y": chunks if np.isscalar(chunks) else chunks[0],
-                               "x": chunks if np.isscalar(chunks) else chunks[1]})
+        region = region.chunk(
+            {
+                "y": chunks if np.isscalar(chunks) else chunks[0],
+                "x": chunks if np.isscalar(chunks) else chunks[1],
+            }
+        )
     model = TileModel(PatchGeometry(core=20, halo=6), ["slope", "a"])
     prob = predict(region, model, block_size=block_size)
     expected = _patchwise(_region(), model)
@@ -144,12 +148,21 @@ def _lacnn(geometry, distances=(30.0,)):
     torch.manual_seed(0)
     names = ["slope", "a", "dem"]
     module = build_model(
-        "lacnn", 3, feature_names=names, aligned_names=["slope", "dem"],
-        n_distances=len(distances), base_width=4,
+        "lacnn",
+        3,
+        feature_names=names,
+        aligned_names=["slope", "dem"],
+        n_distances=len(distances),
+        base_width=4,
     )
     return LandslideModel(
-        module, "lacnn", feature_names=names, aligned_names=["slope", "dem"],
-        distances=distances, geometry=geometry, pixel_size=10.0,
+        module,
+        "lacnn",
+        feature_names=names,
+        aligned_names=["slope", "dem"],
+        distances=distances,
+        geometry=geometry,
+        pixel_size=10.0,
     )
 
 

@@ -15,6 +15,10 @@ class RegionError(XLandslideError, ValueError):
     """A Dataset or store is not a valid region (missing variables, wrong dims or dtypes)."""
 
 
+class RegionNotFoundError(RegionError, FileNotFoundError):
+    """A region store path does not exist."""
+
+
 class GridError(XLandslideError, ValueError):
     """A grid is unusable: no coordinates, irregular or non-square pixels, missing CRS."""
 

@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import uuid
 import warnings
 from pathlib import Path
 
@@ -32,7 +29,8 @@ import numpy as np
 import xarray as xr
 
 from . import catalog, grid
-from .errors import GridError, RegionError, StoreExistsError
+from .errors import GridError, RegionError, RegionNotFoundError, StoreExistsError
+from .outputs import atomic_output
 
 #: Default chunk side (pixels) of region stores on y and x.
 STORE_CHUNK = 256
@@ -50,10 +48,6 @@ _BUILD_HINT = (
     "build regions with xlandslide.synthetic_region or xlandslide.io.region_from_dem, "
     "and store them with xlandslide.write_region"
 )
-
-
-class RegionNotFoundError(RegionError, FileNotFoundError):
-    """A region store path does not exist."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,38 +359,9 @@ def write_region(ds: xr.Dataset, store, *, overwrite: bool = False, chunks=None)
     if _is_url(store):
         return _write_url(out, encoding, store, overwrite)
     final = Path(str(store).removeprefix("file://")) if isinstance(store, str) else Path(store)
-    if final.exists() and not overwrite:
-        raise StoreExistsError(
-            f"{str(final)!r} exists; pass overwrite=True to replace it, or choose another path"
-        )
-    final.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:12]
-    tmp = final.with_name(f".{final.name}.tmp-{token}")
-    try:
+    with atomic_output(final, overwrite=overwrite) as tmp:
         out.to_zarr(tmp, mode="w-", zarr_format=3, encoding=encoding, consolidated=False)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():
-        trash = final.with_name(f".{final.name}.old-{token}")
-        os.replace(final, trash)
-        try:
-            os.replace(tmp, final)
-        except BaseException:
-            os.replace(trash, final)
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _remove(trash)
-    else:
-        os.replace(tmp, final)
     return final
-
-
-def _remove(path: Path):
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()
 
 
 def _write_url(out, encoding, url: str, overwrite: bool) -> str:

@@ -6,7 +6,9 @@ import contextlib
 import os
 import shutil
 import threading
+import time
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +23,39 @@ def atomic_output(path, *, overwrite: bool = False):
 
     An existing ``path`` is refused (:class:`StoreExistsError`) unless ``overwrite``; it is
     replaced only after the new output is complete, so a failure leaves it untouched and no
-    partial output under the final name.
+    partial output under the final name.  Used by every writer of the package (region
+    stores, maps); checkpoints use the same scheme for single files.
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise StoreExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it")
+        raise StoreExistsError(
+            f"{str(path)!r} exists; pass overwrite=True (or --overwrite) to replace it, "
+            "or choose another path"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    token = uuid.uuid4().hex[:12]
+    tmp = path.with_name(f".{path.name}.tmp-{token}")
     try:
         yield tmp
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+            old = path.with_name(f".{path.name}.old-{token}")
             os.replace(path, old)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
             _remove(old)
         else:
             os.replace(tmp, path)
     finally:
-        if tmp.exists():
+        # Tasks of a failed dask write may still be running in the thread pool and
+        # re-create chunk files; remove until the temporary output stays gone.
+        for _ in range(50):
+            if not tmp.exists():
+                break
             _remove(tmp)
+            time.sleep(0.02)
 
 
 def _remove(p: Path) -> None:
@@ -64,7 +80,11 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False) -> Path:
     with atomic_output(path, overwrite=overwrite) as tmp:
         if suffix == ".zarr":
             ds = prob.rename(name).to_dataset()
-            ds.to_zarr(tmp, mode="w", zarr_format=3)
+            with warnings.catch_warnings():
+                # consolidated metadata lets a plain xr.open_zarr(path) read the map quietly;
+                # zarr notes that it is not (yet) part of the v3 specification
+                warnings.filterwarnings("ignore", message="Consolidated metadata")
+                ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True)
         else:
             import rioxarray  # noqa: F401  (registers .rio)
 

@@ -31,13 +31,22 @@ def _setup(n, core=500, halo=64, width=16):
     region = region.landslide.with_offsets((30, 100, 300)).persist()
     aligned = list(FEATURE_NAMES[:21]) + ["dem"]
     module = build_model(
-        "lacnn", 94, feature_names=FEATURE_NAMES, aligned_names=aligned, n_distances=3,
+        "lacnn",
+        94,
+        feature_names=FEATURE_NAMES,
+        aligned_names=aligned,
+        n_distances=3,
         base_width=width,
     )
     core = min(core, n)
     model = LandslideModel(
-        module, "lacnn", feature_names=FEATURE_NAMES, aligned_names=aligned,
-        distances=(30.0, 100.0, 300.0), geometry=PatchGeometry(core, halo), pixel_size=10.0,
+        module,
+        "lacnn",
+        feature_names=FEATURE_NAMES,
+        aligned_names=aligned,
+        distances=(30.0, 100.0, 300.0),
+        geometry=PatchGeometry(core, halo),
+        pixel_size=10.0,
         normalisation=region.attrs.get("normalisation"),
     )
     return region, model
@@ -66,21 +75,29 @@ class PredictLACNN:
 
 
 def table_rows(n: int | None = None) -> list[dict]:
+    """CPU rows always; CUDA rows too when a GPU is present (the model moved there)."""
+    import torch
+
     n = n or N
     region, model = _setup(n)
-    prob = region.landslide.predict(model)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
-    for scheduler, workers in (("threads", 1), ("threads", 2)):
-        with dask.config.set(scheduler=scheduler, num_workers=workers):
-            t0 = time.perf_counter()
-            values = prob.compute()
-            dt = time.perf_counter() - t0
-        assert np.isfinite(values.values).any()
-        rows.append(
-            {
-                "benchmark": f"predict LACNN {n}x{n} cpu ({workers} dask thread(s))",
-                "seconds": dt,
-                "mpix_per_s": n * n / dt / 1e6,
-            }
-        )
+    for device in devices:
+        model = model.to(device)
+        prob = region.landslide.predict(model)
+        if device == "cuda":  # warm-up: CUDA context and cuDNN autotuning are not timed
+            region.isel(y=slice(0, 256), x=slice(0, 256)).landslide.predict(model).compute()
+        for workers in (1, 2):
+            with dask.config.set(scheduler="threads", num_workers=workers):
+                t0 = time.perf_counter()
+                values = prob.compute()
+                dt = time.perf_counter() - t0
+            assert np.isfinite(values.values).any()
+            rows.append(
+                {
+                    "benchmark": f"predict LACNN {n}x{n} {device} ({workers} dask thread(s))",
+                    "seconds": dt,
+                    "mpix_per_s": n * n / dt / 1e6,
+                }
+            )
     return rows

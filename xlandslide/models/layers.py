@@ -16,7 +16,6 @@ shows beyond the tile edge, so the region edge and the tile edge look alike to t
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 
 import torch

@@ -1,0 +1,61 @@
+"""The demo end to end (quick sizes) and what its outputs promise."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rioxarray
+import xarray as xr
+from conftest import raise_if_dask_computes
+
+import xlandslide
+from xlandslide.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "demo-output"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    return out
+
+
+def test_demo_writes_everything(demo_out, capsys):
+    for name in (
+        "region.zarr",
+        "susceptibility.zarr",
+        "susceptibility.tif",
+        "map.png",
+        "roc.png",
+        "models/llr.pt",
+        "models/lacnn.pt",
+        "metrics.json",
+        "split.json",
+    ):
+        assert (demo_out / name).exists(), name
+    m = json.loads((demo_out / "metrics.json").read_text())
+    assert set(m) >= {"naive", "models", "split"}
+    assert set(m["models"]) == {"LLR", "LACNN"}
+    for r in m["models"].values():
+        assert 0 <= r["auc"] <= 1 and r["nll"] > 0
+    # the Naive NLL is the closed form of the training ratio on the test pixels
+    r, p = m["naive"]["ratio"], m["split"]["test_positive_ratio"]
+    assert m["naive"]["nll"] == pytest.approx(-(p * np.log(r) + (1 - p) * np.log(1 - r)))
+    tif = rioxarray.open_rasterio(demo_out / "susceptibility.tif", masked=True)
+    assert tif.rio.crs is not None and tif.shape[1:] == (192, 192)
+
+
+def test_saved_model_predicts_lazily_and_matches_the_saved_map(demo_out):
+    with raise_if_dask_computes():
+        model = xlandslide.load_model(demo_out / "models" / "lacnn.pt")
+        region = xlandslide.open_region(demo_out / "region.zarr")
+        prob = region.landslide.predict(model)
+    saved = xr.open_zarr(demo_out / "susceptibility.zarr")["susceptibility"]
+    window = dict(y=slice(40, 130), x=slice(20, 150))
+    np.testing.assert_allclose(
+        prob.isel(window).values, saved.isel(window).values, rtol=0, atol=1e-6
+    )
+    rechunked = xlandslide.open_region(demo_out / "region.zarr").chunk({"y": 50, "x": 70})
+    again = rechunked.landslide.predict(model).values
+    np.testing.assert_allclose(again, saved.values, rtol=0, atol=1e-4)

@@ -29,7 +29,7 @@ def _setup(n, core=500, halo=64, width=16):
     torch.manual_seed(0)
     region = synthetic_region(shape=(n, n), seed=0, chunks=256)
     region = region.landslide.with_offsets((30, 100, 300)).persist()
-    aligned = list(FEATURE_NAMES[:21]) + ["dem"]
+    aligned = [*FEATURE_NAMES[:21], "dem"]
     module = build_model(
         "lacnn",
         94,

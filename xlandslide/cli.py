@@ -5,9 +5,11 @@
 - ``xlandslide demo --out DIR``: the whole pipeline on a built-in synthetic region.
 - ``xlandslide synthetic STORE --shape NY NX``: write a synthetic region store.
 - ``xlandslide offsets STORE``: add uphill offsets to a region store (new store).
-- ``xlandslide train STORE --model lacnn --out MODEL.pt``: train and write a checkpoint.
+- ``xlandslide train STORE --model lacnn --out MODEL.pt``: train and write a checkpoint
+  (and the patch split, ``MODEL.split.json``, unless ``--split`` names one to reuse).
 - ``xlandslide predict STORE MODEL.pt --out MAP.zarr|MAP.tif``: write a susceptibility map.
-- ``xlandslide evaluate STORE MAP.zarr``: metrics of a map against the region's labels.
+- ``xlandslide evaluate STORE MAP.zarr [--split MODEL.split.json]``: metrics of a map against
+  the region's labels (on the test cores of a split when given).
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--halo", type=int, default=64)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None)
+    t.add_argument(
+        "--split",
+        default=None,
+        help="patch split JSON: reused when it exists, else written there "
+        "(default: next to the checkpoint, MODEL.split.json)",
+    )
 
     r = sub.add_parser("predict", help="write a susceptibility map")
     r.add_argument("store")
@@ -105,9 +113,18 @@ def main(argv=None) -> int:
             if v is not None
         }
         cfg = cfg.replace(seed=args.seed, **changes)
-        from .patches import make_patches
+        from pathlib import Path
 
-        patches = make_patches(region, PatchGeometry(args.core, args.halo), seed=args.seed)
+        from .patches import PatchSet, make_patches
+
+        split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
+        if split.exists():
+            patches = PatchSet.from_json(split)
+            print(f"reusing the patch split {split}")
+        else:
+            patches = make_patches(region, PatchGeometry(args.core, args.halo), seed=args.seed)
+            patches.to_json(split)
+            print(f"wrote the patch split {split}")
         fit(region, args.model, patches=patches, config=cfg, checkpoint=args.out)
         print(f"wrote {args.out}")
         return 0

@@ -81,7 +81,7 @@ def labels_from_points(points, like: xr.DataArray, column: str) -> xr.DataArray:
         raise KeyError(f"no column {column!r} in the point layer; columns: {list(gdf.columns)}")
     transform = like.rio.transform()
     ny, nx = like.sizes["y"], like.sizes["x"]
-    cols, rows = ~transform * (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+    cols, rows = ~transform @ (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
     rows = np.floor(rows).astype(int)
     cols = np.floor(cols).astype(int)
     flag = gdf[column].to_numpy().astype(bool)
@@ -107,7 +107,7 @@ def _label_block(valid, *, slides, region, transform, block_info=None):
     from affine import Affine
 
     (r0, _), (c0, _) = block_info[0]["array-location"]
-    t = transform * Affine.translation(c0, r0)
+    t = transform @ Affine.translation(c0, r0)
     label = np.where(_burn(slides, valid.shape, t) == 1, LABEL_LANDSLIDE, LABEL_STABLE)
     if region is not None:
         label[_burn(region, valid.shape, t) == 0] = LABEL_UNKNOWN

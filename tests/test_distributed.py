@@ -65,3 +65,40 @@ def test_offsets_and_prediction_on_a_cluster(client):
     np.testing.assert_array_equal(remote_offsets.values, local_offsets.values)
     np.testing.assert_allclose(remote_prob.values, local_prob.values, rtol=0, atol=1e-6)
     assert np.isfinite(remote_prob.values).mean() > 0.9
+
+
+def test_the_model_reaches_each_worker_once(client):
+    import xlandslide
+
+    def install_counter():  # nested: cloudpickle ships it by value
+        import xlandslide.checkpoint as ckpt
+
+        cls = ckpt.LandslideModel
+        if not hasattr(cls, "_unpickles"):
+            original = cls.__setstate__
+
+            def counting(self, state):
+                type(self)._unpickles += 1
+                original(self, state)
+
+            cls.__setstate__ = counting
+        cls._unpickles = 0
+
+    def unpickles():
+        import xlandslide.checkpoint as ckpt
+
+        return getattr(ckpt.LandslideModel, "_unpickles", 0)
+
+    region = xlandslide.synthetic_region(shape=(160, 160), seed=1, chunks=48)
+    region = region.landslide.with_offsets((30, 100))
+    model = _small_lacnn()
+    model.normalisation = xlandslide.get_normalisation(region)
+    prob = region.landslide.predict(model, block_size=48)  # 4 x 4 blocks of one core
+    assert prob.data.npartitions == 16
+    client.run(install_counter)
+    values = client.compute(prob).result()
+    assert np.isfinite(values.values).mean() > 0.9
+    counts = client.run(unpickles)
+    # a copy in every task would be 16 or more; as one key of the graph it is decoded a
+    # couple of times per worker at most (the task that holds it, a transfer to a peer)
+    assert 1 <= sum(counts.values()) <= 2 * len(counts), counts

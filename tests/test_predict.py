@@ -206,3 +206,27 @@ def test_checkpoint_mismatch_refused():
     region = _region().assign_coords(feature=["slope", "b", "dem"])
     with pytest.raises(CheckpointMismatchError):
         predict(region, _lacnn(PatchGeometry(core=16, halo=8)))
+
+
+def test_the_model_is_one_key_of_the_graph_not_a_copy_per_task():
+    import cloudpickle
+    from dask.base import tokenize
+
+    model = _lacnn(PatchGeometry(core=16, halo=8))
+    prob = predict(_region(50, 61).chunk(16), model, block_size=16)
+    graph = dict(prob.__dask_graph__())
+    model_keys = [k for k in graph if str(k).startswith("xlandslide-model-")]
+    assert len(model_keys) == 1
+    weights = len(cloudpickle.dumps(model))
+    predict_tasks = [v for k, v in graph.items() if "xlandslide-predict" in str(k)]
+    assert len(predict_tasks) == 16  # 4 x 4 blocks of one core
+    # every block task refers to the model key; none carries the weights
+    assert max(len(cloudpickle.dumps(v)) for v in predict_tasks) < weights / 4
+    # the key is named by the weights: stable, and new when they change
+    assert tokenize(model) == tokenize(model)
+    before = tokenize(model)
+    import torch
+
+    with torch.no_grad():
+        next(model.module.parameters()).add_(1.0)
+    assert tokenize(model) != before

@@ -65,6 +65,11 @@ def apply_stencil(
         Boundary value per input (default NaN for floats, 0 for integers).
     name : str, optional
         Prefix of the dask task names (the rest is a hash of the inputs and arguments).
+    **kwargs
+        Passed to ``kernel``.  On the dask path they are arguments of ``blockwise``: a dask
+        collection among them (for example ``dask.delayed(model)``) is one key of the graph
+        that every block depends on, so it is serialised once per worker rather than once
+        per task.
 
     Notes
     -----
@@ -107,15 +112,9 @@ def apply_stencil(
                 a = a.rechunk({lead + ax: -1 for ax in short_axes})
         args.extend([a, (*tuple(f"l{k}_{i}" for i in range(lead)), "y", "x")])
 
-    def trimmed(*blocks):
-        out = kernel(*blocks, **kwargs)
-        if depth:
-            out = out[..., depth:-depth, depth:-depth]
-        return np.ascontiguousarray(out, dtype=dtype)
-
     out_ind = (*tuple(f"o{i}" for i in range(len(leading))), "y", "x")
     return da.blockwise(
-        trimmed,
+        _trimmed,
         out_ind,
         *args,
         new_axes={f"o{i}": n for i, n in enumerate(leading)},
@@ -125,7 +124,22 @@ def apply_stencil(
         meta=np.empty((0,) * (len(leading) + 2), dtype=dtype),
         # ``token`` is a prefix; ``name`` would be the exact key of every call (collisions)
         token=name or getattr(kernel, "__name__", "stencil").strip("_"),
+        # keyword arguments go to blockwise, not into a closure: a dask collection among
+        # them (a delayed model) becomes one key of the graph that every task depends on,
+        # instead of a copy serialised into every task
+        _kernel=kernel,
+        _depth=depth,
+        _dtype=dtype,
+        **kwargs,
     )
+
+
+def _trimmed(*blocks, _kernel, _depth, _dtype, **kwargs):
+    """Run ``_kernel`` on overlapped blocks and trim the ``_depth`` halo from the result."""
+    out = _kernel(*blocks, **kwargs)
+    if _depth:
+        out = out[..., _depth:-_depth, _depth:-_depth]
+    return np.ascontiguousarray(out, dtype=_dtype)
 
 
 def _yx_chunks(base, depth: int):

@@ -12,6 +12,7 @@ and the xlandslide version that wrote it.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import tempfile
@@ -142,6 +143,33 @@ class LandslideModel:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+    def __dask_tokenize__(self):
+        """A deterministic token: the metadata and a hash of the current weights.
+
+        Cheap (one pass over the weights, no pickling), so the lazy map of a model is named
+        the same every time, and a model changed in place gets a new name.
+        """
+        import hashlib
+
+        import torch
+
+        digest = hashlib.sha1()
+        for key, tensor in self.module.state_dict().items():
+            digest.update(key.encode())
+            raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+            digest.update(raw.numpy().tobytes())
+        meta = (
+            self.name,
+            self.feature_names,
+            self.aligned_names,
+            self.distances,
+            self.geometry,
+            self.pixel_size,
+            json.dumps(self.normalisation, sort_keys=True),
+            json.dumps(self.model_config, sort_keys=True),
+        )
+        return ("xlandslide.LandslideModel", repr(meta), digest.hexdigest())
 
     def __repr__(self) -> str:
         n_params = sum(p.numel() for p in self.module.parameters())

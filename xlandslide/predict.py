@@ -132,8 +132,9 @@ def predict(
     -----
     Every pixel is predicted by the core tile that holds it (grid anchored at pixel (0, 0),
     ``model.geometry.core`` pixels, ``model.geometry.halo`` pixels of context, NaN padding
-    at the region edge); see the module docstring.  The dask graph carries the model once
-    per graph; with ``dask.distributed`` it is shipped to each worker with the graph.
+    at the region edge); see the module docstring.  The dask graph carries the model once per
+    graph (one key that every block depends on): ``dask.distributed`` ships it once to each
+    worker, not with every task.
 
     Examples
     --------
@@ -142,7 +143,9 @@ def predict(
     >>> prob = region.landslide.predict(model)  # lazy  # doctest: +SKIP
     >>> prob.to_zarr("susceptibility.zarr")  # streams block by block  # doctest: +SKIP
     """
+    import dask
     import dask.array as da
+    from dask.base import tokenize
 
     if check:
         model.check_region(region, require_offsets=False)
@@ -161,13 +164,16 @@ def predict(
         offs = _offsets_for(region, model.distances)
         inputs.append(offs.rechunk(((len(model.distances),), (2,), *yx_chunks)))
 
+    # the model is one key of the graph (named by its weights): a worker receives it once
+    # and every block task depends on it, instead of carrying a copy of the weights each
+    model_key = f"xlandslide-model-{tokenize(model)}"
     data = apply_stencil(
         _predict_block,
         *inputs,
         depth=geometry.halo,
         dtype="float32",
         name="xlandslide-predict",
-        model=model,
+        model=dask.delayed(model, name=model_key, pure=True, traverse=False),
         geometry=geometry,
         batch_size=batch_size,
         device=device,

@@ -32,7 +32,7 @@ class DemoConfig:
     distances: tuple[float, ...] = (30.0, 100.0, 300.0)
     llr_epochs: int = 4
     llr_lr: float = 0.05
-    lacnn_epochs: int = 6
+    lacnn_epochs: int = 10
     lacnn_lr: float = 0.002
     lacnn_batch: int = 4
     lacnn_width: int = 8

@@ -502,28 +502,10 @@ def region_from_dem(dem: xr.DataArray, label: xr.DataArray | None = None) -> xr.
     lab = (da if lazy else np).where(valid, lab, np.int8(-1)).astype(np.int8)
 
     coords = {"feature": np.array(catalog.FEATURE_NAMES), "y": z["y"], "x": z["x"]}
-    region = xr.Dataset(
-        {
-            "features": (
-                ("feature", "y", "x"),
-                feats,
-                {
-                    "long_name": "input features (slope and dem standardised, others one-hot)",
-                    "units": "1",
-                },
-            ),
-            "dem": (("y", "x"), data_z, {"long_name": "elevation", "units": "m"}),
-            "label": (
-                ("y", "x"),
-                lab,
-                {
-                    "long_name": "landslide label",
-                    "flag_values": [-1, 0, 1],
-                    "flag_meanings": "unknown stable landslide",
-                    "units": "1",
-                },
-            ),
-        },
+    region = region_dataset(
+        feats,
+        data_z,
+        lab,
         coords=coords,
         attrs={
             "title": "xlandslide region built from a DEM",
@@ -534,3 +516,36 @@ def region_from_dem(dem: xr.DataArray, label: xr.DataArray | None = None) -> xr.
         },
     )
     return region.rio.write_crs(crs)
+
+
+def region_dataset(features, dem, label, *, coords: dict, attrs: dict) -> xr.Dataset:
+    """A region Dataset from its three arrays (numpy or dask), with the data model's attrs.
+
+    ``features`` (feature, y, x) float32, ``dem`` (y, x) float32 in metres, ``label``
+    (y, x) int8; ``coords`` holds ``feature``, ``y`` and ``x``.  No CRS is written.
+    """
+    return xr.Dataset(
+        {
+            "features": (
+                ("feature", "y", "x"),
+                features,
+                {
+                    "long_name": "input features (slope and dem standardised, others one-hot)",
+                    "units": "1",
+                },
+            ),
+            "dem": (("y", "x"), dem, {"long_name": "elevation", "units": "m"}),
+            "label": (
+                ("y", "x"),
+                label,
+                {
+                    "long_name": "landslide label",
+                    "flag_values": [-1, 0, 1],
+                    "flag_meanings": "unknown stable landslide",
+                    "units": "1",
+                },
+            ),
+        },
+        coords=coords,
+        attrs=attrs,
+    )

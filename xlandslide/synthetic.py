@@ -93,6 +93,7 @@ import xarray as xr
 
 from . import catalog
 from .catalog import FEATURE_NAMES
+from .io import region_dataset
 
 # ---------------------------------------------------------------------------------------------
 # Constants of the rule (documented in the module docstring)
@@ -392,28 +393,10 @@ def synthetic_region(
         "y": y0 - (np.arange(ny, dtype=np.float64) + 0.5) * pixel,
         "x": x0 + (np.arange(nx, dtype=np.float64) + 0.5) * pixel,
     }
-    ds = xr.Dataset(
-        {
-            "features": (
-                ("feature", "y", "x"),
-                packed[:nfeat],
-                {
-                    "long_name": "input features (slope and dem standardised, others one-hot)",
-                    "units": "1",
-                },
-            ),
-            "dem": (("y", "x"), packed[nfeat], {"long_name": "elevation", "units": "m"}),
-            "label": (
-                ("y", "x"),
-                packed[nfeat + 1].astype(np.int8),
-                {
-                    "long_name": "landslide label",
-                    "flag_values": [-1, 0, 1],
-                    "flag_meanings": "unknown stable landslide",
-                    "units": "1",
-                },
-            ),
-        },
+    ds = region_dataset(
+        packed[:nfeat],
+        packed[nfeat],
+        packed[nfeat + 1].astype(np.int8),
         coords=coords,
         attrs={
             "title": f"xlandslide synthetic region (seed {seed})",

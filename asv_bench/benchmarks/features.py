@@ -17,10 +17,11 @@ JIT time is never timed.  :func:`table_rows` measures the same cases with
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import xarray as xr
+
+from ._timing import best_time
 
 PIXEL = 10.0
 DISTANCES = (30.0, 100.0, 300.0)
@@ -188,18 +189,6 @@ def _aligned(features, offsets, names):
 # ------------------------------------------------------------------------- plain table
 
 
-def _best(fn, repeat: int = 3, budget: float = 30.0) -> float:
-    """Best wall time of up to ``repeat`` runs (fewer when a run is slow)."""
-    times = []
-    while len(times) < repeat:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if sum(times) > budget:
-            break
-    return min(times)
-
-
 def table_rows(n: int | None = None) -> list[dict]:
     """Measure every case once more outside ASV; rows for ``benchmarks/bench_table.py``.
 
@@ -249,7 +238,7 @@ def table_rows(n: int | None = None) -> list[dict]:
     ]
     rows = []
     for name, fn, repeat in cases:
-        seconds = _best(fn, repeat=repeat)
+        seconds = best_time(fn, repeat=repeat, budget=30.0)
         rows.append({"benchmark": name, "seconds": seconds, "mpix_per_s": mpix / seconds})
     expected = np.stack([offs["dy"].values, offs["dx"].values])
     if not np.array_equal(reference["out"], expected):  # pragma: no cover

@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from ._timing import best_time
 
 VENETO = (19500, 21005)
 CHUNK = 256
@@ -171,29 +172,17 @@ class ReadRegion:
 # ------------------------------------------------------------------------- plain table
 
 
-def _best(fn, repeat: int = 3, budget: float = 60.0) -> float:
-    """Best wall time of up to ``repeat`` runs (fewer when a run is slow)."""
-    times = []
-    while len(times) < repeat:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if sum(times) > budget:
-            break
-    return min(times)
-
-
 def table_rows(n: int | None = None) -> list[dict]:
     """Rows ``{benchmark, seconds, ...}`` for the lead's table script."""
     n = n or bench_n()
     warm_up()
     build_veneto()
     rows = []
-    dt = _best(build_veneto, repeat=5)
+    dt = best_time(build_veneto, repeat=5)
     rows.append(
         {"benchmark": f"synthetic_region {VENETO[0]}x{VENETO[1]} lazy build", "seconds": dt}
     )
-    dt = _best(lambda: generate(n), repeat=2)
+    dt = best_time(lambda: generate(n), repeat=2)
     rows.append(
         {
             "benchmark": f"synthetic_region {n}^2 generate",
@@ -204,7 +193,7 @@ def table_rows(n: int | None = None) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="xlandslide-bench-"))
     try:
         path = tmp / "region.zarr"
-        dt = _best(lambda: write(n, path), repeat=1)
+        dt = best_time(lambda: write(n, path), repeat=1)
         rows.append(
             {
                 "benchmark": f"generate + write_region {n}^2 (zarr v3, zstd)",
@@ -218,8 +207,8 @@ def table_rows(n: int | None = None) -> list[dict]:
 
             open_region(path)
 
-        rows.append({"benchmark": f"open_region {n}^2", "seconds": _best(_open)})
-        dt = _best(lambda: read_all(path), repeat=2)
+        rows.append({"benchmark": f"open_region {n}^2", "seconds": best_time(_open)})
+        dt = best_time(lambda: read_all(path), repeat=2)
         rows.append(
             {
                 "benchmark": f"read all 94 features {n}^2 (dask)",
@@ -228,7 +217,7 @@ def table_rows(n: int | None = None) -> list[dict]:
             }
         )
         count = 4
-        dt = _best(lambda: read_patches(path, count), repeat=2)
+        dt = best_time(lambda: read_patches(path, count), repeat=2)
         rows.append(
             {
                 "benchmark": f"read {PATCH}^2 x 94 patches (numpy-backed)",

@@ -346,4 +346,4 @@ def test_init_prior_starts_at_the_base_rate(name):
         p = torch.sigmoid(m(torch.zeros(1, 3, 5, 6)))
         torch.testing.assert_close(p, torch.full_like(p, 0.02))
     bias = m.output_bias()
-    assert bias is not None and abs(float(bias) - np.log(0.02 / 0.98)) < 1e-6
+    assert bias is not None and abs(float(bias.detach()) - np.log(0.02 / 0.98)) < 1e-6

@@ -27,7 +27,9 @@ def test_demo_writes_everything(demo_out, capsys):
         "susceptibility.zarr",
         "susceptibility.tif",
         "map.png",
+        "maps.png",
         "roc.png",
+        "calibration.png",
         "models/llr.pt",
         "models/lacnn.pt",
         "metrics.json",
@@ -38,10 +40,22 @@ def test_demo_writes_everything(demo_out, capsys):
     assert set(m) >= {"naive", "models", "split"}
     assert set(m["models"]) == {"LLR", "LACNN"}
     for r in m["models"].values():
-        assert 0 <= r["auc"] <= 1 and r["nll"] > 0
+        assert 0 <= r["auc"] <= 1 and r["nll"] > 0 and r["train_nll"] > 0
+        assert 0 <= r["ece"] <= 1
     # the Naive NLL is the closed form of the training ratio on the test pixels
     r, p = m["naive"]["ratio"], m["split"]["test_positive_ratio"]
     assert m["naive"]["nll"] == pytest.approx(-(p * np.log(r) + (1 - p) * np.log(1 - r)))
+    # on the training cores the ratio is the training ratio itself: the entropy of r
+    assert m["naive"]["train_nll"] == pytest.approx(-(r * np.log(r) + (1 - r) * np.log(1 - r)))
+    from xlandslide.demo import _print_table
+
+    _print_table(m)
+    rows = capsys.readouterr().out.splitlines()
+    assert "train NLL" in rows[2] and rows[3].split()[:3] == [
+        "Naive",
+        f"{m['naive']['nll']:.4f}",
+        f"{m['naive']['train_nll']:.4f}",
+    ]
     tif = rioxarray.open_rasterio(demo_out / "susceptibility.tif", masked=True)
     assert tif.rio.crs is not None and tif.shape[1:] == (192, 192)
 

@@ -9,9 +9,16 @@ import pytest
 import xarray as xr
 from conftest import raise_if_dask_computes
 
+from xlandslide.calibration import calibration
 from xlandslide.errors import MissingOptionalDependency
 from xlandslide.evaluate import evaluate, roc_curve
-from xlandslide.plot import plot_roc, plot_susceptibility, save_figure
+from xlandslide.plot import (
+    plot_calibration,
+    plot_model_maps,
+    plot_roc,
+    plot_susceptibility,
+    save_figure,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -76,6 +83,53 @@ def test_roc_plot_from_curves_and_results(tmp_path):
     assert len(fig.axes[0].get_legend().get_texts()) == 1
     with pytest.raises(ValueError, match="roc=True"):
         plot_roc({"m": evaluate(prob, label)})
+
+
+@pytest.mark.parametrize("log", [True, False])
+def test_reliability_diagram(tmp_path, log):
+    prob, label = make_maps()
+    res = calibration(prob, label, bins=5)
+    fig = plot_calibration({"m": res}, log=log)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == ("log" if log else "linear")
+    line = ax.get_lines()[0]
+    full = res["count"] > 0
+    np.testing.assert_allclose(line.get_xdata(), res["mean_predicted"][full])
+    freq = res["observed_frequency"][full]
+    drawn = np.asarray(line.get_ydata())
+    if log:  # zero frequencies sit on the bottom edge
+        freq = np.where(freq > 0, freq, ax.get_ylim()[0])
+    np.testing.assert_allclose(drawn, freq)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [f"m (ECE = {res['ece']:.4f})", "perfect calibration"]
+    assert_png(save_figure(fig, tmp_path / "calibration.png"))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_model_maps_whole_and_window(tmp_path, backend):
+    prob, label = make_maps()
+    other = (prob * 0.5).rename("other")
+    if backend == "dask":
+        prob, other, label = prob.chunk(16), other.chunk(16), label.chunk(16)
+    window = {"y": slice(10, 30), "x": slice(20, 52)}
+    with raise_if_dask_computes(max_computes=10 if backend == "dask" else 0):
+        fig = plot_model_maps({"a": prob, "b": other}, label, window=window)
+    axes = np.asarray(fig.axes[:6]).reshape(3, 2)
+    titles = [ax.get_title() for ax in axes[:, 1]]
+    assert titles == ["a: window", "b: window", "ground truth: window"]
+    shown = axes[0, 1].get_images()[0].get_array()
+    np.testing.assert_allclose(np.ma.filled(shown, np.nan), prob.isel(window).values)
+    truth = axes[2, 1].get_images()[0].get_array()
+    np.testing.assert_array_equal(truth.filled(-1), label.isel(window).values)
+    # one shared colour scale for every probability panel
+    limits = {ax.get_images()[0].get_clim() for ax in axes[:2].ravel()}
+    assert limits == {(0.0, float(np.nanmax(prob.values)))}
+    assert len(axes[0, 0].patches) == 1  # the window outlined on the whole map
+    assert_png(save_figure(fig, tmp_path / "maps.png"))
+    with pytest.raises(ValueError, match="holds no pixel"):
+        plot_model_maps({"a": prob}, label, window={"y": slice(60, 70)})
+    with pytest.raises(ValueError, match="empty"):
+        plot_model_maps({}, label)
 
 
 def test_draw_into_given_axes(tmp_path):

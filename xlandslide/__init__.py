@@ -45,6 +45,7 @@ _LAZY = {
     "labels_from_points": "vector",
     "labels_from_polygons": "vector",
     "synthetic_region": "synthetic",
+    "calibration": "calibration",
     "slope": "terrain",
     "uphill_offsets": "features",
     "aligned_features": "features",

@@ -3,8 +3,9 @@
 Steps (each printed with its time): build the region and its uphill offsets lazily and
 write the region store; cut patches and split them 80/10/10; train LLR, pick the aligned
 features from its weights (the paper's |w| >= 0.2 rule), train LACNN; predict both maps
-lazily and stream them to Zarr (and the LACNN map to GeoTIFF); evaluate NLL and ROC AUC on
-the test split against the Naive baseline; write plots and ``metrics.json``.
+lazily and stream them to Zarr (and the LACNN map to GeoTIFF); evaluate NLL, ROC AUC and
+calibration on the test split (and the train NLL) against the Naive baseline; write plots and
+``metrics.json``.
 
 Sizes are small so that it runs in minutes on 2 cores; the paper's settings are the
 package defaults (core 500, halo 64, Table 1 of DESIGN.md via ``TrainConfig.paper``).
@@ -74,13 +75,20 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     import dask
     import xarray as xr
 
-    from .evaluate import evaluate, naive_nll, naive_ratio
+    from .calibration import SUSCEPTIBILITY_EDGES, calibration
+    from .evaluate import evaluate, naive_nll, naive_ratio, nll
     from .grid import PatchGeometry
     from .io import open_region, write_region
     from .models import select_aligned_features
     from .outputs import write_map
     from .patches import make_patches
-    from .plot import plot_roc, plot_susceptibility, save_figure
+    from .plot import (
+        plot_calibration,
+        plot_model_maps,
+        plot_roc,
+        plot_susceptibility,
+        save_figure,
+    )
     from .synthetic import synthetic_region
     from .train import TrainConfig, fit, load_model
 
@@ -158,19 +166,31 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
         write_map(saved["LACNN"], out / "susceptibility.tif", overwrite=True)
     log("wrote susceptibility.zarr, susceptibility_llr.zarr, susceptibility.tif")
 
-    # 5. evaluation on the test split, Naive = the training positive ratio everywhere
+    # 5. evaluation on the test split (and the train NLL, as in Table 2 of the paper);
+    #    Naive = the training positive ratio everywhere
+    log("evaluating on the test split")
     label = region["label"]
     test_mask = patches.core_mask("test", like=region)
-    train_ratio = naive_ratio(label, patches.core_mask("train", like=region))
+    train_mask = patches.core_mask("train", like=region)
+    train_ratio = naive_ratio(label, train_mask)
     results = {name: evaluate(p, label, test_mask, roc=True) for name, p in saved.items()}
+    reliability = {
+        name: calibration(p, label, test_mask, bins=SUSCEPTIBILITY_EDGES)
+        for name, p in saved.items()
+    }
     curves = {name: (r["fpr"], r["tpr"]) for name, r in results.items()}
-    naive = naive_nll(train_ratio, label, test_mask)
     metrics = {
-        "naive": {"nll": float(naive), "ratio": train_ratio},
+        "naive": {
+            "nll": float(naive_nll(train_ratio, label, test_mask)),
+            "train_nll": float(naive_nll(train_ratio, label, train_mask)),
+            "ratio": train_ratio,
+        },
         "models": {
             name: {
                 "auc": float(r["auc"]),
                 "nll": float(r["nll"]),
+                "train_nll": float(nll(saved[name], label, train_mask)),
+                "ece": reliability[name]["ece"],
                 "auc_error_bound": float(r.get("auc_error_bound", 0.0)),
             }
             for name, r in results.items()
@@ -190,19 +210,48 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     # 6. plots
     fig = plot_susceptibility(saved["LACNN"], label, title="LACNN susceptibility")
     save_figure(fig, out / "map.png")
+    fig = plot_model_maps(
+        {"LLR": saved["LLR"], "LACNN": saved["LACNN"]},
+        label,
+        window=_zoom_window(patches, label, "test"),
+    )
+    save_figure(fig, out / "maps.png")
     fig = plot_roc({k: v for k, v in curves.items()}, naive=True)
     save_figure(fig, out / "roc.png")
-    log("wrote map.png, roc.png, metrics.json")
+    fig = plot_calibration(reliability, title="reliability on the test split")
+    save_figure(fig, out / "calibration.png")
+    log("wrote map.png, maps.png, roc.png, calibration.png, metrics.json")
 
     _print_table(metrics)
     return metrics
 
 
+def _zoom_window(patches, label, split: str) -> dict:
+    """The window (core and halo) of the ``split`` patch whose core holds most landslides."""
+    import numpy as np
+
+    lab = np.asarray(label.values)
+    best, best_k = -1, None
+    for k in patches.indices(split):
+        r, c = patches.origins[k]
+        core = patches.geometry.core
+        n = int(np.count_nonzero(lab[r : r + core, c : c + core] == 1))
+        if n > best:
+            best, best_k = n, k
+    if best_k is None:
+        return {"y": slice(0, lab.shape[0] // 2), "x": slice(0, lab.shape[1] // 2)}
+    y0, y1, x0, x1 = patches.window(best_k)
+    return {"y": slice(max(y0, 0), y1), "x": slice(max(x0, 0), x1)}
+
+
 def _print_table(metrics: dict) -> None:
-    rows = [("Naive", "0.500", f"{metrics['naive']['nll']:.4f}")]
+    naive = metrics["naive"]
+    rows = [("Naive", f"{naive['nll']:.4f}", f"{naive['train_nll']:.4f}", "0.500", "")]
     for name, m in metrics["models"].items():
-        rows.append((name, f"{m['auc']:.3f}", f"{m['nll']:.4f}"))
-    print("\nTest split metrics")
-    print(f"{'model':<8} {'AUC':>7} {'NLL':>8}")
+        rows.append(
+            (name, f"{m['nll']:.4f}", f"{m['train_nll']:.4f}", f"{m['auc']:.3f}", f"{m['ece']:.4f}")
+        )
+    print("\nMetrics (NLL per known pixel; AUC and ECE on the test split)")
+    print(f"{'model':<8} {'test NLL':>9} {'train NLL':>10} {'AUC':>7} {'ECE':>8}")
     for r in rows:
-        print(f"{r[0]:<8} {r[1]:>7} {r[2]:>8}")
+        print(f"{r[0]:<8} {r[1]:>9} {r[2]:>10} {r[3]:>7} {r[4]:>8}")

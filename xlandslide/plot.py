@@ -1,4 +1,4 @@
-"""Figures: susceptibility maps beside the ground truth, ROC curves (matplotlib, optional).
+"""Figures: susceptibility maps beside the ground truth, ROC and reliability curves (matplotlib).
 
 matplotlib is imported inside the functions; without it they raise
 :class:`~xlandslide.errors.MissingOptionalDependency`.  Figures are built with the
@@ -127,6 +127,93 @@ def plot_susceptibility(
     return fig
 
 
+def plot_model_maps(
+    maps: dict,
+    label: xr.DataArray,
+    *,
+    window: dict | None = None,
+    max_pixels: int = 1_000_000,
+    cmap: str = "inferno",
+):
+    """Every model's map over the whole region and in a zoomed window, beside the truth.
+
+    The layout of the paper's Figures 5 and 6: one row per model and a last row for the
+    ground truth; the left column shows the whole region (the window outlined), the right
+    column the window at full resolution.  All probability panels share one colour scale.
+
+    Parameters
+    ----------
+    maps : dict
+        ``name -> probability DataArray (y, x)``, all on the grid of ``label``.
+    label : DataArray (y, x)
+        1 landslide, 0 stable, -1 unknown (blank).
+    window : dict, optional
+        ``{"y": slice, "x": slice}`` in pixels (``isel``), default the central quarter.
+    max_pixels : int
+        Whole-region panels larger than this are reduced lazily (see
+        :func:`plot_susceptibility`); the window is read at full resolution.
+    cmap : str
+        Colour map of the probabilities.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    Figure = _figure_class()
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Rectangle
+
+    if not maps:
+        raise ValueError("maps is empty; give at least one name -> probability map")
+    label = label.transpose("y", "x")
+    for name, a in maps.items():
+        if not isinstance(a, xr.DataArray) or set(a.dims) != {"y", "x"}:
+            raise ValueError(f"map {name!r} must be a DataArray with dims ('y', 'x')")
+        if a.shape != label.shape:
+            raise ValueError(f"map {name!r} has shape {a.shape}, the label {label.shape}")
+    ny, nx = label.shape
+    if window is None:
+        window = {"y": slice(ny // 4, ny - ny // 4), "x": slice(nx // 4, nx - nx // 4)}
+    wy = range(ny)[window.get("y", slice(None))]
+    wx = range(nx)[window.get("x", slice(None))]
+    if len(wy) == 0 or len(wx) == 0:
+        raise ValueError(f"the window {window} holds no pixel of the {ny} x {nx} grid")
+    win = {"y": slice(wy.start, wy.stop), "x": slice(wx.start, wx.stop)}
+    factor = max(1, math.ceil(math.sqrt(label.size / max(int(max_pixels), 1))))
+    whole = {k: _downsample(v.transpose("y", "x"), factor, "mean") for k, v in maps.items()}
+    zoom = {k: np.asarray(v.transpose("y", "x").isel(win).values) for k, v in maps.items()}
+    tops = [np.nanmax(a) for a in (*whole.values(), *zoom.values()) if np.isfinite(a).any()]
+    top = max(tops) if tops else 1.0
+    truth = (
+        np.ma.masked_less(_downsample(label, factor, "max").astype(float), 0),
+        np.ma.masked_less(np.asarray(label.isel(win).values, dtype=float), 0),
+    )
+    truth_kw = {"cmap": ListedColormap(["#d9d9d9", "#d7301f"]), "vmin": 0, "vmax": 1}
+    prob_kw = {"cmap": cmap, "vmin": 0.0, "vmax": top or 1.0}
+    panels = [(name, (whole[name], zoom[name]), prob_kw) for name in maps]
+    panels.append(("ground truth", truth, truth_kw))
+    fig = Figure(figsize=(9, 4 * len(panels)), layout="constrained")
+    axes = fig.subplots(len(panels), 2, squeeze=False)
+    extent = _extent(label)
+    zoom_extent = _extent(label.isel(win))
+    for r, (name, (full, part), kw) in enumerate(panels):
+        im = axes[r, 0].imshow(full, extent=extent, interpolation="nearest", **kw)
+        axes[r, 1].imshow(part, extent=zoom_extent, interpolation="nearest", **kw)
+        axes[r, 0].set_title(f"{name}: whole region")
+        axes[r, 1].set_title(f"{name}: window")
+        for ax in axes[r]:  # map coordinates in full, no "+5.1e6" offsets
+            ax.ticklabel_format(useOffset=False, style="plain")
+            ax.tick_params(labelsize=7)
+        if zoom_extent is not None:
+            x0, x1, y0, y1 = zoom_extent
+            axes[r, 0].add_patch(
+                Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="cyan", lw=1.2)
+            )
+        if r == len(panels) - 2:  # the last probability row: one colour bar for all of them
+            fig.colorbar(im, ax=axes[:-1, :], shrink=0.6, label="landslide probability")
+    return fig
+
+
 def _as_curve(value):
     """(fpr, tpr, auc or None) from a tuple or an :func:`~xlandslide.evaluate` dict."""
     if isinstance(value, dict):
@@ -179,6 +266,58 @@ def plot_roc(curves: dict, *, naive: bool = True, ax=None, title: str | None = N
     return fig
 
 
+def plot_calibration(results: dict, *, ax=None, title: str | None = None, log: bool = True):
+    """Reliability diagram: observed landslide frequency against mean predicted probability.
+
+    Parameters
+    ----------
+    results : dict
+        ``name -> calibration(...)`` results (:func:`xlandslide.calibration`).
+    ax : Axes, optional
+    title : str, optional
+    log : bool
+        Logarithmic axes (default): susceptibilities crowd near 0, where a linear plot
+        shows nothing.  Bins with an observed frequency of 0 are then drawn at the bottom.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    Figure = _figure_class()
+    if ax is None:
+        fig = Figure(figsize=(5.5, 5), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    lows = []
+    for name, r in results.items():
+        pred = np.asarray(r["mean_predicted"], dtype=np.float64)
+        freq = np.asarray(r["observed_frequency"], dtype=np.float64)
+        ok = np.isfinite(pred) & np.isfinite(freq)
+        pred, freq = pred[ok], freq[ok]
+        if log:
+            positive = np.concatenate([pred[pred > 0], freq[freq > 0]])
+            lows.append(positive.min() if positive.size else 1e-3)
+        ax.plot(pred, freq, marker="o", label=f"{name} (ECE = {r['ece']:.4f})")
+    lo = 0.0
+    if log:
+        lo = 10 ** math.floor(math.log10(min(lows))) if lows else 1e-3
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for line in ax.get_lines():  # zero frequencies at the bottom edge
+            y = np.asarray(line.get_ydata(), dtype=np.float64)
+            line.set_ydata(np.where(y > 0, y, lo))
+    ax.plot([lo, 1], [lo, 1], linestyle="--", color="0.5", label="perfect calibration")
+    ax.set_xlim(lo, 1)
+    ax.set_ylim(lo, 1)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed landslide frequency")
+    ax.legend(loc="upper left")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def save_figure(fig, path, *, dpi: int = 150) -> Path:
     """Write ``fig`` to ``path`` (format from the suffix, parents created); returns the path."""
     path = Path(path)
@@ -187,4 +326,10 @@ def save_figure(fig, path, *, dpi: int = 150) -> Path:
     return path
 
 
-__all__ = ["plot_roc", "plot_susceptibility", "save_figure"]
+__all__ = [
+    "plot_calibration",
+    "plot_model_maps",
+    "plot_roc",
+    "plot_susceptibility",
+    "save_figure",
+]

@@ -27,6 +27,15 @@ def _figure_class():
     return Figure
 
 
+def _single_axes(ax):
+    """``(figure, axes)``: a new 5.5 x 5 inch one-panel figure, or the given axes' own."""
+    Figure = _figure_class()
+    if ax is None:
+        fig = Figure(figsize=(5.5, 5), layout="constrained")
+        return fig, fig.subplots()
+    return ax.figure, ax
+
+
 def _downsample(a: xr.DataArray, factor: int, how: str) -> np.ndarray:
     """``a`` reduced by ``factor`` on y and x without loading it whole.
 
@@ -242,12 +251,7 @@ def plot_roc(curves: dict, *, naive: bool = True, ax=None, title: str | None = N
     -------
     matplotlib.figure.Figure
     """
-    Figure = _figure_class()
-    if ax is None:
-        fig = Figure(figsize=(5.5, 5), layout="constrained")
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax = _single_axes(ax)
     for name, value in curves.items():
         fpr, tpr, auc = _as_curve(value)
         if auc is None or not np.isfinite(auc):
@@ -283,12 +287,7 @@ def plot_calibration(results: dict, *, ax=None, title: str | None = None, log: b
     -------
     matplotlib.figure.Figure
     """
-    Figure = _figure_class()
-    if ax is None:
-        fig = Figure(figsize=(5.5, 5), layout="constrained")
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax = _single_axes(ax)
     lows = []
     for name, r in results.items():
         pred = np.asarray(r["mean_predicted"], dtype=np.float64)

@@ -5,7 +5,11 @@ Runs the plain ``table_rows()`` functions of the ASV benchmark modules in
 
     python benchmarks/bench_table.py                 # all areas, default sizes
     python benchmarks/bench_table.py features        # one area
+    python benchmarks/bench_table.py veneto          # the Veneto-size run (slow, not default)
     XLANDSLIDE_BENCH_N=1024 python benchmarks/bench_table.py   # smaller inputs
+
+The memory and streaming figures (peak RSS per case, in fresh processes) are printed by
+``benchmarks/scale_table.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-AREAS = ("features", "region", "patches", "predict", "evaluate")
+AREAS = ("features", "region", "patches", "predict", "train", "evaluate")
 
 
 def _machine() -> str:

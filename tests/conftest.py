@@ -1,37 +1,11 @@
-"""Shared test helpers (after xarray's tests/__init__.py)."""
+"""Fixtures shared by the tests; helpers live in tests/helpers.py, strategies in
+tests/strategies.py."""
 
 from __future__ import annotations
 
-import contextlib
-from pathlib import Path
-
-import dask
 import pytest
 
-#: The real Ecuador data shipped with the examples (a copy of ../shared/data/ecuador_rbsf).
-DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
-ECUADOR_TIF = DATA / "ecuador_rbsf" / "ta_terrain_attributes_10m.tif"
-
-
-class CountingScheduler:
-    """A dask scheduler that counts compute calls and fails past ``max_computes``."""
-
-    def __init__(self, max_computes: int = 0):
-        self.total_computes = 0
-        self.max_computes = max_computes
-
-    def __call__(self, dsk, keys, **kwargs):
-        self.total_computes += 1
-        if self.total_computes > self.max_computes:
-            raise RuntimeError(
-                f"Too many computes. Total: {self.total_computes} > max: {self.max_computes}."
-            )
-        return dask.get(dsk, keys, **kwargs)
-
-
-def raise_if_dask_computes(max_computes: int = 0):
-    """Context manager: fail if dask computes more than ``max_computes`` times inside."""
-    return dask.config.set(scheduler=CountingScheduler(max_computes))
+from tests.helpers import ECUADOR_POINTS, ECUADOR_TIF, raise_if_dask_computes
 
 
 @pytest.fixture
@@ -48,4 +22,7 @@ def ecuador_tif():
     return ECUADOR_TIF
 
 
-__all__ = ["ECUADOR_TIF", "CountingScheduler", "contextlib", "raise_if_dask_computes"]
+@pytest.fixture(scope="session")
+def ecuador_points():
+    """Path of the shipped Ecuador landslide points (GeoPackage)."""
+    return ECUADOR_POINTS

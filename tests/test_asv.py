@@ -45,7 +45,14 @@ print("ran", ran)
 
 def _env():
     env = dict(os.environ)
-    env.update(XLANDSLIDE_BENCH_N="64", XLANDSLIDE_BENCH_PREDICT_N="64", PYTHONPATH=str(ROOT))
+    env.update(
+        XLANDSLIDE_BENCH_N="64",
+        XLANDSLIDE_BENCH_PREDICT_N="64",
+        XLANDSLIDE_BENCH_EPOCHS="1",
+        XLANDSLIDE_VENETO_SHAPE="96 112",
+        XLANDSLIDE_SCALE_N="160",
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
@@ -68,5 +75,19 @@ def test_bench_table_prints_rows():
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
     assert lines[0].startswith("machine:")
-    for area in ("features", "region", "patches", "predict", "evaluate"):
+    for area in ("features", "region", "patches", "predict", "train", "evaluate"):
         assert any(line.startswith(area) for line in lines[3:]), area
+
+
+def test_scale_table_runs_a_case(tmp_path):
+    env = {**_env(), "XLANDSLIDE_SCALE_TMP": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "benchmarks/scale_table.py", "write_store", "predict_llr_store"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "FAILED" not in out.stdout, out.stdout
+    assert out.stdout.count("peak") == 2, out.stdout

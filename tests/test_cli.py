@@ -1,8 +1,11 @@
-"""The command line, driven through ``main(argv)``: synthetic -> train -> predict -> evaluate."""
+"""The command line, driven through ``main(argv)``: synthetic -> offsets -> train (LLR, LACNN)
+-> predict -> evaluate; a user's mistake is one line on stderr and exit status 2."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,62 +15,117 @@ import xarray as xr
 import xlandslide
 from xlandslide.cli import main
 
+TINY = ["--core", "48", "--halo", "16", "--epochs", "1", "--batch-size", "4"]
+
 
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
-    store = d / "region.zarr"
-    model = d / "llr.pt"
-    assert main(["synthetic", str(store), "--shape", "96", "112", "--distances", "30"]) == 0
-    argv = ["train", str(store), "--model", "llr", "--out", str(model)]
-    argv += ["--epochs", "1", "--core", "48", "--halo", "16", "--batch-size", "4"]
-    assert main(argv) == 0
-    return d, store, model
+    bare, store = d / "bare.zarr", d / "region.zarr"
+    assert main(["synthetic", str(bare), "--shape", "96", "112", "--distances"]) == 0
+    argv = ["offsets", str(bare), "--out", str(store), "--distances", "30", "100"]
+    assert main([*argv, "--halo", "16"]) == 0
+    llr, lacnn = d / "llr.pt", d / "lacnn.pt"
+    assert main(["train", str(store), "--model", "llr", "--out", str(llr), *TINY]) == 0
+    argv = ["train", str(store), "--model", "lacnn", "--out", str(lacnn), *TINY]
+    assert main([*argv, "--split", str(llr.with_suffix(".split.json"))]) == 0
+    return d, bare, store, {"llr": llr, "lacnn": lacnn}
 
 
-def test_synthetic_writes_a_region_store(workflow):
-    _, store, _ = workflow
+def one_error_line(capsys, *fragments):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("xlandslide: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def test_synthetic_writes_a_compact_region_store(workflow):
+    _, bare, _, _ = workflow
+    region = xlandslide.open_region(bare)
+    assert region["continuous"].shape == (2, 96, 112)
+    assert region["categorical"].shape == (4, 96, 112)
+    assert region.landslide.layout() == xlandslide.INSPIRE
+    assert region.landslide.offset_distances() == () and region.rio.crs is not None
+
+
+def test_offsets_writes_a_new_store(workflow):
+    _, bare, store, _ = workflow
     region = xlandslide.open_region(store)
-    assert region.features.shape == (94, 96, 112)
-    assert region["uphill_dy"].sizes["distance"] == 1 and region.rio.crs is not None
+    assert region.landslide.offset_distances() == (30.0, 100.0)
+    want = xlandslide.uphill_offsets(xlandslide.open_region(bare)["dem"], (30, 100), halo=16)
+    np.testing.assert_array_equal(region["uphill_dy"].values, want["dy"].values)
+    np.testing.assert_array_equal(region["uphill_dx"].values, want["dx"].values)
+    xr.testing.assert_equal(region["continuous"], xlandslide.open_region(bare)["continuous"])
+    assert "uphill_dy" not in xlandslide.open_region(bare)  # the input is left as it was
 
 
-def test_train_writes_checkpoint_and_split(workflow, capsys):
-    d, store, model = workflow
-    m = xlandslide.load_model(model)
-    assert m.name == "llr" and m.geometry == xlandslide.PatchGeometry(48, 16)
-    split = xlandslide.PatchSet.from_json(model.with_suffix(".split.json"))
+def test_train_writes_checkpoints_and_reuses_the_split(workflow, capsys):
+    d, _, store, models = workflow
+    llr = xlandslide.load_model(models["llr"])
+    assert llr.name == "llr" and llr.spec.geometry == xlandslide.PatchGeometry(48, 16)
+    split = xlandslide.PatchSet.from_json(models["llr"].with_suffix(".split.json"))
     assert split.shape == (96, 112) and len(split) == 2 * 3
-    # a second run reuses the recorded split
-    argv = ["train", str(store), "--model", "llr", "--out", str(d / "again.pt"), "--epochs", "1"]
-    argv += ["--split", str(model.with_suffix(".split.json")), "--batch-size", "4"]
+    argv = ["train", str(store), "--model", "llr", "--out", str(d / "again.pt"), *TINY]
     capsys.readouterr()
-    assert main(argv) == 0
+    assert main([*argv, "--split", str(models["llr"].with_suffix(".split.json"))]) == 0
     assert "reusing the patch split" in capsys.readouterr().out
-    assert xlandslide.load_model(d / "again.pt").geometry == m.geometry
+    again = xlandslide.load_model(d / "again.pt")
+    assert again.spec.geometry == llr.spec.geometry
+    for a, b in zip(again.module.state_dict().values(), llr.module.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # seeded: the same weights
 
 
+def test_train_lacnn_chains_the_llr_selection(workflow):
+    _, _, store, models = workflow
+    lacnn = xlandslide.load_model(models["lacnn"])
+    assert lacnn.name == "lacnn" and lacnn.spec.distances == (30.0, 100.0)
+    region = xlandslide.open_region(store, chunks=None)
+    patches = xlandslide.PatchSet.from_json(models["llr"].with_suffix(".split.json"))
+    want = xlandslide.select_aligned_features(
+        region, patches, config=xlandslide.TrainConfig.paper("llr", seed=0), progress=False
+    )
+    assert lacnn.spec.aligned == want.names and len(want.names) >= 1
+
+
+@pytest.mark.parametrize("name", ["llr", "lacnn"])
 @pytest.mark.parametrize("suffix", [".zarr", ".tif"])
-def test_predict_writes_a_map(workflow, suffix):
-    d, store, model = workflow
-    out = d / f"map{suffix}"
-    assert main(["predict", str(store), str(model), "--out", str(out)]) == 0
-    expected = xlandslide.open_region(store).landslide.predict(xlandslide.load_model(model))
+def test_predict_writes_a_map(workflow, capsys, name, suffix):
+    d, _, store, models = workflow
+    out = d / f"{name}{suffix}"
+    assert main(["predict", str(store), str(models[name]), "--out", str(out)]) == 0
+    model = xlandslide.load_model(models[name])
+    expected = xlandslide.open_region(store).landslide.predict(model)
     if suffix == ".zarr":
         got = xr.open_zarr(out)["susceptibility"]
     else:
         got = rioxarray.open_rasterio(out, masked=True).squeeze("band", drop=True)
         assert got.rio.crs == expected.rio.crs
     np.testing.assert_allclose(got.values, expected.values, rtol=0, atol=1e-6)
-    with pytest.raises(xlandslide.StoreExistsError):
-        main(["predict", str(store), str(model), "--out", str(out)])
+    capsys.readouterr()
+    assert main(["predict", str(store), str(models[name]), "--out", str(out)]) == 2
+    one_error_line(capsys, "exists", "--overwrite")
+    argv = ["predict", str(store), str(models[name]), "--out", str(out), "--overwrite"]
+    assert main(argv) == 0
+
+
+def test_predict_with_a_larger_core(workflow):
+    d, _, store, models = workflow
+    out = d / "core.zarr"
+    argv = ["predict", str(store), str(models["lacnn"]), "--out", str(out), "--core", "96"]
+    assert main([*argv, "--batch-size", "1"]) == 0
+    model = xlandslide.load_model(models["lacnn"])
+    want = xlandslide.open_region(store).landslide.predict(model, core=96).values
+    np.testing.assert_allclose(xr.open_zarr(out)["susceptibility"].values, want, atol=1e-6)
 
 
 def test_evaluate_prints_the_metrics_of_the_test_split(workflow, capsys):
-    d, store, model = workflow
+    d, _, store, models = workflow
     out = d / "eval.zarr"
-    main(["predict", str(store), str(model), "--out", str(out)])
-    split = model.with_suffix(".split.json")
+    assert main(["predict", str(store), str(models["lacnn"]), "--out", str(out)]) == 0
+    split = models["llr"].with_suffix(".split.json")
     capsys.readouterr()
     assert main(["evaluate", str(store), str(out), "--split", str(split)]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -75,4 +133,88 @@ def test_evaluate_prints_the_metrics_of_the_test_split(workflow, capsys):
     mask = xlandslide.PatchSet.from_json(split).core_mask("test", like=region)
     expected = xlandslide.evaluate(xr.open_zarr(out)["susceptibility"], region["label"], mask)
     assert printed["nll"] == pytest.approx(expected["nll"])
+    assert printed["auc"] == pytest.approx(expected["auc"])
     assert printed["n_pixels"] == expected["n_pixels"] <= 48 * 48
+
+
+# ------------------------------------------------------------------ a user's mistakes
+
+
+def test_existing_outputs_are_refused(workflow, capsys):
+    _, bare, store, models = workflow
+    capsys.readouterr()
+    assert main(["synthetic", str(bare), "--shape", "32", "32"]) == 2
+    one_error_line(capsys, "exists", "overwrite")
+    assert main(["offsets", str(bare), "--out", str(store)]) == 2
+    one_error_line(capsys, "exists", "overwrite")
+    assert main(["offsets", str(store), "--out", str(store), "--overwrite"]) == 2
+    one_error_line(capsys, "input store")
+    argv = ["train", str(store), "--model", "llr", "--out", str(models["llr"]), *TINY]
+    assert main(argv) == 2
+    one_error_line(capsys, "exists", "--resume", "--overwrite")
+    argv = ["predict", str(store), str(models["llr"]), "--out", str(store), "--overwrite"]
+    assert main(argv) == 2
+    one_error_line(capsys, "region store")
+    assert xlandslide.open_region(store).landslide.offset_distances() == (30.0, 100.0)
+
+
+def test_missing_inputs(workflow, capsys):
+    d, _, store, _ = workflow
+    capsys.readouterr()
+    assert main(["train", str(d / "nowhere.zarr"), "--out", str(d / "x.pt")]) == 2
+    one_error_line(capsys, "no region store", "nowhere.zarr")
+    assert main(["predict", str(store), str(d / "none.pt"), "--out", str(d / "m.zarr")]) == 2
+    one_error_line(capsys, "no checkpoint")
+    assert main(["evaluate", str(store), str(d / "none.zarr")]) == 2
+    one_error_line(capsys, "no map")
+
+
+def test_bad_settings(workflow, capsys):
+    d, _, store, _ = workflow
+    capsys.readouterr()
+    argv = ["train", str(store), "--model", "llr", "--out", str(d / "neg.pt"), *TINY]
+    assert main([*argv, "--lr", "-0.1"]) == 2
+    one_error_line(capsys, "lr must be a positive number")
+    assert not (d / "neg.pt").exists()
+    assert main(["train", str(store), "--model", "unet", "--out", str(d / "u.pt")]) == 2
+    one_error_line(capsys, "unknown model 'unet'", "lacnn")
+
+
+def test_bad_devices(workflow, capsys):
+    import torch
+
+    d, _, store, models = workflow
+    capsys.readouterr()
+    out = str(d / "dev.zarr")
+    assert main(["predict", str(store), str(models["llr"]), "--out", out, "--device", "gpu"]) == 2
+    one_error_line(capsys, "not a torch device", "use cpu or cuda")
+    if not torch.cuda.is_available():
+        argv = ["train", str(store), "--model", "llr", "--out", str(d / "dev.pt")]
+        assert main([*argv, "--device", "cuda"]) == 2
+        one_error_line(capsys, "CUDA is not available")
+
+
+def test_debug_shows_the_traceback(workflow):
+    d, _, store, _ = workflow
+    argv = ["--debug", "train", str(store), "--model", "llr", "--out", str(d / "dbg.pt")]
+    with pytest.raises(xlandslide.ConfigError, match="lr must be a positive number"):
+        main([*argv, "--lr", "-1"])
+    with pytest.raises(xlandslide.RegionNotFoundError):
+        main(["--debug", "offsets", str(d / "nowhere.zarr"), "--out", str(d / "o.zarr")])
+
+
+def test_python_dash_m(tmp_path):
+    """``python -m xlandslide``: the same command line, and its exit status."""
+    argv = ["offsets", str(tmp_path / "no.zarr"), "--out", str(tmp_path / "out.zarr")]
+    run = subprocess.run(
+        [sys.executable, "-m", "xlandslide", *argv], capture_output=True, text=True
+    )
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("xlandslide: error: no region store")
+    version = subprocess.run(
+        [sys.executable, "-m", "xlandslide", "--version"], capture_output=True, text=True
+    )
+    assert (
+        version.returncode == 0 and version.stdout.strip() == f"xlandslide {xlandslide.__version__}"
+    )

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import rioxarray
 import xarray as xr
-from conftest import raise_if_dask_computes
 
 import xlandslide
+from tests.helpers import raise_if_dask_computes
 from xlandslide.cli import main
 
 
@@ -70,6 +70,28 @@ def test_saved_model_predicts_lazily_and_matches_the_saved_map(demo_out):
     np.testing.assert_allclose(
         prob.isel(window).values, saved.isel(window).values, rtol=0, atol=1e-6
     )
+    # any chunking of the input: the same prediction blocks, the same map
     rechunked = xlandslide.open_region(demo_out / "region.zarr").chunk({"y": 50, "x": 70})
     again = rechunked.landslide.predict(model).values
-    np.testing.assert_allclose(again, saved.values, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(again, saved.values, rtol=0, atol=1e-6)
+
+
+def test_the_chain_of_models(demo_out):
+    """Naive, LLR and LACNN saved as models; the LACNN reads what the LLR's weights chose."""
+    m = json.loads((demo_out / "metrics.json").read_text())
+    naive = xlandslide.load_model(demo_out / "models" / "naive.pt")
+    assert naive.name == "naive" and naive.module.ratio == pytest.approx(m["naive"]["ratio"])
+    region = xlandslide.open_region(demo_out / "region.zarr", chunks=None)
+    patches = xlandslide.PatchSet.from_json(demo_out / "split.json")
+    mask = patches.core_mask("train", like=region)
+    assert m["naive"]["ratio"] == pytest.approx(xlandslide.naive_ratio(region["label"], mask))
+    llr = xlandslide.load_model(demo_out / "models" / "llr.pt")
+    lacnn = xlandslide.load_model(demo_out / "models" / "lacnn.pt")
+    chosen = xlandslide.select_aligned_features(region, patches, llr=llr, max_features=22)
+    assert lacnn.spec.aligned == chosen.names == tuple(m["aligned"]["features"])
+    assert lacnn.spec.distances == tuple(m["aligned"]["distances"]) == (30.0, 100.0, 300.0)
+    assert lacnn.spec.geometry == patches.geometry == xlandslide.PatchGeometry(64, 32)
+    # the Naive model predicts its ratio like any other model
+    prob = region.landslide.predict(naive).values
+    inside = np.isfinite(region["dem"].values)
+    np.testing.assert_allclose(prob[inside], m["naive"]["ratio"], rtol=1e-6)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
-
 import dask
 import dask.array as da
 import numpy as np
 import pytest
-from conftest import raise_if_dask_computes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import raise_if_dask_computes
+from tests.strategies import chunkings
 from xlandslide._dispatch import apply_stencil, is_dask
 
 
@@ -69,14 +68,6 @@ def test_dask_equals_numpy(chunks, reach):
     # mixed: one numpy input, one dask input
     mixed = apply_stencil(box_and_shift, a, bd, depth=reach, dtype="f8", leading=(2,), reach=reach)
     np.testing.assert_array_equal(mixed.compute(scheduler="sync"), expected)
-
-
-@st.composite
-def chunkings(draw, n):
-    """Random chunks of an axis of length n (cf. flox's tests/strategies.py)."""
-    cuts = draw(st.sets(st.integers(1, n - 1), max_size=n - 1)) if n > 1 else set()
-    bounds = [0, *sorted(cuts), n]
-    return tuple(hi - lo for lo, hi in itertools.pairwise(bounds))
 
 
 @settings(max_examples=40, deadline=None)

@@ -21,57 +21,46 @@ def client():
         yield client
 
 
-def _small_lacnn():
+def _small_model(region, name="lacnn"):
+    """An untrained (seeded) LACNN (or LANN) for ``region``'s layout, distances 30 and 100 m."""
     import torch
 
-    from xlandslide.catalog import FEATURE_NAMES
-    from xlandslide.checkpoint import LandslideModel
     from xlandslide.grid import PatchGeometry
-    from xlandslide.models import build_model
+    from xlandslide.model import LandslideModel, spec_for_region
 
-    torch.manual_seed(0)
-    module = build_model(
-        "lacnn",
-        94,
-        feature_names=FEATURE_NAMES,
-        aligned_names=["slope", "dem"],
-        n_distances=2,
-        base_width=4,
-    )
-    return LandslideModel(
-        module,
-        "lacnn",
-        feature_names=FEATURE_NAMES,
-        aligned_names=["slope", "dem"],
+    spec = spec_for_region(
+        name,
+        region,
+        aligned=("slope", "dem"),
         distances=(30.0, 100.0),
         geometry=PatchGeometry(core=48, halo=16),
-        pixel_size=10.0,
+        model_config={"base_width": 4} if name == "lacnn" else {"hidden": [8]},
     )
+    torch.manual_seed(0)
+    return LandslideModel(spec.build_module(), spec)
 
 
 def test_offsets_and_prediction_on_a_cluster(client):
     import xlandslide
 
     region = xlandslide.synthetic_region(shape=(150, 170), seed=3, chunks=64)
-    region = region.landslide.with_offsets((30, 100))
-    model = _small_lacnn()
-    model.normalisation = xlandslide.get_normalisation(region)
-    prob = region.landslide.predict(model)
-
+    region = region.landslide.with_offsets((30, 100), halo=16)
     local_offsets = region["uphill_dy"].compute(scheduler="sync")
-    local_prob = prob.compute(scheduler="sync")
     remote_offsets = client.compute(region["uphill_dy"]).result()
-    remote_prob = client.compute(prob).result()
     np.testing.assert_array_equal(remote_offsets.values, local_offsets.values)
-    np.testing.assert_allclose(remote_prob.values, local_prob.values, rtol=0, atol=1e-6)
-    assert np.isfinite(remote_prob.values).mean() > 0.9
+    for name in ("lacnn", "lann"):  # tiles, and per-pixel strips
+        prob = region.landslide.predict(_small_model(region, name))
+        local_prob = prob.compute(scheduler="sync")
+        remote_prob = client.compute(prob).result()
+        np.testing.assert_allclose(remote_prob.values, local_prob.values, rtol=0, atol=1e-6)
+        assert np.isfinite(remote_prob.values).mean() > 0.9
 
 
 def test_the_model_reaches_each_worker_once(client):
     import xlandslide
 
     def install_counter():  # nested: cloudpickle ships it by value
-        import xlandslide.checkpoint as ckpt
+        import xlandslide.model as ckpt
 
         cls = ckpt.LandslideModel
         if not hasattr(cls, "_unpickles"):
@@ -85,15 +74,14 @@ def test_the_model_reaches_each_worker_once(client):
         cls._unpickles = 0
 
     def unpickles():
-        import xlandslide.checkpoint as ckpt
+        import xlandslide.model as ckpt
 
         return getattr(ckpt.LandslideModel, "_unpickles", 0)
 
     region = xlandslide.synthetic_region(shape=(160, 160), seed=1, chunks=48)
-    region = region.landslide.with_offsets((30, 100))
-    model = _small_lacnn()
-    model.normalisation = xlandslide.get_normalisation(region)
-    prob = region.landslide.predict(model, block_size=48)  # 4 x 4 blocks of one core
+    region = region.landslide.with_offsets((30, 100), halo=16)
+    model = _small_model(region)
+    prob = region.landslide.predict(model, block_size=48)  # 4 x 4 blocks (the last of 16 px)
     assert prob.data.npartitions == 16
     client.run(install_counter)
     values = client.compute(prob).result()

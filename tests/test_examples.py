@@ -6,7 +6,6 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ecuador_real_terrain.py"
 
@@ -18,7 +17,6 @@ def _load_example():
     return module
 
 
-@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 def test_ecuador_example(tmp_path, capsys):
     import rioxarray
 
@@ -28,6 +26,9 @@ def test_ecuador_example(tmp_path, capsys):
     # the paper's idea on real terrain: what lies uphill adds skill under spatial CV
     assert figures["cv_auc_uphill"] > figures["cv_auc_local"] > 0.6
     assert 0 <= figures["llr_test_auc"] <= 1 and figures["llr_test_points"] > 0
+    # the aligned features chosen from the LLR's weights (|w| >= 0.2), read by the LANN
+    assert "slope" in figures["aligned"] and set(figures["aligned"]) <= {"slope", "dem"}
+    assert 0 <= figures["lann_test_auc"] <= 1
     tif = rioxarray.open_rasterio(tmp_path / "out" / "susceptibility.tif", masked=True)
     assert tif.rio.crs.to_epsg() == 32717
     values = tif.values[np.isfinite(tif.values)]

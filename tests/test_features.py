@@ -7,13 +7,17 @@ import itertools
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import raise_if_dask_computes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import custom_region, raise_if_dask_computes
+from tests.strategies import chunkings
 from xlandslide.errors import GridError, GridMismatchError, HaloError, RegionError
 from xlandslide.features import aligned_feature_names, aligned_features, uphill_offsets
+from xlandslide.grid import HALO, check_halo
 from xlandslide.kernels.uphill import ring_offsets
+from xlandslide.region import onehot_features
+from xlandslide.synthetic import synthetic_region
 
 PIXEL = 10.0
 
@@ -152,14 +156,6 @@ def test_dask_equals_numpy_and_stays_lazy(chunks):
     xr.testing.assert_identical(lazy.compute(scheduler="sync"), expected)
 
 
-@st.composite
-def chunkings(draw, n):
-    """Random chunks of an axis of length n (cf. flox's tests/strategies.py)."""
-    cuts = draw(st.sets(st.integers(1, n - 1), max_size=n - 1)) if n > 1 else set()
-    bounds = [0, *sorted(cuts), n]
-    return tuple(hi - lo for lo, hi in itertools.pairwise(bounds))
-
-
 @settings(max_examples=40, deadline=None)
 @given(
     data=st.data(),
@@ -212,14 +208,30 @@ def test_exact_on_the_real_dem(ecuador_elev, factor):
 # ------------------------------------------------------------------------------ errors
 
 
-def test_radius_above_the_halo_is_refused():
+def test_radius_above_the_halo_is_refused_by_the_one_check():
     dem = grid_dem(random_values((8, 8)))
-    with pytest.raises(HaloError, match="above the halo"):
-        uphill_offsets(dem, (30, 700))  # 70 pixels at 10 m > 64
-    with pytest.raises(HaloError, match="above the halo"):
+    with pytest.raises(HaloError, match="beyond the halo of 64 pixels") as info:
+        uphill_offsets(dem, (30, 700))  # 70 pixels at 10 m > 64 (the default halo)
+    with pytest.raises(HaloError) as same:
+        check_halo((30, 700), PIXEL, HALO, what="uphill_offsets")
+    assert str(info.value) == str(same.value)  # grid.check_halo's message, word for word
+    assert str(info.value).startswith("uphill_offsets:") and "halo=70" in str(info.value)
+    with pytest.raises(HaloError, match="ring of 6 pixels at 10 m, beyond the halo of 5"):
         uphill_offsets(dem, 60, halo=5)
-    with pytest.raises(HaloError):
+    with pytest.raises(HaloError, match="half a pixel"):
         uphill_offsets(dem, 2)  # radius 0
+    # a radius equal to the halo fits, and the halo is recorded
+    offs = uphill_offsets(dem, 50, halo=5)
+    assert offs.attrs["halo"] == 5 and offs.attrs["radius_pixels"] == [5]
+    assert uphill_offsets(dem, 30).attrs["halo"] == HALO
+
+
+def test_with_offsets_refuses_a_halo_smaller_than_the_radius():
+    region = custom_region((20, 24))
+    with pytest.raises(HaloError, match="beyond the halo of 8 pixels"):
+        region.landslide.with_offsets((30, 100, 300), halo=8)  # the LANN-with-halo-8 case
+    with_offs = region.landslide.with_offsets((30, 100), halo=10)
+    assert with_offs.uphill_dy.attrs["radius_pixels"] == [3, 10]
 
 
 def test_bad_grids_and_inputs():
@@ -293,6 +305,21 @@ def test_aligned_features_lazy_and_region_style_offsets():
     xr.testing.assert_identical(lazy.compute(scheduler="sync"), expected)
 
 
+def test_aligned_features_beyond_the_package_halo_are_chunk_independent():
+    # offsets computed with a halo above HALO (64): the gather must reach as far as they do
+    dem = grid_dem(random_values((150, 160), seed=11, levels=50, nan_fraction=0.05))
+    offs = uphill_offsets(dem, (30, 700), halo=70)  # radii 3 and 70 pixels
+    assert offs.attrs["radius_pixels"] == [3, 70]
+    feats = features_like(dem)
+    expected = aligned_features(feats, offs, ["slope", "dem"])
+    lazy = aligned_features(feats.chunk(66), offs.chunk({"y": 70, "x": 71}), ["slope", "dem"])
+    xr.testing.assert_identical(lazy.compute(scheduler="sync"), expected)
+    dy, dx = offs["dy"].values[1], offs["dx"].values[1]
+    np.testing.assert_array_equal(
+        expected.values[2:], fancy_oracle(feats.sel(feature=["slope", "dem"]).values, dy, dx)
+    )
+
+
 def test_aligned_features_errors():
     dem = grid_dem(random_values((10, 12)))
     feats = features_like(dem)
@@ -322,3 +349,36 @@ def test_aligned_feature_names_format():
         "slope@12.5m",
         "slope@100m",
     ]
+
+
+# --------------------------------------------------------- aligned features of the one-hot view
+
+
+def test_aligned_features_of_the_one_hot_view():
+    region = custom_region((30, 36), seed=4)
+    region = region.assign(dem=region.dem.fillna(0.0))  # every ring has a valid elevation
+    region = region.landslide.with_offsets((10, 30), halo=8)
+    names = ["b", "soil_c2", "cover_c0"]
+    got = region.landslide.aligned_features(names)
+    assert got["feature"].values.tolist() == aligned_feature_names(names, (10, 30))
+    view = onehot_features(region)
+    expected = aligned_features(view, region, names)
+    xr.testing.assert_identical(got, expected)
+    # oracle: the one-hot values (NaN at code 255) read at the uphill points
+    values = view.sel(feature=names).values
+    for d in range(2):
+        dy, dx = region.uphill_dy.values[d], region.uphill_dx.values[d]
+        np.testing.assert_array_equal(got.values[3 * d : 3 * d + 3], fancy_oracle(values, dy, dx))
+    onehot = got.sel(feature="soil_c2@30m").values
+    assert set(np.unique(onehot[np.isfinite(onehot)])) == {0.0, 1.0}
+
+
+def test_aligned_features_of_a_synthetic_region_are_lazy_and_chunk_free():
+    region = synthetic_region((48, 56), seed=2, chunks=(20, 24))
+    with raise_if_dask_computes():
+        region = region.landslide.with_offsets((30, 100), halo=10)
+        lazy = region.landslide.aligned_features(["dem", "lithology_limestone"])
+    eager = synthetic_region((48, 56), seed=2, chunks=(48, 56)).compute()
+    eager = eager.landslide.with_offsets((30, 100), halo=10)
+    expected = eager.landslide.aligned_features(["dem", "lithology_limestone"])
+    np.testing.assert_array_equal(lazy.values, expected.values)

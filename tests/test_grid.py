@@ -3,7 +3,14 @@ import pytest
 import xarray as xr
 
 from xlandslide.errors import GridError, GridMismatchError, HaloError
-from xlandslide.grid import PatchGeometry, check_same_grid, pixel_size, radius_pixels
+from xlandslide.grid import (
+    HALO,
+    PatchGeometry,
+    check_halo,
+    check_same_grid,
+    pixel_size,
+    radius_pixels,
+)
 
 
 def _da(ny=5, nx=6, dy=10.0, dx=10.0):
@@ -36,10 +43,41 @@ def test_pixel_size_errors(da, match):
 def test_radius_pixels():
     assert [radius_pixels(d, 10.0) for d in (30, 100, 300)] == [3, 10, 30]
     assert [radius_pixels(d, 30.0) for d in (30, 100, 300)] == [1, 3, 10]
-    with pytest.raises(HaloError, match="above the halo"):
-        radius_pixels(700, 10.0)
-    with pytest.raises(HaloError, match="at least half a pixel"):
+    assert radius_pixels(700, 10.0) == 70  # no halo here: check_halo's question
+    # Python rounding (half to even): 15 m -> 2 px, 25 m -> 2 px
+    assert [radius_pixels(d, 10.0) for d in (6, 14, 15, 25, 26)] == [1, 1, 2, 2, 3]
+    with pytest.raises(HaloError, match=r"above half a pixel \(5 m\)"):
         radius_pixels(2, 10.0)
+    with pytest.raises(HaloError, match="radius of 0 pixels"):
+        radius_pixels(5, 10.0)  # round(0.5) == 0
+
+
+def test_check_halo_returns_the_largest_radius():
+    assert check_halo((30, 100, 300), 10.0, HALO) == 30
+    assert check_halo([300.0], 10.0, 30) == 30  # a radius equal to the halo fits
+    assert check_halo((30, 100), 30.0, 3) == 3
+    assert check_halo((), 10.0, 0) == 0
+
+
+def test_check_halo_refuses_a_radius_beyond_the_halo_and_names_both_fixes():
+    with pytest.raises(HaloError) as info:
+        check_halo((30, 100, 310), 10.0, 30, what="the lann model")
+    msg = str(info.value)
+    assert msg.startswith("the lann model:")
+    assert "310 m is a ring of 31 pixels at 10 m, beyond the halo of 30 pixels" in msg
+    assert "halo of at least 31 (PatchGeometry(core=..., halo=31))" in msg
+    assert "distances up to 300 m" in msg
+    assert isinstance(info.value, ValueError)
+    # the paper's LANN with a halo of 8 (the case that used to train silently with seams)
+    with pytest.raises(HaloError, match="halo=30"):
+        check_halo((30, 100, 300), 10.0, 8)
+    with pytest.raises(HaloError, match=r"above half a pixel \(5 m\)"):
+        check_halo((2, 30), 10.0, 64)
+
+
+def test_check_halo_names_the_largest_distance_whatever_the_order():
+    with pytest.raises(HaloError, match="distance 500 m is a ring of 50 pixels"):
+        check_halo((500, 30, 100), 10.0, 20)
 
 
 def test_patch_geometry():

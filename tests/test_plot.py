@@ -7,11 +7,10 @@ import sys
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import raise_if_dask_computes
 
-from xlandslide.calibration import calibration
-from xlandslide.errors import MissingOptionalDependency
-from xlandslide.evaluate import evaluate, roc_curve
+from tests.helpers import raise_if_dask_computes
+from xlandslide.errors import ConfigError, MissingOptionalDependency, ShapeError
+from xlandslide.evaluate import calibration, evaluate, roc_curve
 from xlandslide.plot import (
     plot_calibration,
     plot_model_maps,
@@ -81,7 +80,7 @@ def test_roc_plot_from_curves_and_results(tmp_path):
     assert_png(save_figure(fig, tmp_path / "roc.png"))
     fig = plot_roc({"m": res}, naive=False)
     assert len(fig.axes[0].get_legend().get_texts()) == 1
-    with pytest.raises(ValueError, match="roc=True"):
+    with pytest.raises(ConfigError, match="roc=True"):
         plot_roc({"m": evaluate(prob, label)})
 
 
@@ -126,10 +125,12 @@ def test_model_maps_whole_and_window(tmp_path, backend):
     assert limits == {(0.0, float(np.nanmax(prob.values)))}
     assert len(axes[0, 0].patches) == 1  # the window outlined on the whole map
     assert_png(save_figure(fig, tmp_path / "maps.png"))
-    with pytest.raises(ValueError, match="holds no pixel"):
+    with pytest.raises(ConfigError, match="holds no pixel"):
         plot_model_maps({"a": prob}, label, window={"y": slice(60, 70)})
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ConfigError, match="empty"):
         plot_model_maps({}, label)
+    with pytest.raises(ShapeError, match="shape"):
+        plot_model_maps({"a": prob.isel(y=slice(0, 10))}, label)
 
 
 def test_draw_into_given_axes(tmp_path):
@@ -143,10 +144,24 @@ def test_draw_into_given_axes(tmp_path):
     assert_png(save_figure(fig, tmp_path / "all.png"))
 
 
-def test_missing_matplotlib_names_the_install(monkeypatch):
+def test_bad_inputs():
     prob, label = make_maps()
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(MissingOptionalDependency, match="pip install matplotlib"):
-        plot_susceptibility(prob, label)
-    with pytest.raises(ImportError):
-        plot_roc({})
+    with pytest.raises(ShapeError, match="dims"):
+        plot_susceptibility(prob.values, label)
+    with pytest.raises(ShapeError, match="differ in shape"):
+        plot_susceptibility(prob.isel(x=slice(0, 10)), label)
+    with pytest.raises(ConfigError, match="pair of Axes"):
+        from matplotlib.figure import Figure
+
+        plot_susceptibility(prob, label, ax=Figure().subplots(1, 3))
+
+
+@pytest.mark.parametrize("module", ["matplotlib", "matplotlib.figure"])
+def test_missing_matplotlib_names_the_extra(monkeypatch, module):
+    prob, label = make_maps()
+    monkeypatch.setitem(sys.modules, module, None)
+    for draw in (lambda: plot_susceptibility(prob, label), lambda: plot_roc({})):
+        with pytest.raises(MissingOptionalDependency, match=r"xlandslide\[plot\]"):
+            draw()
+    with pytest.raises(ImportError):  # also an ImportError
+        plot_calibration({})

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import raise_if_dask_computes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.helpers import raise_if_dask_computes
+from tests.strategies import yx_chunks
 from xlandslide.errors import GridError
 from xlandslide.terrain import slope
 
@@ -62,20 +65,15 @@ def test_slope_dask_equals_numpy_and_is_lazy(chunks):
     np.testing.assert_array_equal(lazy.values, expected)
 
 
-def test_slope_random_chunkings():
-    rng = np.random.default_rng(42)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_slope_random_chunkings(data):
     dem = _dem(ny=41, nx=53, seed=5)
     expected = slope(dem).values
-    for _ in range(5):
-        cy = tuple(int(c) for c in _random_split(rng, 41))
-        cx = tuple(int(c) for c in _random_split(rng, 53))
-        got = slope(dem.chunk({"y": cy, "x": cx})).values
-        np.testing.assert_array_equal(got, expected)
-
-
-def _random_split(rng, n):
-    cuts = np.sort(rng.choice(np.arange(1, n), size=rng.integers(1, 5), replace=False))
-    return np.diff(np.concatenate([[0], cuts, [n]]))
+    cy, cx = data.draw(yx_chunks((41, 53)))
+    got = slope(dem.chunk({"y": cy, "x": cx}))
+    assert got.chunks == (cy, cx)
+    np.testing.assert_array_equal(got.values, expected)
 
 
 def test_slope_uses_pixel_size_and_keeps_coords():

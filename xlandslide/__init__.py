@@ -7,8 +7,10 @@ Implements "Predicting Landslides Using Locally Aligned Convolutional Neural Net
 that needs them is first used.  Importing the package registers the ``landslide`` accessor
 on :class:`xarray.Dataset`.
 
-``predict`` and ``evaluate`` (light modules) are imported eagerly so that the package
-attributes are the functions, never the submodules of the same name.
+Public names are looked up in :data:`_LAZY` on first access and then kept in the package
+namespace.  ``predict`` and ``evaluate`` share their names with modules of the package, so
+they are imported eagerly: the package attributes are always the functions, never the
+submodules (a test checks every public name after importing every submodule).
 """
 
 from __future__ import annotations
@@ -16,74 +18,126 @@ from __future__ import annotations
 import importlib
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.landslide)
-from .catalog import FEATURE_NAMES, LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN
+from .catalog import (
+    FEATURE_NAMES,
+    INSPIRE,
+    LABEL_LANDSLIDE,
+    LABEL_STABLE,
+    LABEL_UNKNOWN,
+    NODATA_CODE,
+    FeatureLayout,
+)
 from .errors import (
     CheckpointError,
     CheckpointMismatchError,
+    CheckpointNotFoundError,
+    ConfigError,
+    EvaluationError,
     GridError,
     GridMismatchError,
     HaloError,
+    LegacyStoreError,
     MissingOptionalDependency,
+    PatchError,
     RegionError,
     RegionNotFoundError,
+    ShapeError,
     StoreExistsError,
     XLandslideError,
+    XLandslideWarning,
 )
-from .evaluate import evaluate, naive_nll, nll, roc_auc, roc_curve
+from .evaluate import evaluate
 from .grid import CORE, HALO, PatchGeometry
 from .predict import predict
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("xlandslide")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree, not installed
+        return "0.2.0.dev0"
+
+
+__version__ = _version()
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {
-    "open_region": "io",
-    "write_region": "io",
-    "validate_region": "io",
-    "region_from_dem": "io",
-    "get_normalisation": "io",
-    "labels_from_points": "vector",
-    "labels_from_polygons": "vector",
-    "synthetic_region": "synthetic",
-    "calibration": "calibration",
+    # the region data model
+    "validate_region": "validate",
+    "check_fits": "validate",
+    "feature_layout": "region",
+    "onehot_features": "region",
+    "get_normalisation": "region",
+    "offset_distances": "region",
+    # io
+    "open_region": "io.store",
+    "write_region": "io.store",
+    "region_from_dem": "io.raster",
+    "labels_from_points": "io.vector",
+    "labels_from_polygons": "io.vector",
+    "write_map": "io.maps",
+    "open_map": "io.maps",
+    # stages
+    "synthetic_region": "synthetic.world",
     "slope": "terrain",
     "uphill_offsets": "features",
     "aligned_features": "features",
     "ring_offsets": "kernels.uphill",
-    "make_patches": "patches",
-    "PatchSet": "patches",
-    "PatchDataset": "patches",
-    "fit": "train",
-    "TrainConfig": "train",
-    "LandslideModel": "train",
-    "load_model": "train",
+    "make_patches": "patches.grid",
+    "PatchSet": "patches.grid",
+    "PatchDataset": "patches.dataset",
+    "split_sizes": "patches.splits",
+    # models and training
+    "ModelSpec": "model",
+    "LandslideModel": "model",
+    "save_model": "checkpoint",
+    "load_model": "checkpoint",
+    "fit": "train.fit",
+    "TrainConfig": "train.config",
+    "select_aligned_features": "train.select",
+    "rank_aligned": "train.select",
+    # evaluation
+    "calibration": "evaluate.calibration",
+    "naive_nll": "evaluate.metrics",
+    "naive_ratio": "evaluate.metrics",
+    "nll": "evaluate.metrics",
+    "roc_auc": "evaluate.metrics",
+    "roc_curve": "evaluate.metrics",
 }
 
 __all__ = [
     "CORE",
     "FEATURE_NAMES",
     "HALO",
+    "INSPIRE",
     "LABEL_LANDSLIDE",
     "LABEL_STABLE",
     "LABEL_UNKNOWN",
+    "NODATA_CODE",
     "CheckpointError",
     "CheckpointMismatchError",
+    "CheckpointNotFoundError",
+    "ConfigError",
+    "EvaluationError",
+    "FeatureLayout",
     "GridError",
     "GridMismatchError",
     "HaloError",
+    "LegacyStoreError",
     "MissingOptionalDependency",
+    "PatchError",
     "PatchGeometry",
     "RegionError",
     "RegionNotFoundError",
+    "ShapeError",
     "StoreExistsError",
     "XLandslideError",
+    "XLandslideWarning",
     "__version__",
     "evaluate",
-    "naive_nll",
-    "nll",
     "predict",
-    "roc_auc",
-    "roc_curve",
     *sorted(_LAZY),
 ]
 
@@ -91,7 +145,9 @@ __all__ = [
 def __getattr__(name):
     if name in _LAZY:
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
+        value = getattr(module, name)
+        globals()[name] = value  # later lookups find the function, never a submodule
+        return value
     raise AttributeError(f"module 'xlandslide' has no attribute {name!r}")
 
 

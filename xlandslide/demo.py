@@ -1,9 +1,10 @@
 """The demo: the whole pipeline on a built-in synthetic region, on a laptop's CPU.
 
 Steps (each printed with its time): build the region and its uphill offsets lazily and
-write the region store; cut patches and split them 80/10/10; train LLR, pick the aligned
-features from its weights (the paper's |w| >= 0.2 rule), train LACNN; predict both maps
-lazily and stream them to Zarr (and the LACNN map to GeoTIFF); evaluate NLL, ROC AUC and
+write the region store; cut patches and split them 80/10/10; fit the Naive baseline (the
+training positive ratio); train LLR and pick the aligned features from its weights (the
+paper's |w| >= 0.2 rule, :func:`xlandslide.select_aligned_features`), train LACNN; predict the
+maps lazily and stream them to Zarr (and the LACNN map to GeoTIFF); evaluate NLL, ROC AUC and
 calibration on the test split (and the train NLL) against the Naive baseline; write plots and
 ``metrics.json``.
 
@@ -73,14 +74,12 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     The demo's own outputs in ``out`` are replaced when they exist (each atomically).
     """
     import dask
-    import xarray as xr
 
-    from .calibration import SUSCEPTIBILITY_EDGES, calibration
-    from .evaluate import evaluate, naive_nll, naive_ratio, nll
+    from .checkpoint import load_model
+    from .evaluate import calibration, evaluate, naive_nll, nll
+    from .evaluate.calibration import SUSCEPTIBILITY_EDGES
     from .grid import PatchGeometry
-    from .io import open_region, write_region
-    from .models import select_aligned_features
-    from .outputs import write_map
+    from .io import open_map, open_region, write_map, write_region
     from .patches import make_patches
     from .plot import (
         plot_calibration,
@@ -90,7 +89,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
         save_figure,
     )
     from .synthetic import synthetic_region
-    from .train import TrainConfig, fit, load_model
+    from .train import TrainConfig, fit, select_aligned_features
 
     cfg = config or DemoConfig()
     out = Path(out)
@@ -101,7 +100,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     # 1. region + offsets -> region.zarr
     log(f"building a {cfg.size} x {cfg.size} synthetic region (seed {cfg.seed}) and its offsets")
     region = synthetic_region(shape=(cfg.size, cfg.size), seed=cfg.seed, chunks=cfg.chunks)
-    region = region.landslide.with_offsets(cfg.distances)
+    region = region.landslide.with_offsets(cfg.distances, halo=cfg.halo)
     write_region(region, out / "region.zarr", overwrite=True)
     log("wrote region.zarr")
 
@@ -113,20 +112,25 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     counts = patches.counts()
     log(f"patches: {counts}")
 
-    # 3. LLR, then the aligned features picked from its weights, then LACNN
+    # 3. the Naive baseline; an LLR and the aligned features picked from its weights (the
+    #    paper's |w| >= 0.2 rule); the LACNN on them
+    fit(train_region, "naive", patches=patches, checkpoint=out / "models" / "naive.pt")
     llr_cfg = TrainConfig.paper("llr").replace(
         epochs=cfg.llr_epochs,
         lr=cfg.llr_lr,
         seed=cfg.seed,
         max_batches_per_epoch=cfg.max_batches_per_epoch,
     )
-    log("training LLR")
-    llr = fit(
-        train_region, "llr", patches=patches, config=llr_cfg, checkpoint=out / "models" / "llr.pt"
+    log("training LLR and choosing the aligned features from its weights")
+    selection = select_aligned_features(
+        train_region,
+        patches,
+        config=llr_cfg,
+        threshold=0.2,
+        max_features=cfg.max_aligned,
+        checkpoint=out / "models" / "llr.pt",
     )
-    aligned = select_aligned_features(
-        llr, llr.feature_names, threshold=0.2, max_features=cfg.max_aligned
-    )
+    aligned = selection.names
     log(f"aligned features ({len(aligned)}): {', '.join(aligned)}")
 
     lacnn_cfg = TrainConfig.paper("lacnn").replace(
@@ -143,7 +147,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
         patches=patches,
         config=lacnn_cfg,
         model_config={"base_width": cfg.lacnn_width},
-        aligned_names=aligned,
+        aligned=aligned,
         distances=cfg.distances,
         checkpoint=out / "models" / "lacnn.pt",
     )
@@ -160,8 +164,8 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
             path = out / ("susceptibility.zarr" if name == "LACNN" else "susceptibility_llr.zarr")
             write_map(region.landslide.predict(m), path, overwrite=True)
         saved = {
-            "LACNN": xr.open_zarr(out / "susceptibility.zarr")["susceptibility"],
-            "LLR": xr.open_zarr(out / "susceptibility_llr.zarr")["susceptibility"],
+            "LACNN": open_map(out / "susceptibility.zarr"),
+            "LLR": open_map(out / "susceptibility_llr.zarr"),
         }
         write_map(saved["LACNN"], out / "susceptibility.tif", overwrite=True)
     log("wrote susceptibility.zarr, susceptibility_llr.zarr, susceptibility.tif")
@@ -172,18 +176,18 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     label = region["label"]
     test_mask = patches.core_mask("test", like=region)
     train_mask = patches.core_mask("train", like=region)
-    train_ratio = naive_ratio(label, train_mask)
     results = {name: evaluate(p, label, test_mask, roc=True) for name, p in saved.items()}
     reliability = {
         name: calibration(p, label, test_mask, bins=SUSCEPTIBILITY_EDGES)
         for name, p in saved.items()
     }
     curves = {name: (r["fpr"], r["tpr"]) for name, r in results.items()}
+    naive = load_model(out / "models" / "naive.pt").module.ratio
     metrics = {
         "naive": {
-            "nll": float(naive_nll(train_ratio, label, test_mask)),
-            "train_nll": float(naive_nll(train_ratio, label, train_mask)),
-            "ratio": train_ratio,
+            "nll": float(naive_nll(naive, label, test_mask)),
+            "train_nll": float(naive_nll(naive, label, train_mask)),
+            "ratio": naive,
         },
         "models": {
             name: {
@@ -195,6 +199,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
             }
             for name, r in results.items()
         },
+        "aligned": {"features": list(aligned), "distances": list(cfg.distances)},
         "split": {
             "seed": cfg.seed,
             "core": cfg.core,

@@ -19,6 +19,26 @@ class RegionNotFoundError(RegionError, FileNotFoundError):
     """A region store path does not exist."""
 
 
+class LegacyStoreError(RegionError):
+    """A region store of an earlier layout (one-hot ``features``) that must be rebuilt."""
+
+
+class ConfigError(XLandslideError, ValueError):
+    """A setting is out of range or of the wrong kind (training, patches, prediction)."""
+
+
+class ShapeError(XLandslideError, ValueError):
+    """Arrays handed to a model or a metric have the wrong shape, dims or dtype."""
+
+
+class EvaluationError(XLandslideError, ValueError):
+    """A map cannot be scored: probabilities outside [0, 1], bad labels, a single class."""
+
+
+class PatchError(XLandslideError, ValueError):
+    """The patches of a region cannot serve the task (too few, or none in a split)."""
+
+
 class GridError(XLandslideError, ValueError):
     """A grid is unusable: no coordinates, irregular or non-square pixels, missing CRS."""
 
@@ -37,6 +57,10 @@ class CheckpointMismatchError(XLandslideError, ValueError):
 
 class CheckpointError(XLandslideError, ValueError):
     """A file is not a readable xlandslide checkpoint."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """No checkpoint file at the path given."""
 
 
 class MissingOptionalDependency(XLandslideError, ImportError):

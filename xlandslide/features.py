@@ -25,8 +25,8 @@ import numpy as np
 import xarray as xr
 
 from ._dispatch import apply_stencil, is_dask
-from .errors import GridError, HaloError, RegionError
-from .grid import HALO, check_same_grid, pixel_size, radius_pixels
+from .errors import ConfigError, GridError, HaloError, RegionError
+from .grid import HALO, check_halo, check_same_grid, pixel_size, radius_pixels
 
 #: Human-readable definition of the ring, stored in the attrs of the offsets.
 RING_DEFINITION = (
@@ -70,7 +70,8 @@ def uphill_offsets(dem: xr.DataArray, distances=(30, 100, 300), *, halo: int = H
     distances : sequence of float
         Looking distances in map units (metres), default the paper's ``(30, 100, 300)``.
     halo : int
-        Largest radius allowed, in pixels (the package's halo, 64).
+        Largest radius allowed, in pixels (the package's halo, 64); the overlap depth of
+        the dask path.  Use the halo of the patches the offsets will serve.
 
     Returns
     -------
@@ -88,7 +89,8 @@ def uphill_offsets(dem: xr.DataArray, distances=(30, 100, 300), *, halo: int = H
         ``dem`` is not ``(y, x)``, lacks coordinates, or its pixels are not square and
         regular.
     HaloError
-        A distance gives a radius below 1 pixel or above ``halo``.
+        A distance gives a radius below 1 pixel or above ``halo``
+        (:func:`xlandslide.grid.check_halo`, the same check as in ``fit`` and ``predict``).
 
     Notes
     -----
@@ -108,7 +110,8 @@ def uphill_offsets(dem: xr.DataArray, distances=(30, 100, 300), *, halo: int = H
     dem = _check_dem(dem)
     pixel = pixel_size(dem)
     distances = _check_distances(distances)
-    radii = [radius_pixels(d, pixel, halo) for d in distances]
+    check_halo(distances, pixel, halo, what="uphill_offsets")
+    radii = [radius_pixels(d, pixel) for d in distances]
     if max(radii) > _INT8_MAX:
         raise HaloError(
             f"a radius of {max(radii)} pixels does not fit the int8 offsets (at most "
@@ -172,8 +175,8 @@ def aligned_features(
     Parameters
     ----------
     features : xarray.DataArray
-        ``(feature, y, x)`` with a ``feature`` coordinate of names (a region's
-        ``features``).  Numpy- or dask-backed.
+        ``(feature, y, x)`` with a ``feature`` coordinate of names (a region's one-hot
+        view, ``region.landslide.features()``).  Numpy- or dask-backed.
     offsets : xarray.Dataset
         Uphill offsets from :func:`uphill_offsets` (``dy``/``dx``, or a region's
         ``uphill_dy``/``uphill_dx``), on the same grid as ``features``.
@@ -199,8 +202,11 @@ def aligned_features(
 
     Notes
     -----
-    The gather reaches as far as the largest offset, at most the package halo (64 pixels),
-    which is the overlap depth of the dask path.
+    The gather reaches as far as the largest ring, ``round(max(distance) / pixel)`` pixels
+    (the offsets of :func:`uphill_offsets` lie on their ring), which is the overlap depth of
+    the dask path: the result is the same for any chunking.  Offsets that do not follow
+    that contract (farther than their ring) are refused by
+    ``validate_region(region, check_values=True)``.
     """
     from .kernels.uphill import aligned_block
 
@@ -209,6 +215,11 @@ def aligned_features(
     names = _check_names(names, features)
     check_same_grid(features, dy, "features and offsets")
     distances = [float(d) for d in dy["distance"].values]
+    # the gather reaches as far as the largest ring: offsets of distance d lie on the ring of
+    # radius round(d / pixel), so that is the overlap depth (uphill_offsets allows up to its
+    # ``halo``, which may exceed the package HALO)
+    pixel = pixel_size(features)
+    reach = max(radius_pixels(d, pixel) for d in distances)
     data = features.sel(feature=names).data
     if data.dtype != np.float32:
         data = data.astype(np.float32)
@@ -218,7 +229,7 @@ def aligned_features(
         data,
         dy.data,
         dx.data,
-        depth=HALO,
+        depth=reach,
         dtype=np.float32,
         leading=(len(distances) * len(names),),
         name="xlandslide-aligned-features",
@@ -268,12 +279,12 @@ def _check_distances(distances) -> list[float]:
         distances = [distances]
     out = [float(d) for d in distances]
     if not out:
-        raise ValueError("distances is empty; give at least one looking distance in metres")
+        raise ConfigError("distances is empty; give at least one looking distance in metres")
     bad = [d for d in out if not math.isfinite(d) or d <= 0]
     if bad:
-        raise ValueError(f"distances must be positive and finite (metres), got {bad}")
+        raise ConfigError(f"distances must be positive and finite (metres), got {bad}")
     if len(set(out)) != len(out):
-        raise ValueError(f"distances must be unique, got {out}")
+        raise ConfigError(f"distances must be unique, got {out}")
     return out
 
 
@@ -338,10 +349,10 @@ def _check_names(names, features: xr.DataArray) -> list[str]:
         names = [names]
     names = [str(n) for n in names]
     if not names:
-        raise ValueError("names is empty; give at least one feature name to align")
+        raise ConfigError("names is empty; give at least one feature name to align")
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"names must be unique, got duplicates {dup}")
+        raise ConfigError(f"names must be unique, got duplicates {dup}")
     have = {str(n) for n in features["feature"].values}
     missing = [n for n in names if n not in have]
     if missing:

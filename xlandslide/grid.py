@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GridError, GridMismatchError, HaloError
+from .errors import ConfigError, GridError, GridMismatchError, HaloError
 
 #: Halo of the paper, in pixels: covers the largest looking radius (30 px at 10 m) and the
 #: network's field of view.  It is the ``depth`` of every ``map_overlap`` in the package.
@@ -29,10 +29,13 @@ class PatchGeometry:
     halo: int = HALO
 
     def __post_init__(self):
-        if int(self.core) != self.core or self.core < 1:
-            raise ValueError(f"core must be a positive integer, got {self.core!r}")
-        if int(self.halo) != self.halo or self.halo < 0:
-            raise ValueError(f"halo must be a non-negative integer, got {self.halo!r}")
+        for name, low in (("core", 1), ("halo", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ConfigError(
+                    f"PatchGeometry {name} must be an integer >= {low}, got {value!r}"
+                )
+            object.__setattr__(self, name, int(value))
 
     @property
     def size(self) -> int:
@@ -72,23 +75,51 @@ def pixel_size(obj) -> float:
     return float(sizes[1])
 
 
-def radius_pixels(distance: float, pixel: float, halo: int = HALO) -> int:
+def radius_pixels(distance: float, pixel: float) -> int:
     """Ring radius in pixels for a looking ``distance``: ``round(distance / pixel)``.
 
-    Raises :class:`HaloError` when the radius is below 1 or above ``halo``.
+    Raises :class:`HaloError` when the radius is below 1 pixel.  Whether it fits a halo is
+    :func:`check_halo`'s question.
     """
     r = round(float(distance) / float(pixel))
     if r < 1:
         raise HaloError(
-            f"distance {distance} with pixel size {pixel} gives a ring radius of {r} pixels; "
-            "use distances of at least half a pixel"
-        )
-    if r > halo:
-        raise HaloError(
-            f"distance {distance} with pixel size {pixel} gives a ring radius of {r} pixels, "
-            f"above the halo of {halo} pixels; use a shorter distance or a coarser grid"
+            f"distance {distance} with pixel size {pixel} gives a ring radius of {r} pixels "
+            f"(round(distance / pixel)); use distances above half a pixel ({pixel / 2:g} m)"
         )
     return r
+
+
+def check_halo(distances, pixel: float, halo: int, *, what: str = "the configuration") -> int:
+    """Refuse looking distances whose ring radius does not fit in ``halo``; return the largest.
+
+    This is the one check of the halo against the aligned features' reach, used by
+    :func:`xlandslide.uphill_offsets` (its ``halo``), :func:`xlandslide.fit` (the patches'
+    halo) and :func:`xlandslide.predict` (the model's halo).  A uphill point farther than the
+    halo would fall outside a patch: the model would read padding there in training and the
+    true terrain at prediction time, silently, with seams between patches.
+
+    Returns the largest radius in pixels (0 when ``distances`` is empty).
+
+    Raises
+    ------
+    HaloError
+        A radius below 1 pixel or above ``halo``; the message names both fixes (a larger
+        halo, or shorter distances).
+    """
+    radii = [radius_pixels(d, pixel) for d in distances]
+    if not radii:
+        return 0
+    worst = max(radii)
+    if worst > halo:
+        d = max(distances, key=float)
+        raise HaloError(
+            f"{what}: the looking distance {float(d):g} m is a ring of {worst} pixels at "
+            f"{pixel:g} m, beyond the halo of {halo} pixels; uphill points would fall outside "
+            f"the patches (and predictions would show seams).  Use a halo of at least {worst} "
+            f"(PatchGeometry(core=..., halo={worst})) or distances up to {halo * pixel:g} m"
+        )
+    return worst
 
 
 def check_same_grid(a, b, what: str = "inputs") -> None:

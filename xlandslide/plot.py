@@ -14,15 +14,17 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .errors import MissingOptionalDependency
+from .errors import ConfigError, MissingOptionalDependency, ShapeError
 
 
 def _figure_class():
     try:
+        import matplotlib  # noqa: F401  (the package first: a stub of it fails here)
         from matplotlib.figure import Figure
     except ImportError as err:
         raise MissingOptionalDependency(
-            "plotting needs matplotlib, which is not installed: pip install matplotlib"
+            "plotting needs matplotlib, which is not installed: "
+            "pip install 'xlandslide[plot]' (or matplotlib)"
         ) from err
     return Figure
 
@@ -96,11 +98,17 @@ def plot_susceptibility(
 
     for name, a in (("prob", prob), ("label", label)):
         if not isinstance(a, xr.DataArray) or set(a.dims) != {"y", "x"}:
-            raise ValueError(f"{name} must be a DataArray with dims ('y', 'x')")
+            raise ShapeError(
+                f"{name} must be a DataArray with dims ('y', 'x'), got "
+                f"{getattr(a, 'dims', type(a).__name__)}"
+            )
     prob = prob.transpose("y", "x")
     label = label.transpose("y", "x")
     if prob.shape != label.shape:
-        raise ValueError(f"prob and label differ in shape: {prob.shape} vs {label.shape}")
+        raise ShapeError(
+            f"prob and label differ in shape: {prob.shape} vs {label.shape}; put them on one "
+            "grid (the map of region.landslide.predict is on the region's)"
+        )
     factor = max(1, math.ceil(math.sqrt(prob.size / max(int(max_pixels), 1))))
     p = _downsample(prob, factor, "mean").astype(np.float64)
     lab = _downsample(label, factor, "max").astype(np.float64)
@@ -110,7 +118,7 @@ def plot_susceptibility(
     else:
         axes = list(ax)
         if len(axes) != 2:
-            raise ValueError(f"ax must be a pair of Axes, got {len(axes)}")
+            raise ConfigError(f"ax must be a pair of Axes, got {len(axes)}")
         fig = axes[0].figure
     extent = _extent(prob)
     top = vmax if vmax is not None else (np.nanmax(p) if np.isfinite(p).any() else 1.0)
@@ -173,20 +181,23 @@ def plot_model_maps(
     from matplotlib.patches import Rectangle
 
     if not maps:
-        raise ValueError("maps is empty; give at least one name -> probability map")
+        raise ConfigError("maps is empty; give at least one name -> probability map")
     label = label.transpose("y", "x")
     for name, a in maps.items():
         if not isinstance(a, xr.DataArray) or set(a.dims) != {"y", "x"}:
-            raise ValueError(f"map {name!r} must be a DataArray with dims ('y', 'x')")
+            raise ShapeError(f"map {name!r} must be a DataArray with dims ('y', 'x')")
         if a.shape != label.shape:
-            raise ValueError(f"map {name!r} has shape {a.shape}, the label {label.shape}")
+            raise ShapeError(f"map {name!r} has shape {a.shape}, the label {label.shape}")
     ny, nx = label.shape
     if window is None:
         window = {"y": slice(ny // 4, ny - ny // 4), "x": slice(nx // 4, nx - nx // 4)}
     wy = range(ny)[window.get("y", slice(None))]
     wx = range(nx)[window.get("x", slice(None))]
     if len(wy) == 0 or len(wx) == 0:
-        raise ValueError(f"the window {window} holds no pixel of the {ny} x {nx} grid")
+        raise ConfigError(
+            f"the window {window} holds no pixel of the {ny} x {nx} grid; give pixel slices "
+            "inside it, e.g. {'y': slice(0, 100), 'x': slice(0, 100)}"
+        )
     win = {"y": slice(wy.start, wy.stop), "x": slice(wx.start, wx.stop)}
     factor = max(1, math.ceil(math.sqrt(label.size / max(int(max_pixels), 1))))
     whole = {k: _downsample(v.transpose("y", "x"), factor, "mean") for k, v in maps.items()}
@@ -227,7 +238,7 @@ def _as_curve(value):
     """(fpr, tpr, auc or None) from a tuple or an :func:`~xlandslide.evaluate` dict."""
     if isinstance(value, dict):
         if "fpr" not in value or "tpr" not in value:
-            raise ValueError("a result dict needs 'fpr' and 'tpr'; call evaluate(..., roc=True)")
+            raise ConfigError("a result dict needs 'fpr' and 'tpr'; call evaluate(..., roc=True)")
         return np.asarray(value["fpr"]), np.asarray(value["tpr"]), value.get("auc")
     fpr, tpr = value[0], value[1]
     return np.asarray(fpr), np.asarray(tpr), None

@@ -1,96 +1,185 @@
-"""Lazy whole-region prediction.
+"""Lazy whole-region prediction in bounded memory.
 
 ``predict(region, model)`` returns a dask-backed :class:`xarray.DataArray` of landslide
 probabilities on the region's grid.  Nothing is computed until asked; writing the result
-to Zarr or GeoTIFF streams block by block.
+with :func:`xlandslide.write_map` streams it block by block.
 
-How the map is tiled (and why it has no seams)
-----------------------------------------------
-A U-Net's output depends on where its pooling grid starts, and its field of view is wider
-than any halo one can afford, so cutting the map along arbitrary dask chunks would leave
-seams and make the result depend on the chunking.  Instead every pixel is predicted by the
-patch whose *core* holds it, on a grid of ``core x core`` cores anchored at pixel (0, 0) —
-exactly the patches of :func:`xlandslide.make_patches`, each read with ``halo`` pixels of
-context on every side (NaN beyond the region edge, as in training).  The inputs are
-rechunked (never in place) to chunks that are whole multiples of the core, overlapped by
-``halo`` (the ``map_overlap`` depth) and each block runs one batched torch forward over its
-cores.  The result is therefore the same for any input chunking (up to float round-off of
-batched convolutions, below 1e-5) and equal to patch-wise inference.
+Two ways to cover a region
+--------------------------
+*Per-pixel models* (Naive, LLR, NN, LANN: ``ModelSpec.pixelwise``) compute each pixel from
+its own inputs and, for LANN, those at its uphill points.  They need no tiles: each block of
+``block_size`` pixels is overlapped by the largest ring radius (0 without aligned features)
+and run through the module in row strips of about :data:`STRIP_BYTES` of expanded features.
+Every pixel sees exactly the inputs it sees in a training patch, so the result equals the
+patch-wise result for any chunking — bit for bit for the same blocks, and up to the float32
+rounding of torch's convolution kernels otherwise (their order of accumulation depends on
+the shape of the tensor: a few units in the last place, measured at most 1).
 
-Pixels outside the region (DEM is NaN) are NaN in the map; unlabelled pixels inside the
-region are predicted.
+*Convolutional models* (CNN, LACNN) see far beyond any affordable halo and their pooling grid
+matters, so every pixel is predicted by the tile whose *core* holds it, on a grid of
+``core x core`` cores anchored at pixel (0, 0), each read with ``halo`` pixels of context
+(NaN / no class beyond the region edge) — exactly the patches of :func:`xlandslide.make_patches`
+when ``core`` is the training core (the default).  Blocks are whole multiples of the core,
+overlapped by the halo (the ``map_overlap`` depth) and at least a halo long (a short last
+block joins its neighbour, so no block starts off the core grid); a block's tiles are
+assembled and run ``batch_size`` at a time.  A larger ``core`` than the training one
+computes less halo (core 128 with halo 64 computes 4x the pixels it keeps; core 512, 1.56x)
+but changes the result slightly (other tile borders and pooling context): it is an explicit
+choice.
+
+Memory
+------
+Peak memory does not depend on the region's size.  Per dask thread it is about one
+overlapped input block — ``(block + 2 depth)^2 x (4 C + G + 2 D + 4)`` bytes for C continuous
+layers, G groups and D distances — plus its output block (4 bytes a pixel); on top, one forward
+at a time per device (a process-wide lock, so torch's threads and dask's do not multiply):
+``batch_size`` tiles of ``(core + 2 halo)^2`` pixels with their expanded features (4 bytes x
+feature channels) and the network's activations, or one strip for per-pixel models.  With
+the defaults (block 1024, 2 threads, the paper's 94 features, LACNN base width 16, batch 4,
+core 128 + 2 x 64) that is roughly 0.1 GB of blocks and 0.5 GB of forward.
+
+Pixels outside the region — where the DEM or a continuous layer is NaN, as the data model
+marks them (:mod:`xlandslide.region`) — are NaN in the map: the model would only see its
+stand-in values there.  Unlabelled pixels inside the region are predicted.
 """
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import numpy as np
 import xarray as xr
 
 from ._dispatch import apply_stencil
-from .grid import PatchGeometry
+from .catalog import NODATA_CODE
+from .errors import ConfigError
+from .grid import pixel_size, radius_pixels
+from .region import as_dask, stacked_offsets
+from .validate import check_fits
 
-#: Target side of a prediction block, in pixels (rounded to whole cores).
+#: Target side of a prediction block, in pixels (rounded to whole cores for tiles).
 BLOCK_TARGET = 1024
+#: Budget of expanded features in one strip of a per-pixel model, in bytes.
+STRIP_BYTES = 64 << 20
+#: Tiles per forward call of a convolutional model on the CPU (more on a GPU).
+CPU_BATCH = 4
+GPU_BATCH = 16
 
 
-def _block_chunks(n: int, step: int) -> tuple[int, ...]:
-    full, rest = divmod(n, step)
-    return (step,) * full + ((rest,) if rest else ())
+def _batch_from(model, device, batch_size):
+    if batch_size is not None:
+        return _positive_int("batch_size", batch_size)
+    dev = device if device is not None else model.device
+    return GPU_BATCH if str(dev).startswith("cuda") else CPU_BATCH
 
 
-def _predict_block(features, dem, offsets=None, *, model, geometry, batch_size, device):
-    """Predict one overlapped block: every core tile inside it, one batched forward.
+def _split_inputs(blocks, has_cont, has_cat, has_offs):
+    it = iter(blocks)
+    cont = next(it) if has_cont else None
+    cat = next(it) if has_cat else None
+    dem = next(it)
+    offs = next(it) if has_offs else None
+    return cont, cat, dem, offs
 
-    ``features`` (F, h + 2H, w + 2H), ``dem`` (h + 2H, w + 2H), ``offsets`` (D, 2, ...)
-    int8 or None.  Returns (h + 2H, w + 2H) float32 (the halo is trimmed by the
-    dispatcher).  Blocks start on the core grid, so tiles start at multiples of the core.
-    """
-    core, halo = geometry.core, geometry.halo
-    size = geometry.size
+
+def _outside(dem, cont):
+    """Pixels outside the region: the DEM or a continuous layer is NaN (the data model)."""
+    mask = np.isnan(dem)
+    if cont is not None and cont.shape[0]:
+        mask |= np.isnan(cont).any(axis=0)
+    return mask
+
+
+def _empty(n, shape, dtype):
+    return np.zeros((n, *shape), dtype=dtype)
+
+
+def _pixel_block(*blocks, model, context, layout, device, flags):
+    """Per-pixel model on one overlapped block, in row strips with ``context`` rows around."""
+    cont, cat, dem, offs = _split_inputs(blocks, *flags)
     ny, nx = dem.shape
-    h, w = ny - 2 * halo, nx - 2 * halo
-    out = np.full((ny, nx), np.nan, dtype="float32")
-    if h <= 0 or w <= 0:
-        return out
-    starts = [(i, j) for i in range(0, h, core) for j in range(0, w, core)]
-    use_offsets = offsets is not None
-    feats_b = np.full((len(starts), features.shape[0], size, size), np.nan, dtype="float32")
-    offs_b = (
-        np.zeros((len(starts), *offsets.shape[:2], size, size), dtype="int8")
-        if use_offsets
-        else None
-    )
-    for k, (i, j) in enumerate(starts):
-        wy = min(size, ny - i)
-        wx = min(size, nx - j)
-        feats_b[k, :, :wy, :wx] = features[:, i : i + wy, j : j + wx]
-        if use_offsets:
-            offs_b[k, :, :, :wy, :wx] = offsets[:, :, i : i + wy, j : j + wx]
-    prob = model.predict_proba(feats_b, offs_b, device=device, batch_size=batch_size)
-    for k, (i, j) in enumerate(starts):
-        ch = min(core, h - i)
-        cw = min(core, w - j)
-        out[halo + i : halo + i + ch, halo + j : halo + j + cw] = prob[
-            k, halo : halo + ch, halo : halo + cw
-        ]
-    out[np.isnan(dem)] = np.nan
+    out = np.full((ny, nx), np.nan, dtype=np.float32)
+    n_feat = max(len(layout), 1)
+    depth = context
+    rows = max(1, STRIP_BYTES // (4 * n_feat * nx) - 2 * depth)
+    c, g = len(layout.continuous), len(layout.groups)
+    for s in range(depth, ny - depth, rows):
+        e = min(s + rows, ny - depth)
+        lo, hi = s - depth, e + depth
+        x_c = cont[None, :, lo:hi] if cont is not None else _empty(1, (c, hi - lo, nx), np.float32)
+        x_g = cat[None, :, lo:hi] if cat is not None else None
+        x_o = offs[None, :, :, lo:hi] if offs is not None else None
+        if g and x_g is None:  # pragma: no cover - the layout says there are groups
+            raise ConfigError("the model reads categorical codes the region does not hold")
+        p = model.predict_proba(x_c, x_g, x_o, device=device)[0]
+        out[s:e] = p[depth : depth + (e - s)]
+    out[_outside(dem, cont)] = np.nan
     return out
 
 
-def _offsets_for(region, distances):
-    """Stacked (D, 2, y, x) int8 dask array of uphill offsets for ``distances``."""
-    import dask.array as da
+def _tile_block(*blocks, model, core, halo, batch_size, device, flags):
+    """Convolutional model on one overlapped block: its core tiles, ``batch_size`` at a time.
 
-    if "uphill_dy" in region and "uphill_dx" in region:
-        have = [float(d) for d in region["distance"].values]
-        if all(any(np.isclose(d, h) for h in have) for d in distances):
-            dy = region["uphill_dy"].sel(distance=list(distances), method="nearest")
-            dx = region["uphill_dx"].sel(distance=list(distances), method="nearest")
-            return da.stack([da.asarray(dy.data), da.asarray(dx.data)], axis=1)
-    from .features import uphill_offsets
+    Blocks start on the core grid, so tiles start at multiples of the core (in block
+    coordinates the first tile's window starts at 0 and its core at ``halo``).
+    """
+    cont, cat, dem, offs = _split_inputs(blocks, *flags)
+    size = core + 2 * halo
+    ny, nx = dem.shape
+    h, w = ny - 2 * halo, nx - 2 * halo
+    out = np.full((ny, nx), np.nan, dtype=np.float32)
+    if h <= 0 or w <= 0:
+        return out
+    starts = [(i, j) for i in range(0, h, core) for j in range(0, w, core)]
+    arrays = [(a, fill) for a, fill in ((cont, np.nan), (cat, NODATA_CODE), (offs, 0))]
+    for k0 in range(0, len(starts), batch_size):
+        group = starts[k0 : k0 + batch_size]
+        batch = []
+        for a, fill in arrays:
+            if a is None:
+                batch.append(None)
+                continue
+            lead = a.shape[:-2]
+            b = np.full((len(group), *lead, size, size), fill, dtype=a.dtype)
+            for t, (i, j) in enumerate(group):
+                wy, wx = min(size, ny - i), min(size, nx - j)
+                b[t, ..., :wy, :wx] = a[..., i : i + wy, j : j + wx]
+            batch.append(b)
+        if batch[0] is None:
+            batch[0] = _empty(len(group), (0, size, size), np.float32)
+        prob = model.predict_proba(*batch, device=device)
+        for t, (i, j) in enumerate(group):
+            ch, cw = min(core, h - i), min(core, w - j)
+            out[halo + i : halo + i + ch, halo + j : halo + j + cw] = prob[
+                t, halo : halo + ch, halo : halo + cw
+            ]
+    out[_outside(dem, cont)] = np.nan
+    return out
 
-    offs = uphill_offsets(region["dem"].chunk(), distances=tuple(distances))
-    return da.stack([offs["dy"].data, offs["dx"].data], axis=1)
+
+def _block_chunks(n: int, step: int, depth: int) -> tuple[int, ...]:
+    """Blocks of ``step`` pixels along an axis of ``n``; a last block shorter than ``depth``
+    joins the one before it.
+
+    Every block then starts at a multiple of ``step`` (on the core grid, when ``step`` is a
+    multiple of the core) and is at least ``depth`` long, so the overlap of
+    :func:`xlandslide._dispatch.apply_stencil` keeps the blocks as they are (it would merge
+    a short block with a neighbour, moving a block start off the core grid).
+    """
+    full, rest = divmod(n, step)
+    chunks = [step] * full + ([rest] if rest else [])
+    if len(chunks) > 1 and chunks[-1] < depth:
+        last = chunks.pop()
+        chunks[-1] += last
+    return tuple(chunks)
+
+
+def _positive_int(name: str, value) -> int:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value != int(value) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def predict(
@@ -99,6 +188,7 @@ def predict(
     *,
     block_size: int | None = None,
     batch_size: int | None = None,
+    core: int | None = None,
     device=None,
     check: bool = True,
 ) -> xr.DataArray:
@@ -107,88 +197,147 @@ def predict(
     Parameters
     ----------
     region : xarray.Dataset
-        A region (see :func:`xlandslide.open_region`): ``features``, ``dem`` and, for models
-        with aligned features, ``uphill_dy``/``uphill_dx`` (computed lazily from ``dem`` when
-        absent).  Numpy- or dask-backed.
+        A region (:func:`xlandslide.open_region`) holding the model's layers and, for
+        aligned models, the uphill offsets of its distances
+        (``region.landslide.with_offsets(model.spec.distances)``).  Numpy- or dask-backed.
     model : LandslideModel
         A trained model (:func:`xlandslide.fit` or :func:`xlandslide.load_model`).
     block_size : int, optional
-        Side of a prediction block in pixels, rounded to a whole number of cores
-        (default about 1024 pixels, at least one core).
+        Side of a prediction block in pixels (default 1024; rounded to whole cores, and at
+        least the halo, for convolutional models).  Memory grows with its square (see the
+        module notes); the result does not depend on it, up to float32 round-off (torch's
+        kernels accumulate in an order that depends on the tensor's shape).  The input's
+        chunks do not matter at all: it is rechunked to these blocks.
     batch_size : int, optional
-        Patches per forward call (default: all cores of a block at once).
+        Convolutional models: tiles per forward call (default 4 on the CPU, 16 on CUDA).
+    core : int, optional
+        Convolutional models: core of the prediction tiles (default: the training core,
+        which reproduces patch-wise inference, up to float32 round-off).  A larger core
+        computes less halo and changes the result slightly.  Per-pixel models use no tiles
+        and ignore it.
     device : str or torch.device, optional
         Where the forward runs (default: the model's device).
     check : bool
-        Check that the model fits the region (feature names, pixel size, normalisation).
+        Check that the model fits the region (:func:`xlandslide.validate.check_fits`).
 
     Returns
     -------
     xarray.DataArray
         ``susceptibility`` (y, x) float32 in [0, 1], NaN outside the region, dask-backed,
-        with the region's coordinates and CRS, chunked on the core grid.
+        with the region's coordinates and CRS.
+
+    Raises
+    ------
+    CheckpointMismatchError
+        The region does not fit the model (layout, pixel size, normalisation) or lacks
+        the offsets of its distances (add them with ``region.landslide.with_offsets``, or
+        use the façade ``region.landslide.predict(model)``, which adds them lazily).
+    HaloError
+        The model's looking distances do not fit its halo
+        (:func:`xlandslide.grid.check_halo`, the check of ``fit`` and ``uphill_offsets``).
+    ConfigError
+        ``block_size``, ``batch_size`` or ``core`` is not a positive integer.
 
     Notes
     -----
-    Every pixel is predicted by the core tile that holds it (grid anchored at pixel (0, 0),
-    ``model.geometry.core`` pixels, ``model.geometry.halo`` pixels of context, NaN padding
-    at the region edge); see the module docstring.  The dask graph carries the model once per
-    graph (one key that every block depends on): ``dask.distributed`` ships it once to each
-    worker, not with every task.
+    The dask graph carries the model once (one key that every block depends on):
+    ``dask.distributed`` ships it once to each worker, not with every task.
 
     Examples
     --------
     >>> model = xlandslide.load_model("demo-output/models/lacnn.pt")  # doctest: +SKIP
     >>> region = xlandslide.open_region("demo-output/region.zarr")  # doctest: +SKIP
     >>> prob = region.landslide.predict(model)  # lazy  # doctest: +SKIP
-    >>> prob.to_zarr("susceptibility.zarr")  # streams block by block  # doctest: +SKIP
+    >>> xlandslide.write_map(prob, "susceptibility.zarr")  # streams  # doctest: +SKIP
     """
     import dask
     import dask.array as da
     from dask.base import tokenize
 
+    spec = getattr(model, "spec", None)
+    if spec is None or not hasattr(model, "predict_proba"):
+        raise ConfigError(
+            f"model must be a LandslideModel (xlandslide.fit or xlandslide.load_model), got "
+            f"{type(model).__name__}"
+        )
+    if block_size is not None:
+        block_size = _positive_int("block_size", block_size)
+    bs = _batch_from(model, device, batch_size)
+    if core is not None:
+        core = _positive_int("core", core)
     if check:
-        model.check_region(region, require_offsets=False)
-    geometry: PatchGeometry = model.geometry
-    core = geometry.core
-    target = block_size if block_size is not None else max(BLOCK_TARGET, core)
-    step = core * max(1, round(target / core))
+        check_fits(region, spec, require_offsets=True)
+    layout = spec.layout  # check_fits: the region's layout is the model's
+    if spec.pixelwise:
+        depth = 0
+        if spec.needs_offsets:
+            px = pixel_size(region)
+            depth = max(radius_pixels(d, px) for d in spec.distances)
+        step = block_size if block_size is not None else BLOCK_TARGET
+    else:
+        depth = spec.geometry.halo
+        tile_core = spec.geometry.core if core is None else core
+        target = block_size if block_size is not None else max(BLOCK_TARGET, tile_core)
+        # whole cores, and at least the halo (the overlap keeps blocks at least that long)
+        step = tile_core * max(1, round(target / tile_core), -(-depth // tile_core))
     ny, nx = region.sizes["y"], region.sizes["x"]
-    yx_chunks = (_block_chunks(ny, step), _block_chunks(nx, step))
+    yx = (_block_chunks(ny, step, depth), _block_chunks(nx, step, depth))
 
-    feats = region["features"].sel(feature=list(model.feature_names))
-    feats = da.asarray(feats.data).rechunk(((len(model.feature_names),), *yx_chunks))
-    dem = da.asarray(region["dem"].data).rechunk(yx_chunks)
-    inputs = [feats, dem]
-    if model.needs_offsets:
-        offs = _offsets_for(region, model.distances)
-        inputs.append(offs.rechunk(((len(model.distances),), (2,), *yx_chunks)))
+    inputs, fills = [], []
+    flags = (bool(layout.continuous), bool(layout.groups), spec.needs_offsets)
+    if flags[0]:
+        inputs.append(as_dask(region["continuous"]).data.rechunk((-1, *yx)))
+        fills.append(np.nan)
+    if flags[1]:
+        inputs.append(as_dask(region["categorical"]).data.rechunk((-1, *yx)))
+        fills.append(NODATA_CODE)
+    inputs.append(as_dask(region["dem"]).data.rechunk(yx))
+    fills.append(np.nan)
+    if flags[2]:
+        offs = da.asarray(stacked_offsets(region, spec.distances))
+        inputs.append(offs.rechunk((-1, -1, *yx)))
+        fills.append(0)
 
     # the model is one key of the graph (named by its weights): a worker receives it once
     # and every block task depends on it, instead of carrying a copy of the weights each
-    model_key = f"xlandslide-model-{tokenize(model)}"
+    token = tokenize(model)
+    delayed_model = dask.delayed(model, name=f"xlandslide-model-{spec.name}-{token}", pure=True)
+    common = {"model": delayed_model, "device": device, "flags": flags}
+    if spec.pixelwise:
+        kernel, extra = _pixel_block, {"context": depth, "layout": layout}
+    else:
+        kernel = _tile_block
+        extra = {"core": tile_core, "halo": depth, "batch_size": bs}
     data = apply_stencil(
-        _predict_block,
+        kernel,
         *inputs,
-        depth=geometry.halo,
+        depth=depth,
         dtype="float32",
-        name="xlandslide-predict",
-        model=dask.delayed(model, name=model_key, pure=True, traverse=False),
-        geometry=geometry,
-        batch_size=batch_size,
-        device=device,
+        fills=fills,
+        name=f"xlandslide-predict-{spec.name}",
+        **common,
+        **extra,
     )
+    coords = {k: v for k, v in region["dem"].coords.items() if set(v.dims) <= {"y", "x"}}
     out = xr.DataArray(
         data,
         dims=("y", "x"),
-        coords={k: v for k, v in region["dem"].coords.items() if set(v.dims) <= {"y", "x"}},
+        coords=coords,
         name="susceptibility",
         attrs={
             "long_name": "landslide susceptibility (probability of a landslide pixel)",
             "units": "1",
-            "model": getattr(model, "name", type(model).__name__),
+            "model": spec.name,
         },
     )
     if "spatial_ref" in region.coords:
         out = out.assign_coords(spatial_ref=region["spatial_ref"])
     return out
+
+
+def halo_overhead(core: int, halo: int) -> float:
+    """Pixels computed per pixel kept by tiles of ``core`` with ``halo``: ``(c + 2h)^2 / c^2``."""
+    return math.pow((core + 2 * halo) / core, 2)
+
+
+__all__ = ["BLOCK_TARGET", "halo_overhead", "predict"]

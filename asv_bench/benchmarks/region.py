@@ -6,8 +6,10 @@ Cases (N from ``XLANDSLIDE_BENCH_N``, default 2048; chunks 256, threaded schedul
   construction only, nothing is computed;
 - generating an N x N synthetic region (its labels, which needs every block generated);
 - generating and writing an N x N region to a Zarr v3 store with :func:`write_region`;
-- reading it back: opening the store, reading every feature (dask), and reading 628 x 628
-  patches of all features from the numpy-backed (``chunks=None``) store.
+- reading it back: opening the store, reading every layer (dask: continuous layers and
+  class codes), and reading 628 x 628 windows of every layer from the numpy-backed
+  (``chunks=None``) store;
+- the size of the store: bytes per pixel raw (from the dtypes) and on disk (``track_``).
 
 ``setup`` compiles (or loads from the numba cache) the generator, so JIT time is never
 timed.  :func:`table_rows` measures the same cases for ``benchmarks/bench_table.py``.
@@ -68,20 +70,27 @@ def write(n: int, path) -> Path:
 
 def region_store(n: int) -> Path:
     """The benchmark store for side ``n``, written on first use in the temp directory."""
-    path = Path(tempfile.gettempdir()) / f"xlandslide-bench-region-{n}.zarr"
+    path = Path(tempfile.gettempdir()) / f"xlandslide-bench-region-v2-{n}.zarr"
     if not (path / "zarr.json").exists():
         write(n, path)
     return path
 
 
+LAYERS = ("continuous", "categorical", "dem", "label")
+
+
 def read_all(path) -> float:
+    import dask
+
     from xlandslide.io import open_region
 
-    return float(open_region(path).features.data.sum().compute(scheduler="threads"))
+    ds = open_region(path)
+    sums = [ds[v].data.sum(dtype="float64") for v in LAYERS]
+    return float(sum(dask.compute(*sums, scheduler="threads")))
 
 
 def read_patches(path, count: int = 4, seed: int = 0) -> int:
-    """Read ``count`` random PATCH x PATCH windows of every feature (numpy-backed store)."""
+    """Read ``count`` random PATCH x PATCH windows of every layer (numpy-backed store)."""
     from xlandslide.io import open_region
 
     ds = open_region(path, chunks=None)
@@ -92,8 +101,20 @@ def read_patches(path, count: int = 4, seed: int = 0) -> int:
     for _ in range(count):
         y0 = int(rng.integers(0, ny - size + 1))
         x0 = int(rng.integers(0, nx - size + 1))
-        total += ds.features[:, y0 : y0 + size, x0 : x0 + size].values.size
+        for v in LAYERS:
+            total += ds[v][..., y0 : y0 + size, x0 : x0 + size].values.size
     return total
+
+
+def bytes_per_pixel(path) -> tuple[float, float]:
+    """(raw bytes per pixel from the dtypes, bytes per pixel on disk) of a region store."""
+    from xlandslide.io import open_region
+
+    ds = open_region(path)
+    npix = ds.sizes["y"] * ds.sizes["x"]
+    raw = sum(v.dtype.itemsize * v.size for v in ds.data_vars.values()) / npix
+    disk = sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / npix
+    return raw, disk
 
 
 # ---------------------------------------------------------------------------- ASV cases
@@ -147,7 +168,7 @@ class WriteRegion:
 
 
 class ReadRegion:
-    """Reading the N x N store back: open, all features (dask), 628^2 patches (numpy)."""
+    """Reading the N x N store back: open, every layer (dask), 628^2 windows (numpy); size."""
 
     timeout = 900
     number = 1
@@ -162,11 +183,21 @@ class ReadRegion:
 
         open_region(self.path)
 
-    def time_read_all_features(self):
+    def time_read_all_layers(self):
         read_all(self.path)
 
     def time_read_patches(self):
         read_patches(self.path)
+
+    def track_bytes_per_pixel_raw(self):
+        return bytes_per_pixel(self.path)[0]
+
+    track_bytes_per_pixel_raw.unit = "bytes"
+
+    def track_bytes_per_pixel_disk(self):
+        return bytes_per_pixel(self.path)[1]
+
+    track_bytes_per_pixel_disk.unit = "bytes"
 
 
 # ------------------------------------------------------------------------- plain table
@@ -211,7 +242,7 @@ def table_rows(n: int | None = None) -> list[dict]:
         dt = best_time(lambda: read_all(path), repeat=2)
         rows.append(
             {
-                "benchmark": f"read all 94 features {n}^2 (dask)",
+                "benchmark": f"read every layer {n}^2 (dask)",
                 "seconds": dt,
                 "mpix_per_s": n * n / dt / 1e6,
             }
@@ -220,10 +251,17 @@ def table_rows(n: int | None = None) -> list[dict]:
         dt = best_time(lambda: read_patches(path, count), repeat=2)
         rows.append(
             {
-                "benchmark": f"read {PATCH}^2 x 94 patches (numpy-backed)",
+                "benchmark": f"read {PATCH}^2 windows of every layer (numpy-backed)",
                 "seconds": dt / count,
                 "per_second": count / dt,
                 "unit": "patches/s",
+            }
+        )
+        raw, disk = bytes_per_pixel(path)
+        rows.append(
+            {
+                "benchmark": f"region store bytes/pixel (raw {raw:.0f}, disk {disk:.2f})",
+                "seconds": 0.0,
             }
         )
     finally:

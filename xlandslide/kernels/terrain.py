@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
-_njit = numba.njit(cache=True, nogil=True)
+from ._jit import jit
+
+_njit = jit  # the package compile policy (kernels._jit)
 
 _RAD2DEG = 180.0 / math.pi
 
@@ -247,17 +248,19 @@ RULE_FIELDS = (
     _RELIEF_DRY,
 ) = range(19)
 
-#: Positions in the ``layout`` array: where each quantity goes in the packed output.
-LAYOUT_FIELDS = (
-    "n_features",
-    "slope",
-    "dem",
-    "lithology",
+#: Layers of the packed output of :func:`synthetic_block`, in order.
+PACKED_LAYERS = (
+    "slope",  # standardised
+    "dem_z",  # standardised
+    "lithology",  # class codes (255 outside)
     "land_cover",
     "rock_family",
     "rock_age",
-    "unknown_age",
+    "dem",  # metres
+    "label",  # 1, 0, -1
 )
+_P_SLOPE, _P_DEMZ, _P_LITH, _P_LC, _P_FAM, _P_AGE, _P_DEM, _P_LABEL = range(8)
+_NODATA = 255.0
 
 
 @_njit
@@ -331,7 +334,7 @@ def synthetic_block(
     ncols,
     pixel,
     radius,
-    layout,
+    unknown_age,
     rule,
     lith_cum,
     lith_family,
@@ -345,24 +348,16 @@ def synthetic_block(
 ):
     """Generate block ``[r0, r0 + nr) x [c0, c0 + nc)`` of a synthetic region of ``nrows x ncols``.
 
-    Returns a float32 array ``(layout[0] + 2, nr, nc)``: the features (NaN outside the region),
-    then the raw DEM (m, NaN outside) and the label (1, 0, -1 outside).  ``radius`` is the
+    Returns a float32 array ``(8, nr, nc)`` of the layers :data:`PACKED_LAYERS`: standardised
+    slope and DEM, the codes of lithology, land cover, rock family and rock age (255 outside
+    the region), the DEM in metres (NaN outside) and the label (1, 0, -1 outside).
+    ``unknown_age`` is the code of the unknown rock age.  ``radius`` is the
     half-width (pixels) of the square window of the upslope relief; the terrain is evaluated
     on the block extended by ``radius + 1`` pixels (the reach of the relief and of the Horn
     slope), which makes every value independent of the chunking.  ``lith_cum`` and ``lc_cum``
     are cumulative class probabilities of shape (2, n_class): row 0 for the lowlands, row 1
     for the mountains.  The rule itself is documented in :mod:`xlandslide.synthetic`.
     """
-    nfeat = layout[0]
-    i_slope, i_dem, o_lith, o_lc, o_fam, o_age, unknown_age = (
-        layout[1],
-        layout[2],
-        layout[3],
-        layout[4],
-        layout[5],
-        layout[6],
-        layout[7],
-    )
     cont = octave_table(seed, _S_CONT, 3)
     mtn = octave_table(seed, _S_MTN, 7)
     high = octave_table(seed, _S_HIGH, 2)
@@ -407,7 +402,7 @@ def synthetic_block(
                 m = max(m, z[i + 1, k])
             rowmax[i, j] = m
 
-    out = np.zeros((nfeat + 2, nr, nc), dtype=np.float32)
+    out = np.zeros((len(PACKED_LAYERS), nr, nc), dtype=np.float32)
     deg = math.pi / 180.0
     for i in range(nr):
         gi = r0 + i
@@ -421,9 +416,12 @@ def synthetic_block(
             if east < 2.5 * sea and east < sea * (
                 1.0 + 0.8 * fbm(0.0, y, 4000.0, 0.5, coast) + 0.5 * fbm(x, y, 600.0, 0.5, coast2)
             ):
-                for f in range(nfeat + 1):
-                    out[f, i, j] = np.nan
-                out[nfeat + 1, i, j] = -1.0
+                out[_P_SLOPE, i, j] = np.nan
+                out[_P_DEMZ, i, j] = np.nan
+                for f in range(_P_LITH, _P_AGE + 1):
+                    out[f, i, j] = _NODATA
+                out[_P_DEM, i, j] = np.nan
+                out[_P_LABEL, i, j] = -1.0
                 continue
             elev = np.float64(z[h + i, h + j])
             top = rowmax[i, j]
@@ -477,12 +475,12 @@ def synthetic_block(
             else:
                 slides = u < rule[_FLIP_GAIN]
 
-            out[i_slope, i, j] = (theta - rule[_SLOPE_MEAN]) / rule[_SLOPE_STD]
-            out[i_dem, i, j] = (elev - rule[_DEM_MEAN]) / rule[_DEM_STD]
-            out[o_lith + lith, i, j] = 1.0
-            out[o_lc + lc, i, j] = 1.0
-            out[o_fam + lith_family[lith], i, j] = 1.0
-            out[o_age + age, i, j] = 1.0
-            out[nfeat, i, j] = elev
-            out[nfeat + 1, i, j] = 1.0 if slides else 0.0
+            out[_P_SLOPE, i, j] = (theta - rule[_SLOPE_MEAN]) / rule[_SLOPE_STD]
+            out[_P_DEMZ, i, j] = (elev - rule[_DEM_MEAN]) / rule[_DEM_STD]
+            out[_P_LITH, i, j] = lith
+            out[_P_LC, i, j] = lc
+            out[_P_FAM, i, j] = lith_family[lith]
+            out[_P_AGE, i, j] = age
+            out[_P_DEM, i, j] = elev
+            out[_P_LABEL, i, j] = 1.0 if slides else 0.0
     return out

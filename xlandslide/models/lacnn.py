@@ -18,10 +18,15 @@ class CNN(LandslideNet):
     """U-Net on the input features, without aligned features (ignores ``offsets``)."""
 
     def __init__(
-        self, n_features: int, base_width: int = 16, depth: int = 4, batch_norm: bool = False
+        self,
+        n_continuous: int,
+        n_classes: Sequence[int] = (),
+        base_width: int = 16,
+        depth: int = 4,
+        batch_norm: bool = False,
     ):
-        body = UNet(int(n_features), base_width=base_width, depth=depth, batch_norm=batch_norm)
-        super().__init__(body, n_features)
+        super().__init__(None, n_continuous, n_classes)
+        self.body = UNet(self.n_features, base_width=base_width, depth=depth, batch_norm=batch_norm)
         self.config = {
             "base_width": int(base_width),
             "depth": int(depth),
@@ -34,7 +39,8 @@ class LACNN(LandslideNet):
 
     def __init__(
         self,
-        n_features: int,
+        n_continuous: int,
+        n_classes: Sequence[int],
         feature_index: Sequence[int],
         n_distances: int,
         base_width: int = 16,
@@ -43,13 +49,13 @@ class LACNN(LandslideNet):
         validity_channel: bool = False,
     ):
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
-        body = UNet(
-            gather.out_channels(int(n_features)),
+        super().__init__(None, n_continuous, n_classes, gather)
+        self.body = UNet(
+            gather.out_channels(self.n_features),
             base_width=base_width,
             depth=depth,
             batch_norm=batch_norm,
         )
-        super().__init__(body, n_features, gather)
         self.config = {
             "base_width": int(base_width),
             "depth": int(depth),

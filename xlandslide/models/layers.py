@@ -1,25 +1,45 @@
-"""Building blocks shared by the models: NaN handling, the aligned gather, the model shell.
+"""Building blocks shared by the models: code expansion, the aligned gather, the model shell.
 
 Every model of the package is a :class:`LandslideNet`: a plain :class:`torch.nn.Module`
-that takes ``features`` (B, F, H, W) float with NaN outside the region and ``offsets``
-(B, D, 2, H, W) int8 (or ``None``) and returns LOGITS (B, H, W).  It knows nothing of
-xarray.
+that takes ``continuous`` (B, C, H, W) float with NaN outside the region, ``categorical``
+(B, G, H, W) uint8 class codes (255 = no class) and ``offsets`` (B, D, 2, H, W) int8 (or
+``None``) and returns LOGITS (B, H, W).  It knows nothing of xarray.
 
-NaN -> 0
---------
-The first step of every model replaces NaN by 0.  For a standardised continuous feature 0 is
-the mean; for a one-hot feature 0 is "not this class".  A pixel outside the region thus
-looks like an average pixel of no class, which is also what zero padding of the convolutions
-shows beyond the tile edge, so the region edge and the tile edge look alike to the network.
+The first step: codes -> one-hot, NaN -> 0
+------------------------------------------
+:class:`CodeExpand` builds the (B, F, H, W) float feature tensor on the device: the
+continuous layers with NaN replaced by 0, then one channel per class of every group, 1 where
+the code is that class and 0 elsewhere (also where it is 255).  For a standardised continuous
+feature 0 is the mean; for a one-hot feature 0 is "not this class".  A pixel outside the
+region thus looks like an average pixel of no class, which is also what zero padding of the
+convolutions shows beyond the tile edge, so the region edge and the tile edge look alike to
+the network.  :meth:`LandslideNet.forward_features` runs the same model on the one-hot view
+(:func:`xlandslide.region.onehot_features`) instead, with exactly the same result.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from ..errors import ConfigError, ShapeError
+
+
+def positive_int(name: str, value) -> int:
+    """``value`` as an int; :class:`ConfigError` unless it is an integer >= 1 (not a bool)."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and math.isfinite(value)
+        and value == int(value)
+    )
+    if not ok or int(value) < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def nan_to_zero(x: torch.Tensor) -> torch.Tensor:
@@ -29,6 +49,71 @@ def nan_to_zero(x: torch.Tensor) -> torch.Tensor:
     ``masked_fill(isnan(x), 0)``, which materialises a mask first.
     """
     return torch.nan_to_num(x, nan=0.0, posinf=math.inf, neginf=-math.inf)
+
+
+class CodeExpand(nn.Module):
+    """Continuous layers and class codes -> the (B, F, H, W) one-hot feature tensor.
+
+    Parameters
+    ----------
+    n_continuous : int
+        Number C of continuous layers (may be 0).
+    n_classes : sequence of int
+        Number of classes of every categorical group (may be empty).
+
+    Notes
+    -----
+    ``F = C + sum(n_classes)``.  Channel ``C + sum(n_classes[:g]) + k`` is 1 where group
+    ``g`` has code ``k``; codes at or above the group's class count (255, no data) give 0 in
+    every channel of the group.  One ``scatter_add_`` writes every one: a pixel adds 1 to its
+    class's channel (and 0 to the group's first channel when it has no class), so the result
+    equals the one-hot view with NaN replaced by 0, bit for bit.
+    """
+
+    def __init__(self, n_continuous: int, n_classes: Sequence[int] = ()):
+        super().__init__()
+        self.n_continuous = int(n_continuous)
+        counts = [int(n) for n in n_classes]
+        if self.n_continuous < 0 or any(n < 1 for n in counts):
+            raise ConfigError(
+                f"bad layout: {n_continuous} continuous layers and class counts {counts}; "
+                "expect >= 0 layers and >= 1 class per group"
+            )
+        self.n_classes = tuple(counts)
+        starts = [self.n_continuous + sum(counts[:g]) for g in range(len(counts))]
+        view = (1, len(counts), 1, 1)
+        self.register_buffer("starts", torch.tensor(starts, dtype=torch.long).view(view), False)
+        self.register_buffer("counts", torch.tensor(counts, dtype=torch.long).view(view), False)
+
+    @property
+    def n_features(self) -> int:
+        """Number F of feature channels produced."""
+        return self.n_continuous + sum(self.n_classes)
+
+    def extra_repr(self) -> str:
+        return f"n_continuous={self.n_continuous}, n_classes={list(self.n_classes)}"
+
+    def forward(self, continuous: torch.Tensor, categorical: torch.Tensor | None) -> torch.Tensor:
+        b, c, h, w = continuous.shape
+        if c != self.n_continuous:
+            raise ShapeError(
+                f"continuous must have shape (B, {self.n_continuous}, H, W), "
+                f"got {tuple(continuous.shape)}"
+            )
+        dtype = continuous.dtype if continuous.is_floating_point() else torch.float32
+        x = torch.zeros((b, self.n_features, h, w), dtype=dtype, device=continuous.device)
+        if c:
+            x[:, :c] = nan_to_zero(continuous.to(dtype))
+        g = len(self.n_classes)
+        if g:
+            if categorical is None or tuple(categorical.shape) != (b, g, h, w):
+                got = None if categorical is None else tuple(categorical.shape)
+                raise ShapeError(f"categorical must have shape {(b, g, h, w)} uint8, got {got}")
+            codes = categorical.to(device=continuous.device, dtype=torch.long)
+            valid = codes < self.counts
+            index = torch.where(valid, codes + self.starts, self.starts)
+            x.scatter_add_(1, index, valid.to(dtype))
+        return x
 
 
 class AlignedGather(nn.Module):
@@ -70,11 +155,11 @@ class AlignedGather(nn.Module):
         super().__init__()
         index = [int(i) for i in feature_index]
         if not index:
-            raise ValueError("AlignedGather needs at least one feature index")
+            raise ConfigError("AlignedGather needs at least one feature index")
         if min(index) < 0:
-            raise ValueError(f"feature indices must be non-negative, got {index}")
+            raise ConfigError(f"feature indices must be non-negative, got {index}")
         if int(n_distances) < 1:
-            raise ValueError(f"n_distances must be at least 1, got {n_distances}")
+            raise ConfigError(f"n_distances must be at least 1, got {n_distances}")
         self.n_distances = int(n_distances)
         self.validity_channel = bool(validity_channel)
         self.register_buffer("feature_index", torch.tensor(index, dtype=torch.long), False)
@@ -97,7 +182,7 @@ class AlignedGather(nn.Module):
 
     def forward(self, features: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
         if offsets is None:
-            raise ValueError(
+            raise ShapeError(
                 "this model reads aligned (uphill) features and needs `offsets` "
                 f"(B, {self.n_distances}, 2, H, W) int8; compute them with "
                 "xlandslide.uphill_offsets(region.dem, distances)"
@@ -105,12 +190,12 @@ class AlignedGather(nn.Module):
         b, f, h, w = features.shape
         d = self.n_distances
         if offsets.dim() != 5 or tuple(offsets.shape) != (b, d, 2, h, w):
-            raise ValueError(
+            raise ShapeError(
                 f"offsets must have shape (B, D, 2, H, W) = {(b, d, 2, h, w)}, "
                 f"got {tuple(offsets.shape)}"
             )
         if int(self.feature_index.max()) >= f:
-            raise ValueError(
+            raise ShapeError(
                 f"aligned feature index {int(self.feature_index.max())} out of range for "
                 f"{f} input features"
             )
@@ -137,29 +222,41 @@ class AlignedGather(nn.Module):
 
 
 class LandslideNet(nn.Module):
-    """The shell of every model: NaN -> 0, optional aligned gather, a body, one logit map.
+    """The shell of every model: code expansion, optional aligned gather, a body, one logit map.
 
     Parameters
     ----------
     body : torch.nn.Module
-        Maps (B, C, H, W) to (B, 1, H, W) logits, C = ``gather.out_channels(n_features)``
-        or ``n_features``.
-    n_features : int
-        Number F of input feature channels.
+        Maps (B, K, H, W) to (B, 1, H, W) logits, ``K = gather.out_channels(F)`` or ``F``.
+    n_continuous : int
+        Number C of continuous layers.
+    n_classes : sequence of int
+        Classes of every categorical group (``F = C + sum(n_classes)`` features).
     gather : AlignedGather, optional
         The aligned-feature preprocessing; ``None`` for models without aligned features
         (they ignore ``offsets``).
 
-    ``forward(features, offsets=None)`` returns logits (B, H, W); apply a sigmoid for
-    probabilities.
+    ``forward(continuous, categorical=None, offsets=None)`` returns logits (B, H, W);
+    ``forward_features(features, offsets=None)`` the same from the one-hot view.
     """
 
-    def __init__(self, body: nn.Module, n_features: int, gather: AlignedGather | None = None):
+    def __init__(
+        self,
+        body: nn.Module | None,
+        n_continuous: int,
+        n_classes: Sequence[int] = (),
+        gather: AlignedGather | None = None,
+    ):
         super().__init__()
-        self.n_features = int(n_features)
+        self.expand = CodeExpand(n_continuous, n_classes)
         self.gather = gather
         self.body = body
         self.config: dict = {}
+
+    @property
+    def n_features(self) -> int:
+        """Number F of input features (continuous layers plus classes)."""
+        return self.expand.n_features
 
     @property
     def needs_offsets(self) -> bool:
@@ -176,7 +273,7 @@ class LandslideNet(nn.Module):
     def output_bias(self) -> torch.nn.Parameter | None:
         """Bias of the final one-channel layer (the logit offset), if the body has one."""
         last = None
-        for m in self.body.modules():
+        for m in self.modules():
             if isinstance(m, nn.Conv2d) and m.out_channels == 1 and m.bias is not None:
                 last = m
         return None if last is None else last.bias
@@ -195,13 +292,25 @@ class LandslideNet(nn.Module):
             return
         bias.fill_(math.log(ratio / (1.0 - ratio)))
 
-    def forward(self, features: torch.Tensor, offsets: torch.Tensor | None = None):
+    def forward(
+        self,
+        continuous: torch.Tensor,
+        categorical: torch.Tensor | None = None,
+        offsets: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return self.logits(self.expand(continuous, categorical), offsets)
+
+    def forward_features(self, features: torch.Tensor, offsets: torch.Tensor | None = None):
+        """The model on the one-hot view: ``features`` (B, F, H, W), NaN outside the region."""
         if features.dim() != 4 or features.shape[1] != self.n_features:
-            raise ValueError(
+            raise ShapeError(
                 f"features must have shape (B, {self.n_features}, H, W), "
                 f"got {tuple(features.shape)}"
             )
-        x = nan_to_zero(features)
+        return self.logits(nan_to_zero(features), offsets)
+
+    def logits(self, x: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
+        """Logits (B, H, W) from the expanded features ``x`` (no NaN)."""
         if self.gather is not None:
             x = self.gather(x, offsets)
         return self.body(x).squeeze(1)

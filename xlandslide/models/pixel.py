@@ -12,22 +12,31 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from .layers import AlignedGather, LandslideNet
+from ..errors import ConfigError
+from .layers import AlignedGather, LandslideNet, positive_int
 
 #: Hidden widths of the per-pixel MLP of NN and LANN.  The paper does not give them; two
 #: small layers keep the per-pixel models cheap beside the U-Net.
 DEFAULT_HIDDEN = (32, 16)
 
 
+def hidden_widths(hidden) -> list[int]:
+    """``hidden`` as a list of positive ints; :class:`ConfigError` otherwise."""
+    try:
+        return [positive_int("hidden widths", h) for h in hidden]
+    except TypeError:
+        raise ConfigError(
+            f"hidden must be a sequence of positive integers (e.g. [32, 16]), got {hidden!r}"
+        ) from None
+
+
 def pixel_mlp(in_channels: int, hidden: Sequence[int]) -> nn.Sequential:
     """1x1 convolutions ``in -> hidden[0] -> ... -> 1`` with ReLU between them."""
     layers: list[nn.Module] = []
     c = int(in_channels)
-    for width in hidden:
-        if int(width) < 1:
-            raise ValueError(f"hidden widths must be positive integers, got {list(hidden)}")
-        layers += [nn.Conv2d(c, int(width), 1), nn.ReLU(inplace=True)]
-        c = int(width)
+    for width in hidden_widths(hidden):
+        layers += [nn.Conv2d(c, width, 1), nn.ReLU(inplace=True)]
+        c = width
     layers.append(nn.Conv2d(c, 1, 1))
     return nn.Sequential(*layers)
 
@@ -36,11 +45,12 @@ class LLR(LandslideNet):
     """Linear logistic regression per pixel: one 1x1 convolution F -> 1.
 
     ``module.body.weight`` (1, F, 1, 1) holds the regression weights that
-    :func:`xlandslide.models.select_aligned_features` ranks.
+    :func:`xlandslide.select_aligned_features` ranks.
     """
 
-    def __init__(self, n_features: int):
-        super().__init__(nn.Conv2d(int(n_features), 1, 1), n_features)
+    def __init__(self, n_continuous: int, n_classes: Sequence[int] = ()):
+        super().__init__(None, n_continuous, n_classes)
+        self.body = nn.Conv2d(self.n_features, 1, 1)
         self.config = {}
 
     def linear_weights(self):
@@ -51,9 +61,15 @@ class LLR(LandslideNet):
 class NN(LandslideNet):
     """Per-pixel neural network: 1x1 convolutions with ReLU (widths ``hidden``)."""
 
-    def __init__(self, n_features: int, hidden: Sequence[int] = DEFAULT_HIDDEN):
-        hidden = [int(h) for h in hidden]
-        super().__init__(pixel_mlp(n_features, hidden), n_features)
+    def __init__(
+        self,
+        n_continuous: int,
+        n_classes: Sequence[int] = (),
+        hidden: Sequence[int] = DEFAULT_HIDDEN,
+    ):
+        hidden = hidden_widths(hidden)
+        super().__init__(None, n_continuous, n_classes)
+        self.body = pixel_mlp(self.n_features, hidden)
         self.config = {"hidden": hidden}
 
 
@@ -62,14 +78,15 @@ class LANN(LandslideNet):
 
     def __init__(
         self,
-        n_features: int,
+        n_continuous: int,
+        n_classes: Sequence[int],
         feature_index: Sequence[int],
         n_distances: int,
         hidden: Sequence[int] = DEFAULT_HIDDEN,
         validity_channel: bool = False,
     ):
-        hidden = [int(h) for h in hidden]
+        hidden = hidden_widths(hidden)
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
-        body = pixel_mlp(gather.out_channels(int(n_features)), hidden)
-        super().__init__(body, n_features, gather)
+        super().__init__(None, n_continuous, n_classes, gather)
+        self.body = pixel_mlp(gather.out_channels(self.n_features), hidden)
         self.config = {"hidden": hidden, "validity_channel": bool(validity_channel)}

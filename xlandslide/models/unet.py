@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import positive_int
+
 
 def double_conv(in_channels: int, out_channels: int, batch_norm: bool = False) -> nn.Sequential:
     """Two 3x3 convolutions (stride 1, padding 1), each followed by [BatchNorm and] ReLU."""
@@ -62,11 +64,9 @@ class UNet(nn.Module):
         self, in_channels: int, base_width: int = 16, depth: int = 4, batch_norm: bool = False
     ):
         super().__init__()
-        if int(base_width) < 1:
-            raise ValueError(f"base_width must be a positive integer, got {base_width!r}")
-        if int(depth) < 1:
-            raise ValueError(f"depth must be a positive integer, got {depth!r}")
-        widths = [int(base_width) * 2**i for i in range(int(depth) + 1)]
+        base_width = positive_int("base_width", base_width)
+        depth = positive_int("depth", depth)
+        widths = [base_width * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList()
         c = int(in_channels)
         for w in widths[:-1]:
@@ -75,7 +75,7 @@ class UNet(nn.Module):
         self.bottom = double_conv(c, widths[-1], batch_norm)
         self.up = nn.ModuleList(
             double_conv(widths[i + 1] + widths[i], widths[i], batch_norm)
-            for i in reversed(range(int(depth)))
+            for i in reversed(range(depth))
         )
         self.head = nn.Conv2d(widths[0], 1, 1)
 

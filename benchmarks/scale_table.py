@@ -1,0 +1,452 @@
+"""Streaming, memory and store figures: one case per fresh process, time and peak RSS.
+
+The figures of the region store (bytes per pixel, size on disk, training patches per second),
+of training (the Ecuador LLR, 20 epochs) and of whole-region prediction (LLR to Zarr from a
+store and from a lazy region, LACNN against the raw torch forward of the same tiles, patch
+reads against raw zarr reads of the same windows).  Every case runs in its own Python
+process, which reports its wall time and its peak resident memory (``ru_maxrss``), so the
+memory of one case never inflates another's.
+
+It measures whichever ``xlandslide`` is importable: this tree, or an older commit checked
+out elsewhere (``PYTHONPATH=/path/to/old/checkout python benchmarks/scale_table.py``); the
+few calls whose API changed are adapted in :func:`_api` — that is how the "before" column
+of the project's notes was measured with the same script.
+
+    python benchmarks/scale_table.py                    # every case, default sizes
+    python benchmarks/scale_table.py predict_llr_store  # one case
+    XLANDSLIDE_SCALE_N=1024 python benchmarks/scale_table.py   # smaller regions
+    python benchmarks/scale_table.py --list
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ECUADOR = ROOT / "examples" / "data" / "ecuador_rbsf"
+
+
+def _n(default: int = 4096) -> int:
+    return int(os.environ.get("XLANDSLIDE_SCALE_N", default))
+
+
+def _tmp() -> Path:
+    return Path(os.environ.get("XLANDSLIDE_SCALE_TMP", tempfile.gettempdir()))
+
+
+def _api():
+    """Which layout the importable xlandslide has: ``"compact"`` (0.2) or ``"onehot"`` (0.1)."""
+    import xlandslide
+
+    return "compact" if hasattr(xlandslide, "ModelSpec") else "onehot"
+
+
+def _store(n: int, offsets: bool = False) -> Path:
+    """A synthetic n x n region store in the temp folder (written once per layout)."""
+    import dask
+
+    import xlandslide as xl
+
+    path = _tmp() / f"xlandslide-scale-{_api()}-{n}{'-offs' if offsets else ''}.zarr"
+    if not (path / "zarr.json").exists():
+        region = xl.synthetic_region((n, n), seed=0)
+        if offsets:
+            region = region.landslide.with_offsets((30, 100, 300))
+        with dask.config.set(scheduler="threads"):
+            xl.write_region(region, path, overwrite=True)
+    return path
+
+
+def _model(name: str, region, core: int = 128, halo: int = 64, width: int = 16):
+    """An untrained model for ``region`` (the weights do not change the cost)."""
+    import torch
+
+    import xlandslide as xl
+
+    torch.manual_seed(0)
+    if _api() == "compact":
+        from xlandslide.model import spec_for_region
+
+        names = region.landslide.layout().names
+        kw = {}
+        if name in ("lann", "lacnn"):
+            kw = {"aligned": tuple(names[:22]), "distances": (30.0, 100.0, 300.0)}
+        spec = spec_for_region(
+            name,
+            region,
+            geometry=xl.PatchGeometry(core, halo),
+            model_config={"base_width": width} if "cnn" in name else {},
+            **kw,
+        )
+        return xl.LandslideModel(spec.build_module(), spec)
+    from xlandslide.catalog import FEATURE_NAMES
+    from xlandslide.checkpoint import LandslideModel
+    from xlandslide.models import build_model
+
+    aligned = [*FEATURE_NAMES[:21], "dem"] if name in ("lann", "lacnn") else []
+    extra = {"base_width": width} if "cnn" in name else {}
+    module = build_model(
+        name,
+        94,
+        feature_names=FEATURE_NAMES,
+        aligned_names=aligned,
+        n_distances=3 if aligned else 0,
+        **extra,
+    )
+    return LandslideModel(
+        module,
+        name,
+        feature_names=FEATURE_NAMES,
+        aligned_names=aligned,
+        distances=(30.0, 100.0, 300.0) if aligned else (),
+        geometry=xl.PatchGeometry(core, halo),
+        pixel_size=10.0,
+        normalisation=region.attrs.get("normalisation"),
+    )
+
+
+def _write_map(prob, path):
+    import xlandslide as xl
+
+    if hasattr(xl, "write_map"):
+        return xl.write_map(prob, path, overwrite=True)
+    from xlandslide.outputs import write_map
+
+    return write_map(prob, path, overwrite=True)
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# ------------------------------------------------------------------------------ the cases
+def case_write_store(n=None):
+    """Write an n x n synthetic region (with offsets) to a store: time, bytes on disk."""
+    import dask
+
+    import xlandslide as xl
+
+    n = n or _n()
+    path = _tmp() / f"xlandslide-scale-write-{os.getpid()}.zarr"
+    region = xl.synthetic_region((n, n), seed=0).landslide.with_offsets((30, 100, 300))
+    nbytes = sum(v.dtype.itemsize * v.size for v in region.data_vars.values())
+    t0 = time.perf_counter()
+    with dask.config.set(scheduler="threads"):
+        xl.write_region(region, path, overwrite=True)
+    dt = time.perf_counter() - t0
+    disk = _du(path)
+    shutil.rmtree(path, ignore_errors=True)
+    return {
+        "seconds": dt,
+        "mpix_per_s": n * n / dt / 1e6,
+        "bytes_per_pixel_raw": nbytes / (n * n),
+        "disk_mb": disk / 1e6,
+        "disk_bytes_per_pixel": disk / (n * n),
+        "what": f"write_region {n}^2 synthetic + offsets",
+    }
+
+
+def _predict_llr(region, n, label):
+    import dask
+
+    model = _model("llr", region)
+    out = _tmp() / f"xlandslide-scale-map-{os.getpid()}.zarr"
+    t0 = time.perf_counter()
+    with dask.config.set(scheduler="threads"):
+        _write_map(region.landslide.predict(model), out)
+    dt = time.perf_counter() - t0
+    shutil.rmtree(out, ignore_errors=True)
+    return {"seconds": dt, "mpix_per_s": n * n / dt / 1e6, "what": label}
+
+
+def case_predict_llr_store(n=None):
+    """LLR predict of a stored n x n region -> write_map (Zarr)."""
+    import xlandslide as xl
+
+    n = n or _n()
+    region = xl.open_region(_store(n))
+    return _predict_llr(region, n, f"LLR predict stored {n}^2 -> zarr")
+
+
+def case_predict_llr_store_8192():
+    """The same for a stored 8192 x 8192 region (the issue's bounded-memory check)."""
+    return case_predict_llr_store(8192)
+
+
+def case_predict_llr_lazy(n=None):
+    """LLR predict of a lazy (never stored) n x n synthetic region -> write_map (Zarr)."""
+    import xlandslide as xl
+
+    n = n or _n()
+    region = xl.synthetic_region((n, n), seed=0)
+    return _predict_llr(region, n, f"LLR predict lazy {n}^2 -> zarr")
+
+
+def _tiles(region, model, core, halo, count):
+    """``count`` input tiles of the prediction grid, as the model reads them (numpy)."""
+    import numpy as np
+
+    size = core + 2 * halo
+    region = region.load()
+    ny = region.sizes["y"]
+    starts = [(i, j) for i in range(0, ny, core) for j in range(0, region.sizes["x"], core)]
+    starts = starts[:count]
+    if _api() == "compact":
+        from xlandslide.region import stacked_offsets
+
+        arrays = {
+            "continuous": region["continuous"].values,
+            "categorical": region["categorical"].values,
+            "offsets": stacked_offsets(region, model.spec.distances),
+        }
+        fills = {"continuous": np.nan, "categorical": 255, "offsets": 0}
+    else:
+        import numpy as np
+
+        arrays = {
+            "features": region["features"].sel(feature=list(model.feature_names)).values,
+            "offsets": np.stack([region.uphill_dy.values, region.uphill_dx.values], axis=1),
+        }
+        fills = {"features": np.nan, "offsets": 0}
+    out = {}
+    for key, a in arrays.items():
+        pad = [(0, 0)] * (a.ndim - 2) + [(halo, halo + core), (halo, halo + core)]
+        p = np.pad(a, pad, constant_values=fills[key])
+        out[key] = np.stack([p[..., i : i + size, j : j + size] for i, j in starts])
+    return out
+
+
+def case_predict_lacnn(n=None, core=128, halo=64, batch=4, width=8):
+    """LACNN predict of an n x n region vs the module's raw forward over the same tiles.
+
+    The demo's LACNN: base width 8, core 128, halo 64 (256^2 tiles).
+    """
+    import dask
+    import numpy as np
+    import torch
+
+    import xlandslide as xl
+
+    n = n or _n(2048) // 2
+    region = xl.synthetic_region((n, n), seed=0).landslide.with_offsets((30, 100, 300))
+    region = region.persist()
+    model = _model("lacnn", region, core, halo, width)
+    n_tiles = (-(-n // core)) ** 2
+    prob = region.landslide.predict(model, batch_size=batch)
+    with dask.config.set(scheduler="threads"):
+        region.isel(y=slice(0, core), x=slice(0, core)).landslide.predict(model).compute()
+        t0 = time.perf_counter()
+        values = prob.compute()
+        dt_predict = time.perf_counter() - t0
+    assert np.isfinite(values.values).any()
+    # raw forward over the same tiles (sampled: 32 tiles), batches of `batch`
+    tiles = _tiles(region, model, core, halo, 32)
+    module = model.module.eval()
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for k in range(0, 32, batch):
+            if _api() == "compact":
+                module(
+                    torch.from_numpy(tiles["continuous"][k : k + batch]),
+                    torch.from_numpy(tiles["categorical"][k : k + batch]),
+                    torch.from_numpy(np.ascontiguousarray(tiles["offsets"][k : k + batch])),
+                )
+            else:
+                module(
+                    torch.from_numpy(tiles["features"][k : k + batch]),
+                    torch.from_numpy(np.ascontiguousarray(tiles["offsets"][k : k + batch])),
+                )
+    dt_raw = (time.perf_counter() - t0) * n_tiles / 32
+    return {
+        "seconds": dt_predict,
+        "mpix_per_s": n * n / dt_predict / 1e6,
+        "raw_mpix_per_s": n * n / dt_raw / 1e6,
+        "ratio_to_raw": dt_raw / dt_predict,
+        "what": f"LACNN predict {n}^2 (core {core}, halo {halo}, {n_tiles} tiles, batch {batch})",
+    }
+
+
+def _windows(shape, size, count, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ny, nx = shape
+    return [
+        (int(rng.integers(0, ny - size + 1)), int(rng.integers(0, nx - size + 1)))
+        for _ in range(count)
+    ]
+
+
+def case_patch_reads(n=None, core=128, halo=64, count=48):
+    """PatchDataset reads of (core + 2 halo)^2 patches vs raw zarr reads of the same windows."""
+    import zarr
+
+    import xlandslide as xl
+
+    n = n or _n(2048)
+    path = _store(n, offsets=True)
+    region = xl.open_region(path, chunks=None)
+    ps = xl.make_patches(region, xl.PatchGeometry(core, halo), fractions=(1.0, 0.0, 0.0))
+    ds = xl.PatchDataset(region, ps, "train", oversample=False)
+    if hasattr(ds, "cache"):
+        ds.cache.limit = 0  # every read goes to the store (no cache across the epochs here)
+    interior = [
+        i
+        for i, k in enumerate(ds.ids)
+        if min(ps.window(k)) >= 0 and max(ps.window(k)[1], ps.window(k)[3]) <= n
+    ][:count]
+    ds[interior[0]]
+    t0 = time.perf_counter()
+    for i in interior:
+        ds[i]
+    dt_ds = time.perf_counter() - t0
+    group = zarr.open_group(str(path), mode="r")
+    names = [v for v in ("continuous", "categorical", "features") if v in group]
+    names += ["uphill_dy", "uphill_dx", "label"]
+    arrays = {v: group[v] for v in names}
+    t0 = time.perf_counter()
+    for i in interior:
+        y0, y1, x0, x1 = ps.window(ds.ids[i])
+        for a in arrays.values():
+            a[..., y0:y1, x0:x1]
+    dt_raw = time.perf_counter() - t0
+    size = core + 2 * halo
+    return {
+        "seconds": dt_ds,
+        "per_second": len(interior) / dt_ds,
+        "raw_per_second": len(interior) / dt_raw,
+        "ratio_to_raw": dt_raw / dt_ds,
+        "what": f"PatchDataset {size}^2 patches from a {n}^2 store ({len(interior)} reads)",
+    }
+
+
+def case_train_patches(n=None, count=12):
+    """Training patches per second of the paper's geometry (628^2) from a stored region."""
+    import xlandslide as xl
+
+    n = n or _n(2048)
+    region = xl.open_region(_store(n, offsets=True), chunks=None)
+    ps = xl.make_patches(region, xl.PatchGeometry(500, 64), fractions=(1.0, 0.0, 0.0))
+    ds = xl.PatchDataset(region, ps, "train", oversample=False)
+    if hasattr(ds, "cache"):
+        ds.cache.limit = 0
+    ds[0]
+    count = min(count, len(ds) - 1)
+    t0 = time.perf_counter()
+    for i in range(1, count + 1):
+        ds[i]
+    dt = time.perf_counter() - t0
+    return {
+        "seconds": dt,
+        "per_second": count / dt,
+        "what": f"training patches 628^2 from a {n}^2 store ({count} reads)",
+    }
+
+
+def case_ecuador_llr(epochs=20):
+    """The Ecuador example's LLR: a region built lazily from the DEM, 20 epochs."""
+    import rioxarray
+
+    import xlandslide as xl
+
+    stack = rioxarray.open_rasterio(ECUADOR / "ta_terrain_attributes_10m.tif", masked=True)
+    names = list(stack.attrs.get("long_name", ()))
+    dem = stack.isel(band=names.index("elev") if "elev" in names else 3).drop_vars("band")
+    dem = dem.chunk({"y": 128, "x": 128})
+    label = xl.labels_from_points(ECUADOR / "lsl_balanced_points.gpkg", dem, column="lslpts")
+    region = xl.region_from_dem(dem, label).landslide.with_offsets((30, 100, 300))
+    patches = xl.make_patches(region, xl.PatchGeometry(64, 32), seed=0)
+    config = xl.TrainConfig.paper("llr", epochs=epochs, seed=0)
+    t0 = time.perf_counter()
+    xl.fit(region, "llr", patches=patches, config=config, progress=False)
+    dt = time.perf_counter() - t0
+    return {
+        "seconds": dt,
+        "per_second": epochs / dt,
+        "unit": "epochs/s",
+        "what": f"Ecuador LLR fit, {epochs} epochs, {len(patches)} patches (lazy region)",
+    }
+
+
+CASES = {
+    "write_store": case_write_store,
+    "predict_llr_store": case_predict_llr_store,
+    "predict_llr_lazy": case_predict_llr_lazy,
+    "predict_llr_store_8192": case_predict_llr_store_8192,
+    "predict_lacnn": case_predict_lacnn,
+    "patch_reads": case_patch_reads,
+    "train_patches": case_train_patches,
+    "ecuador_llr": case_ecuador_llr,
+}
+
+
+def _child(name: str) -> None:
+    result = CASES[name]()
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["layout"] = _api()
+    print("RESULT " + json.dumps(result))
+
+
+def run_case(name: str) -> dict:
+    """Run case ``name`` in a fresh process; its result dict (with ``peak_rss_mb``)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", name], capture_output=True, text=True, check=False
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    if out.returncode != 0 or not lines:
+        return {"what": name, "error": (out.stderr or out.stdout)[-400:].strip()}
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _format(name: str, r: dict) -> str:
+    if "error" in r:
+        return f"{name:<24} FAILED: {r['error']}"
+    parts = [f"{r['seconds']:8.2f} s", f"peak {r['peak_rss_mb'] / 1024:5.2f} GB"]
+    if "mpix_per_s" in r:
+        parts.append(f"{r['mpix_per_s']:.3f} Mpix/s")
+    if "per_second" in r:
+        parts.append(f"{r['per_second']:.2f} {r.get('unit', 'patches/s')}")
+    for key in ("raw_mpix_per_s", "raw_per_second"):
+        if key in r:
+            parts.append(f"raw {r[key]:.3f}")
+    if "ratio_to_raw" in r:
+        parts.append(f"ratio {r['ratio_to_raw']:.2f}")
+    if "bytes_per_pixel_raw" in r:
+        parts.append(f"{r['bytes_per_pixel_raw']:.0f} B/px raw")
+        parts.append(f"{r['disk_mb']:.0f} MB on disk ({r['disk_bytes_per_pixel']:.2f} B/px)")
+    return f"{name:<24} {r['what']}\n{'':<24} " + " | ".join(parts)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        _child(argv[1])
+        return 0
+    if argv[:1] == ["--list"]:
+        for name, fn in CASES.items():
+            print(f"{name:<24} {fn.__doc__.splitlines()[0]}")
+        return 0
+    names = argv or list(CASES)
+    import xlandslide
+
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; xlandslide {xlandslide.__version__} from "
+        f"{Path(xlandslide.__file__).parent} ({_api()} layout)"
+    )
+    for name in names:
+        print(_format(name, run_case(name)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

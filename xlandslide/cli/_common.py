@@ -1,0 +1,32 @@
+"""Helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def same_path(a, b) -> bool:
+    """Whether two paths name the same file or folder."""
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def check_device(device) -> None:
+    """A ``--device`` this machine has (a user's mistake otherwise, not a traceback)."""
+    if device is None:
+        return
+    import torch
+
+    from ..errors import ConfigError
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ConfigError(
+            f"--device {device!r} is not a torch device ({err}); use cpu or cuda"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device!r}: CUDA is not available here; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(
+            f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )

@@ -1,0 +1,23 @@
+"""The ``demo`` sub-command: the whole pipeline on a built-in synthetic region."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    d = sub.add_parser("demo", help="run the whole pipeline on a built-in synthetic region")
+    d.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
+    d.add_argument("--size", type=int, default=None, help="region side in pixels (1024)")
+    d.add_argument("--seed", type=int, default=None, help="random seed (0)")
+    d.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
+    d.set_defaults(func=demo)
+
+
+def demo(args) -> int:
+    from ..demo import DemoConfig, run_demo
+
+    cfg = DemoConfig.quick() if args.quick else DemoConfig()
+    overrides = {k: v for k, v in (("size", args.size), ("seed", args.seed)) if v is not None}
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    run_demo(args.out, cfg)
+    return 0

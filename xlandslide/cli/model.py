@@ -1,0 +1,121 @@
+"""Model sub-commands: ``train`` (a checkpoint) and ``predict`` (a susceptibility map)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._common import check_device, same_path
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="train a model on a region store")
+    t.add_argument("store")
+    t.add_argument("--model", default="lacnn", help="naive, llr, nn, lann, cnn or lacnn")
+    t.add_argument("--out", required=True, help="checkpoint path (.pt)")
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--core", type=int, default=500)
+    t.add_argument("--halo", type=int, default=64)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None)
+    t.add_argument("--aligned", nargs="+", default=None, help="aligned feature names")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    t.add_argument(
+        "--split",
+        default=None,
+        help="patch split JSON: reused when it exists, else written there "
+        "(default: next to the checkpoint, MODEL.split.json)",
+    )
+
+    t.set_defaults(func=train)
+
+    r = sub.add_parser("predict", help="write a susceptibility map")
+    r.add_argument("store")
+    r.add_argument("model")
+    r.add_argument("--out", required=True, help="output .zarr or .tif")
+    r.add_argument("--overwrite", action="store_true")
+    r.add_argument("--device", default=None)
+    r.add_argument("--core", type=int, default=None, help="prediction core (CNN, LACNN)")
+    r.add_argument("--block-size", type=int, default=None, help="block side, pixels (1024)")
+    r.add_argument("--batch-size", type=int, default=None, help="tiles per forward call")
+    r.set_defaults(func=predict)
+
+
+def train(args) -> int:
+    from ..errors import StoreExistsError
+    from ..grid import PatchGeometry
+    from ..io import open_region
+    from ..models import canonical_name, model_needs_offsets
+    from ..patches import PatchSet, make_patches
+    from ..train import TrainConfig
+
+    name = canonical_name(args.model)
+    check_device(args.device)
+    if Path(args.out).exists() and not (args.resume or args.overwrite):
+        raise StoreExistsError(
+            f"{args.out!r} exists; pass --resume to continue that run, --overwrite to replace "
+            "it, or choose another --out"
+        )
+    region = open_region(args.store, chunks=None)
+    kwargs = {}
+    if model_needs_offsets(name) and not region.landslide.offset_distances():
+        print(
+            "the store holds no uphill offsets: computing them for this run "
+            "(`xlandslide offsets STORE --out NEW` stores them once)"
+        )
+    if model_needs_offsets(name) and not args.aligned:
+        # the LLR that chooses the aligned features: Table 1's row, this run's seed/device
+        device = {"device": args.device} if args.device is not None else {}
+        kwargs["llr_config"] = TrainConfig.paper("llr", seed=args.seed, **device)
+    if name != "naive":
+        changes = {
+            k: v
+            for k, v in (
+                ("epochs", args.epochs),
+                ("lr", args.lr),
+                ("batch_size", args.batch_size),
+                ("device", args.device),
+            )
+            if v is not None
+        }
+        kwargs["config"] = TrainConfig.paper(name, seed=args.seed, **changes)
+        kwargs["resume"] = args.out if args.resume else None
+    split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
+    if split.exists():
+        patches = PatchSet.from_json(split)
+        print(f"reusing the patch split {split}")
+    else:
+        patches = make_patches(region, PatchGeometry(args.core, args.halo), seed=args.seed)
+        patches.to_json(split)
+        print(f"wrote the patch split {split}")
+    region.landslide.fit(name, patches=patches, aligned=args.aligned, checkpoint=args.out, **kwargs)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def predict(args) -> int:
+    from ..checkpoint import load_model
+    from ..errors import StoreExistsError
+    from ..io import open_region, write_map
+
+    if same_path(args.store, args.out):
+        raise StoreExistsError(
+            f"--out {args.out!r} is the region store, which is never replaced; choose another path"
+        )
+    check_device(args.device)
+    model = load_model(args.model, device=args.device)
+    region = open_region(args.store)
+    kwargs = {
+        k: v
+        for k, v in (
+            ("core", args.core),
+            ("block_size", args.block_size),
+            ("batch_size", args.batch_size),
+        )
+        if v is not None
+    }
+    write_map(region.landslide.predict(model, **kwargs), args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,51 @@
+"""Region sub-commands: ``synthetic`` (a built-in region store) and ``offsets``."""
+
+from __future__ import annotations
+
+from ._common import same_path
+
+
+def register(sub) -> None:
+    s = sub.add_parser("synthetic", help="write a synthetic region store")
+    s.add_argument("store")
+    s.add_argument("--shape", type=int, nargs=2, default=(1024, 1024), metavar=("NY", "NX"))
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--distances", type=float, nargs="*", default=(30, 100, 300))
+    s.add_argument("--overwrite", action="store_true")
+    s.set_defaults(func=synthetic)
+
+    o = sub.add_parser("offsets", help="add uphill offsets to a region store (a new store)")
+    o.add_argument("store")
+    o.add_argument("--out", required=True, help="the new region store")
+    o.add_argument("--distances", type=float, nargs="+", default=(30, 100, 300))
+    o.add_argument("--halo", type=int, default=64, help="largest ring radius, pixels (64)")
+    o.add_argument("--overwrite", action="store_true")
+    o.set_defaults(func=offsets)
+
+
+def synthetic(args) -> int:
+    from ..io import write_region
+    from ..synthetic import synthetic_region
+
+    region = synthetic_region(shape=tuple(args.shape), seed=args.seed)
+    if args.distances:
+        region = region.landslide.with_offsets(tuple(args.distances))
+    write_region(region, args.store, overwrite=args.overwrite)
+    print(f"wrote {args.store}")
+    return 0
+
+
+def offsets(args) -> int:
+    from ..errors import StoreExistsError
+    from ..io import open_region, write_region
+
+    if same_path(args.store, args.out):
+        raise StoreExistsError(
+            f"--out {args.out!r} is the input store; offsets go to a new store (the input is "
+            "never replaced): choose another --out"
+        )
+    region = open_region(args.store)
+    region = region.landslide.with_offsets(tuple(args.distances), halo=args.halo)
+    write_region(region, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out} (offsets for {list(args.distances)} m)")
+    return 0

@@ -1,0 +1,153 @@
+"""Settings of a training run: :class:`TrainConfig` (Table 1 of the paper as presets)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+
+from ..errors import ConfigError
+
+
+def _integer(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or (
+        not isinstance(value, int) and not (isinstance(value, float) and value.is_integer())
+    ):
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+    if value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run (defaults: the paper's LACNN row of Table 1).
+
+    Parameters
+    ----------
+    optimizer : {"adam", "sgd"}
+        Optimizer.
+    lr : float
+        Initial learning rate.
+    epochs : int
+        Passes over the (oversampled) training patches.
+    batch_size : int
+        Patches per step.
+    weight_decay : float
+        L2 penalty (the paper's 0.001), applied by the optimizer to every parameter.
+    momentum : float
+        SGD momentum (0: plain SGD, as the paper's table implies); ignored by Adam.
+    patience : int
+        Epochs without validation improvement before the learning rate is reduced
+        (:class:`torch.optim.lr_scheduler.ReduceLROnPlateau`).
+    lr_factor : float
+        Factor applied to the learning rate on a plateau.
+    seed : int
+        Seeds the weights' initialisation, the patch order and the data-loader workers.
+    num_workers : int
+        :class:`torch.utils.data.DataLoader` worker processes (0: load in the main process).
+    max_batches_per_epoch : int, optional
+        Stop each training epoch after this many batches (quick runs); validation always
+        sees every validation patch.
+    early_stopping : int, optional
+        Stop after this many epochs without improvement of the validation loss (default:
+        train every epoch; the best epoch's weights are returned either way).
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` picks CUDA when available.
+    amp : bool
+        Mixed precision on CUDA (bfloat16 where supported, else float16 with loss
+        scaling); never used on the CPU.  The loss is computed in float32.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 0.001
+    epochs: int = 30
+    batch_size: int = 9
+    weight_decay: float = 1e-3
+    momentum: float = 0.0
+    patience: int = 2
+    lr_factor: float = 0.1
+    seed: int = 0
+    num_workers: int = 0
+    max_batches_per_epoch: int | None = None
+    early_stopping: int | None = None
+    device: str | None = None
+    amp: bool = True
+
+    def __post_init__(self):
+        opt = str(self.optimizer).lower()
+        if opt not in ("adam", "sgd"):
+            raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        object.__setattr__(self, "optimizer", opt)
+        for name in ("lr", "weight_decay", "momentum", "lr_factor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"{name} must be finite, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be a positive number (for example 0.001), got {self.lr!r}")
+        for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("num_workers", 0)):
+            object.__setattr__(self, name, _integer(name, getattr(self, name), low))
+        object.__setattr__(self, "seed", _integer("seed", self.seed, 0))
+        for name in ("max_batches_per_epoch", "early_stopping"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _integer(name, getattr(self, name), 1))
+        if self.weight_decay < 0 or self.momentum < 0:
+            raise ConfigError(
+                f"weight_decay and momentum must be >= 0, got {self.weight_decay!r} and "
+                f"{self.momentum!r}"
+            )
+        if not 0 < self.lr_factor < 1:
+            raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor!r}")
+        if not isinstance(self.amp, bool):
+            raise ConfigError(f"amp must be True or False, got {self.amp!r}")
+        if self.device is not None:
+            if type(self.device).__name__ == "device":  # a torch.device: keep it plain
+                object.__setattr__(self, "device", str(self.device))
+            if not isinstance(self.device, str) or not self.device:
+                raise ConfigError(
+                    f"device must be None (automatic) or a name such as 'cpu', 'cuda' or "
+                    f"'cuda:1', got {self.device!r}"
+                )
+
+    @classmethod
+    def paper(cls, name: str, **changes) -> TrainConfig:
+        """Table 1 of the paper for model ``name`` (case-insensitive), with ``changes``.
+
+        >>> cfg = TrainConfig.paper("CNN")
+        >>> cfg.optimizer, cfg.lr, cfg.epochs, cfg.batch_size
+        ('sgd', 0.125, 20, 12)
+        """
+        from ..models import model_entry
+
+        entry = model_entry(name)
+        if entry.paper is None:
+            raise ConfigError(
+                f"the {entry.name} model is not trained by gradient descent: it has no Table 1 "
+                "row (fit needs no TrainConfig for it)"
+            )
+        opt, lr, epochs, batch = entry.paper
+        row = {"optimizer": opt, "lr": lr, "epochs": epochs, "batch_size": batch}
+        return cls(**{**row, **changes})
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain dict of the settings (round-trips through :meth:`from_dict`)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> TrainConfig:
+        """Settings from :meth:`to_dict`'s output; unknown keys raise :class:`ConfigError`."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown TrainConfig keys {unknown}; known keys are {sorted(known)}")
+        return cls(**dict(data))
+
+
+__all__ = ["TrainConfig"]

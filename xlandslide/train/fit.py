@@ -1,0 +1,243 @@
+""":func:`fit`: train one model on a region and its patches — nothing behind the caller's back.
+
+``fit`` trains exactly the model it is asked for on what it is given: the region (with its
+uphill offsets already there for aligned models), the patches and their split, the aligned
+feature names.  Choosing those names with an LLR is the explicit step
+:func:`xlandslide.select_aligned_features`; adding offsets is
+``region.landslide.with_offsets``; the façades (the accessor's ``fit``, the command line,
+the demo) chain those steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import xarray as xr
+
+from ..errors import ConfigError, GridMismatchError, PatchError
+from ..grid import PatchGeometry, check_halo, pixel_size
+from ..model import LandslideModel, spec_for_region
+from ..patches import PatchDataset, PatchSet
+from ..patches.dataset import CACHE_BYTES
+from ..region import offset_distances, positive_ratio, select_offsets
+from ..validate import validate_region
+from .config import TrainConfig
+from .loop import train_module
+
+
+def suggest_geometry(shape, halo: int, n: int = 10) -> PatchGeometry:
+    """The largest core (a power of two up to 512, or 500) whose grid has ``n`` patches."""
+    ny, nx = shape
+    for core in (500, 256, 128, 64, 32, 16):
+        if -(-ny // core) * -(-nx // core) >= n:
+            return PatchGeometry(core=core, halo=halo)
+    return PatchGeometry(core=8, halo=halo)
+
+
+def _check_patches(region, patches) -> None:
+    if not isinstance(patches, PatchSet):
+        raise ConfigError(
+            f"patches must be a PatchSet (xlandslide.make_patches(region, geometry)), got "
+            f"{type(patches).__name__}"
+        )
+    shape = (region.sizes["y"], region.sizes["x"])
+    if patches.shape != shape:
+        raise GridMismatchError(
+            f"the patches were made for a region of shape {patches.shape}, not {shape}; "
+            "make them with xlandslide.make_patches(region, ...)"
+        )
+    counts = patches.counts()
+    if counts["train"]["patches"] == 0 or counts["val"]["patches"] == 0:
+        g = patches.geometry
+        better = suggest_geometry(shape, g.halo)
+        raise PatchError(
+            f"a {shape[0]} x {shape[1]} region cut in patches of core {g.core} gives "
+            f"{counts['train']['patches']} train / {counts['val']['patches']} val / "
+            f"{counts['test']['patches']} test patches: training needs at least one of each "
+            f"of train and val. Use a smaller core, e.g. make_patches(region, "
+            f"PatchGeometry(core={better.core}, halo={better.halo}))"
+        )
+
+
+def fit(
+    region: xr.Dataset,
+    model: str = "lacnn",
+    *,
+    patches: PatchSet,
+    aligned: Sequence[str] | None = None,
+    distances: Sequence[float] | None = None,
+    config: TrainConfig | None = None,
+    model_config: Mapping | None = None,
+    train_mask: xr.DataArray | None = None,
+    val_mask: xr.DataArray | None = None,
+    progress: bool = True,
+    checkpoint=None,
+    save_every: int | None = None,
+    resume=None,
+    callbacks: Sequence[Callable] | None = None,
+    cache_bytes: int = CACHE_BYTES,
+) -> LandslideModel:
+    """Train one landslide model on a region, as in the paper.
+
+    Parameters
+    ----------
+    region : xarray.Dataset
+        A region (:mod:`xlandslide.region`); numpy-, store- or dask-backed.  Aligned models
+        need its uphill offsets (``region.landslide.with_offsets(distances)``).
+    model : str
+        ``"naive"``, ``"llr"``, ``"nn"``, ``"lann"``, ``"cnn"`` or ``"lacnn"``.
+    patches : PatchSet
+        Patches and split (:func:`xlandslide.make_patches`); training uses the ``train``
+        patches (positive ones oversampled), validation the ``val`` ones.
+    aligned : sequence of str, optional
+        Aligned models only (and required by them): the features read at the uphill points,
+        e.g. ``xlandslide.select_aligned_features(region, patches).names``.
+    distances : sequence of float, optional
+        Aligned models only: looking distances in metres (default: every distance whose
+        offsets the region holds).  Their ring radii must fit in ``patches.geometry.halo``.
+    config : TrainConfig, optional
+        Default ``TrainConfig.paper(model)`` (Table 1); unused by ``"naive"``.
+    model_config : mapping, optional
+        Model options (``base_width``, ``depth``, ``batch_norm``, ``hidden``,
+        ``validity_channel``; see :func:`xlandslide.models.build_model`).
+    train_mask, val_mask : DataArray (y, x) of bool, optional
+        Pixels whose labels count in training / validation (elsewhere they read as unknown):
+        spatial folds pass the training pixels and spatially separate validation pixels.
+    progress : bool
+        One line per epoch on stderr, and progress bars.
+    checkpoint : path, optional
+        Write the best model so far and the training state there (atomically) after every
+        epoch (and every ``save_every`` batches); :func:`xlandslide.load_model` reads it.
+    save_every : int, optional
+        Also write the checkpoint every this many training batches (for resuming mid-epoch).
+    resume : path, optional
+        Continue the run whose checkpoint is there (when the file exists) — to the same
+        weights as an uninterrupted run; see :mod:`xlandslide.train.loop`.
+    callbacks : sequence of callables, optional
+        Called after every epoch with a dict (epoch, train_loss, val_loss, lr, seconds,
+        improved); one returning ``True`` stops training.
+    cache_bytes : int
+        Budget of the in-memory patch cache (default 1 GiB): every patch is read (or
+        computed, for a lazy region) once per run, not once per epoch.
+
+    Returns
+    -------
+    LandslideModel
+        The best-validation weights, in eval mode, with its :class:`~xlandslide.ModelSpec`
+        and ``history`` (per-epoch ``train_loss``, ``val_loss``, ``lr``, ``seconds``,
+        ``best_epoch``).  ``"naive"`` is the training positive ratio (no epochs).
+
+    Raises
+    ------
+    ConfigError
+        An unknown model, a ``config`` that is not a TrainConfig, bad model options, an
+        aligned model without ``aligned`` names (or a region without offsets), or aligned
+        names given to a model that reads none.
+    PatchError
+        No training or no validation patch (the message names a geometry that has them), or
+        no known pixel in the training cores.
+    StoreExistsError
+        ``checkpoint`` names a directory or a file that is not an xlandslide checkpoint
+        (checked before training).
+    RegionError
+        An aligned model on a region lacking the offsets of ``distances``.
+    HaloError
+        A looking distance whose ring does not fit in the patches' halo.
+
+    Notes
+    -----
+    Seeded: the same seed, data and device give the same weights (on the CPU exactly).
+    The loss counts only core pixels whose label is known (``label >= 0``).
+
+    Examples
+    --------
+    >>> import xlandslide as xl  # doctest: +SKIP
+    >>> patches = xl.make_patches(region, xl.PatchGeometry(128, 64))  # doctest: +SKIP
+    >>> sel = xl.select_aligned_features(region, patches)  # doctest: +SKIP
+    >>> model = xl.fit(region, "lacnn", patches=patches, aligned=sel.names)  # doctest: +SKIP
+    """
+    from ..checkpoint import check_replaceable, save_model
+    from ..models import canonical_name, model_entry
+
+    name = canonical_name(model)
+    entry = model_entry(name)
+    validate_region(region)
+    _check_patches(region, patches)
+    for what, m in (("train_mask", train_mask), ("val_mask", val_mask)):
+        if m is not None and (m.sizes.get("y"), m.sizes.get("x")) != patches.shape:
+            raise GridMismatchError(
+                f"{what} has (y, x) sizes ({m.sizes.get('y')}, {m.sizes.get('x')}), not the "
+                f"region's {patches.shape}; give a (y, x) boolean DataArray on the region's grid"
+            )
+    if checkpoint is not None:
+        check_replaceable(checkpoint)
+    fields: dict = {"geometry": patches.geometry, "model_config": dict(model_config or {})}
+    if entry.needs_offsets:
+        if not aligned:
+            raise ConfigError(
+                f"the {name} model reads aligned features: pass aligned=[...feature names...], "
+                "for example xlandslide.select_aligned_features(region, patches).names"
+            )
+        if distances is None:
+            distances = offset_distances(region)
+        if not distances:
+            raise ConfigError(
+                f"the {name} model needs looking distances and the region holds no uphill "
+                "offsets: add them with region.landslide.with_offsets((30, 100, 300))"
+            )
+        check_halo(distances, pixel_size(region), patches.geometry.halo, what="fit")
+        region = select_offsets(region, distances)
+        fields.update(aligned=tuple(aligned), distances=tuple(distances))
+    elif aligned or distances:
+        raise ConfigError(
+            f"the {name} model reads no aligned features; leave aligned and distances empty "
+            "(the aligned models are 'lann' and 'lacnn')"
+        )
+    if name == "naive":
+        if config is not None:
+            raise ConfigError("the naive model is not trained by gradient descent: pass no config")
+    else:
+        config = config if config is not None else TrainConfig.paper(name)
+        if not isinstance(config, TrainConfig):
+            raise ConfigError(
+                f"config must be a TrainConfig (e.g. TrainConfig.paper({name!r}, epochs=5)), "
+                f"got {type(config).__name__}"
+            )
+        fields["train_config"] = config.to_dict()
+    spec = spec_for_region(name, region, **fields)
+    mask = patches.core_mask("train", like=region)
+    if train_mask is not None:
+        mask = mask & train_mask.astype(bool)
+    prior = positive_ratio(region["label"], mask)
+    if math.isnan(prior):
+        raise PatchError(
+            "the cores of the training patches hold no known pixel (label 0 or 1)"
+            + (" inside train_mask" if train_mask is not None else "")
+            + "; use another split or mask"
+        )
+    if name == "naive":
+        module = spec.build_module()
+        module.init_prior(prior)
+        result = LandslideModel(module, spec, history={"train_ratio": prior})
+        if checkpoint is not None:
+            save_model(result, checkpoint)
+        return result
+    read = {"offsets": entry.needs_offsets, "cache_bytes": cache_bytes}
+    train = PatchDataset(region, patches, "train", label_mask=train_mask, **read)
+    val = PatchDataset(region, patches, "val", oversample=False, label_mask=val_mask, **read)
+    return train_module(
+        spec,
+        train,
+        val,
+        config=config,
+        progress=progress,
+        checkpoint=checkpoint,
+        save_every=save_every,
+        resume=resume,
+        callbacks=callbacks,
+        prior=prior,
+    )
+
+
+__all__ = ["fit", "suggest_geometry"]

@@ -1,0 +1,493 @@
+"""The training loop: epochs over patch datasets, validation, checkpoints, resume.
+
+:func:`train_module` trains the module of a :class:`~xlandslide.ModelSpec` on map-style
+datasets of patch dicts (:class:`~xlandslide.PatchDataset`) with the paper's recipe:
+binary cross-entropy on the known core pixels only, Adam or SGD with L2 weight decay,
+validation every epoch, the learning rate reduced on a validation plateau, the best epoch's
+weights returned.
+
+Determinism and resume
+----------------------
+Everything random is seeded from ``config.seed``: the weights (``torch.manual_seed``), the
+order of the training patches in epoch ``e`` (``numpy.random.Generator(PCG64([seed, e]))``)
+and the DataLoader workers.  With a ``checkpoint`` path the run writes, at the end of every
+epoch and every ``save_every`` batches, the best weights so far (what
+:func:`xlandslide.load_model` reads) and the *training state* — current weights, optimizer,
+scheduler and gradient-scaler states, the torch RNG states, the epoch and the number of
+batches done in it, the loss sums of the epoch so far, the history and the best epoch.
+``resume=path`` restarts from it: the patch order of the interrupted epoch is recomputed and
+its first batches skipped, so a resumed run ends with the same weights as an uninterrupted
+one (bit for bit on the CPU).  The checkpoint path is checked before the first epoch: only a
+checkpoint is ever replaced there (:func:`xlandslide.checkpoint.check_replaceable`).
+
+Reads
+-----
+One DataLoader per dataset serves the whole run; with ``num_workers > 0`` its workers persist
+from epoch to epoch, so that each keeps the patch cache of its
+:class:`~xlandslide.PatchDataset` copy and a later epoch reads nothing from the region.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError, ConfigError, PatchError, RegionError
+from ..model import LandslideModel, ModelSpec
+from .config import TrainConfig
+from .loss import masked_bce_sum
+
+
+def choose_device(device):
+    """``torch.device`` for ``device`` (``None``: CUDA when available, else the CPU)."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ConfigError(
+            f"unknown device {device!r} ({err}); use 'cpu', 'cuda' or 'cuda:N'"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "device 'cuda' was asked for but torch sees no CUDA device; use device='cpu' "
+            "or None (automatic)"
+        )
+    return device
+
+
+def _seed_worker(worker_id: int) -> None:  # DataLoader worker_init_fn (must be picklable)
+    import random
+
+    import torch
+
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)  # noqa: NPY002  (datasets may use the legacy global RNG)
+    random.seed(seed)
+
+
+def epoch_batches(n: int, config: TrainConfig, epoch: int, *, shuffle: bool) -> list[list[int]]:
+    """The batches (lists of dataset indices) of ``epoch``: a seeded permutation, chunked."""
+    order = np.arange(n)
+    if shuffle:
+        order = np.random.Generator(np.random.PCG64([int(config.seed), int(epoch)])).permutation(n)
+    b = int(config.batch_size)
+    batches = [order[i : i + b].tolist() for i in range(0, n, b)]
+    if shuffle and config.max_batches_per_epoch is not None:
+        batches = batches[: int(config.max_batches_per_epoch)]
+    return batches
+
+
+class _Batches:
+    """A batch sampler whose batches are set before every pass over a loader."""
+
+    def __init__(self):
+        self.batches: list[list[int]] = []
+
+    def __iter__(self):
+        return iter(list(self.batches))
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class _Loaders:
+    """One DataLoader per dataset for the whole run.
+
+    With ``num_workers > 0`` the workers persist from epoch to epoch, and with them the
+    patch cache of each worker's :class:`~xlandslide.PatchDataset`: a new loader per epoch
+    would start new workers with empty caches, and every epoch would read the region again.
+    """
+
+    def __init__(self, config: TrainConfig, device):
+        self.config, self.device = config, device
+        self.loaders: dict[int, tuple] = {}
+
+    def __call__(self, dataset, batches):
+        import torch
+        from torch.utils.data import DataLoader
+
+        key = id(dataset)
+        if key not in self.loaders:
+            sampler = _Batches()
+            generator = torch.Generator()
+            generator.manual_seed(int(self.config.seed))
+            workers = int(self.config.num_workers)
+            loader = DataLoader(
+                dataset,
+                batch_sampler=sampler,
+                num_workers=workers,
+                worker_init_fn=_seed_worker if workers else None,
+                generator=generator,
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=workers > 0,
+            )
+            self.loaders[key] = (dataset, sampler, loader)
+        _, sampler, loader = self.loaders[key]
+        sampler.batches = [list(b) for b in batches]
+        return loader
+
+    def close(self) -> None:
+        """Drop the loaders (their persistent workers exit)."""
+        self.loaders.clear()
+
+
+def _batch_to(batch, device, needs_offsets: bool):
+    import torch
+
+    def move(key):
+        return torch.as_tensor(batch[key]).to(device, non_blocking=True)
+
+    offsets = None
+    if needs_offsets:
+        if batch.get("offsets") is None:
+            raise RegionError(
+                "the model reads aligned features but the batches carry no 'offsets'; add "
+                "uphill_dy/uphill_dx to the region (region.landslide.with_offsets)"
+            )
+        offsets = move("offsets")  # int8 travels; the gather casts on the device
+    return (move("continuous"), move("categorical"), offsets), move("label")
+
+
+def _amp_settings(config: TrainConfig, device):
+    """(autocast dtype or None, GradScaler or None)."""
+    import torch
+
+    if not config.amp or device.type != "cuda":
+        return None, None
+    if torch.cuda.is_bf16_supported():
+        return torch.bfloat16, None
+    return torch.float16, torch.amp.GradScaler("cuda")
+
+
+def _make_optimizer(module, config: TrainConfig):
+    import torch
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+
+
+def _progress_bar(total: int, desc: str):
+    if not desc:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    # disable=None: no bar when stderr is not a terminal (logs, CI), the epoch lines remain
+    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, disable=None)
+
+
+class _Run:
+    """The mutable state of one training run (what a resumable checkpoint stores)."""
+
+    def __init__(self, spec, module, config, device):
+        import torch
+
+        self.spec = spec
+        self.module = module
+        self.config = config
+        self.device = device
+        self.optimizer = _make_optimizer(module, config)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=config.lr_factor, patience=config.patience
+        )
+        self.amp = _amp_settings(config, device)
+        self.epoch, self.batch, self.sums = 1, 0, [0.0, 0.0]
+        self.history = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [], "seconds": []}
+        self.best_score, self.best_epoch, self.best_state = math.inf, 0, None
+        self.since_best = 0
+        self.done = False
+        self.loaders = _Loaders(config, device)
+
+    def best_model(self) -> LandslideModel:
+        """The best weights so far in a copy of the module (the training module itself is
+        never handed out: LandslideModel switches its module to eval mode, which would change
+        how batch norm trains for the rest of the epoch)."""
+        import copy
+
+        module = copy.deepcopy(self.module)
+        if self.best_state is not None:
+            module.load_state_dict(self.best_state)
+        return LandslideModel(
+            module, self.spec, history={**self.history, "best_epoch": self.best_epoch}
+        )
+
+    def state(self) -> dict:
+        import torch
+
+        def cpu(sd):
+            return {k: v.detach().to("cpu").clone() for k, v in sd.items()}
+
+        scaler = self.amp[1]
+        return {
+            "spec": self.spec.to_dict(),
+            "config": self.config.to_dict(),
+            "module": cpu(self.module.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": None if scaler is None else scaler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "sums": list(self.sums),
+            "history": self.history,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "best_state": None if self.best_state is None else cpu(self.best_state),
+            "since_best": self.since_best,
+            "done": self.done,
+        }
+
+    def restore(self, state: dict) -> None:
+        import torch
+
+        self.module.load_state_dict(state["module"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state["scaler"] is not None and self.amp[1] is not None:
+            self.amp[1].load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+        self.sums = [float(v) for v in state["sums"]]
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.best_score, self.best_epoch = float(state["best_score"]), int(state["best_epoch"])
+        self.best_state = state["best_state"]
+        self.since_best = int(state["since_best"])
+        self.done = bool(state["done"])
+
+    def save(self, path) -> None:
+        from ..checkpoint import save_model
+
+        save_model(self.best_model(), path, extra={"training_state": self.state()})
+
+
+def _read_resume(path, spec: ModelSpec, config: TrainConfig) -> dict:
+    from ..checkpoint import read_checkpoint
+
+    obj = read_checkpoint(path)
+    state = obj.get("training_state")
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{str(path)!r} holds a model but no training state to resume from (it was not "
+            "written by fit(..., checkpoint=...) of this version); train anew"
+        )
+    missing = sorted(
+        {"spec", "config", "module", "optimizer", "scheduler", "epoch", "batch"} - set(state)
+    )
+    if missing:
+        raise CheckpointError(
+            f"{str(path)!r} holds an incomplete training state (no {missing}); train anew"
+        )
+    mine, theirs = spec.to_dict(), dict(state["spec"])
+    mine.pop("version"), theirs.pop("version", None)
+    if mine != theirs:
+        diff = sorted(k for k in mine if mine[k] != theirs.get(k))
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: its model differs from this run's in {diff}; "
+            "resume with the same model, region, patches and settings"
+        )
+    if TrainConfig.from_dict(state["config"]) != config:
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: it was trained with other settings "
+            f"({state['config']}); resume with the same TrainConfig"
+        )
+    return state
+
+
+def _step(run: _Run, batch, halo: int, train: bool):
+    """One batch: (sum of BCE, number of known core pixels) and, training, an update."""
+    import torch
+
+    amp_dtype, scaler = run.amp
+    inputs, label = _batch_to(batch, run.device, run.spec.needs_offsets)
+    with torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        logits = run.module(*inputs)
+    s, n = masked_bce_sum(logits, label, halo)
+    n_known = float(n.item())
+    if train and n_known > 0:
+        loss = s / n
+        run.optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(run.optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            run.optimizer.step()
+    return float(s.item()), n_known
+
+
+def _validate(run: _Run, val, halo: int, progress: bool) -> float:
+    import torch
+
+    if val is None or len(val) == 0:
+        return math.nan
+    batches = epoch_batches(len(val), run.config, run.epoch, shuffle=False)
+    total = count = 0.0
+    run.module.eval()
+    bar = _progress_bar(len(batches), f"{run.spec.name} validation" if progress else "")
+    with torch.no_grad():
+        for batch in run.loaders(val, batches):
+            s, n = _step(run, batch, halo, train=False)
+            total, count = total + s, count + n
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
+    return total / count if count else math.nan
+
+
+def _train_epoch(run, train, halo, *, progress, checkpoint, save_every):
+    batches = epoch_batches(len(train), run.config, run.epoch, shuffle=True)
+    todo = batches[run.batch :]
+    bar = _progress_bar(len(batches), f"{run.spec.name} epoch {run.epoch}" if progress else "")
+    if bar is not None:
+        bar.update(run.batch)
+    run.module.train(True)
+    for batch in run.loaders(train, todo):
+        s, n = _step(run, batch, halo, train=True)
+        run.sums[0] += s
+        run.sums[1] += n
+        run.batch += 1
+        if bar is not None:
+            bar.update()
+        if checkpoint is not None and save_every and run.batch % save_every == 0:
+            if run.batch < len(batches):
+                run.save(checkpoint)
+    if bar is not None:
+        bar.close()
+    total, count = run.sums
+    return total / count if count else math.nan
+
+
+def train_module(
+    spec: ModelSpec,
+    train,
+    val,
+    *,
+    config: TrainConfig,
+    progress: bool = True,
+    checkpoint=None,
+    save_every: int | None = None,
+    resume=None,
+    callbacks: Sequence[Callable] | None = None,
+    prior: float | None = None,
+) -> LandslideModel:
+    """Train the module of ``spec`` on map-style datasets of patch dicts.
+
+    ``train`` and ``val`` yield dicts with ``"continuous"`` (C, S, S) float32 (NaN outside
+    the region), ``"categorical"`` (G, S, S) uint8, ``"label"`` (S, S) int8 (1/0/-1) and,
+    for aligned models, ``"offsets"`` (D, 2, S, S) int8, with ``S = spec.geometry.size``.
+    ``prior`` (the training positive ratio), when given, sets the output bias to
+    ``logit(prior)`` before training.  ``checkpoint``, ``save_every`` and ``resume``: see
+    the module notes.  See :func:`xlandslide.fit` for the rest.
+    """
+    import torch
+
+    if len(train) == 0:
+        raise PatchError("the training set holds no patch; use more data or another split")
+    if save_every is not None and (
+        isinstance(save_every, bool)
+        or not isinstance(save_every, (int, float))
+        or int(save_every) != save_every
+        or save_every < 1
+    ):
+        raise ConfigError(f"save_every must be a positive number of batches, got {save_every!r}")
+    if save_every is not None and checkpoint is None:
+        raise ConfigError("save_every needs a checkpoint path to write to (checkpoint=...)")
+    if checkpoint is not None:
+        from ..checkpoint import check_replaceable
+
+        check_replaceable(checkpoint)  # before any epoch is spent, not after the first
+    device = choose_device(config.device)
+    halo = int(spec.geometry.halo)
+    torch.manual_seed(int(config.seed))
+    module = spec.build_module()
+    if prior is not None:
+        module.init_prior(float(prior))
+    run = _Run(spec, module.to(device), config, device)
+    if resume is not None and Path(resume).exists():
+        run.restore(_read_resume(resume, spec, config))
+        if progress:
+            print(
+                f"[xlandslide] {spec.name}: resuming from {resume} at epoch {run.epoch}, "
+                f"batch {run.batch}",
+                file=sys.stderr,
+                flush=True,
+            )
+    try:
+        _epochs(run, train, val, halo, progress, checkpoint, save_every, callbacks)
+    finally:
+        run.loaders.close()
+    result = run.best_model()
+    result.module.eval()
+    return result
+
+
+def _epochs(run: _Run, train, val, halo, progress, checkpoint, save_every, callbacks) -> None:
+    """The epochs of a run, from where ``run`` stands (see :func:`train_module`)."""
+    spec, config = run.spec, run.config
+    while not run.done and run.epoch <= int(config.epochs):
+        t0 = time.perf_counter()
+        lr = float(run.optimizer.param_groups[0]["lr"])
+        train_loss = _train_epoch(
+            run, train, halo, progress=progress, checkpoint=checkpoint, save_every=save_every
+        )
+        val_loss = _validate(run, val, halo, progress)
+        score = val_loss if not math.isnan(val_loss) else train_loss
+        if not math.isnan(score):
+            run.scheduler.step(score)
+        seconds = time.perf_counter() - t0
+        for key, value in zip(
+            ("epoch", "train_loss", "val_loss", "lr", "seconds"),
+            (run.epoch, train_loss, val_loss, lr, seconds),
+        ):
+            run.history[key].append(value)
+        improved = run.best_state is None or score < run.best_score
+        if improved:
+            run.best_score, run.best_epoch, run.since_best = score, run.epoch, 0
+            run.best_state = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
+        else:
+            run.since_best += 1
+        if progress:
+            print(
+                f"[xlandslide] {spec.name} epoch {run.epoch}/{config.epochs}: train "
+                f"{train_loss:.5f} val {val_loss:.5f} lr {lr:.3g} ({seconds:.1f} s)"
+                + (" *" if improved else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+        record = {
+            "epoch": run.epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "lr": lr,
+            "seconds": seconds,
+            "improved": improved,
+        }
+        answers = [cb(record) for cb in list(callbacks or ())]  # every callback is called
+        stop = any(a is True for a in answers)
+        if config.early_stopping is not None and run.since_best >= config.early_stopping:
+            stop = True
+        run.epoch, run.batch, run.sums = run.epoch + 1, 0, [0.0, 0.0]
+        run.done = stop or run.epoch > int(config.epochs)
+        if checkpoint is not None:
+            run.save(checkpoint)
+
+
+__all__ = ["choose_device", "epoch_batches", "train_module"]

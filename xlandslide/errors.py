@@ -73,3 +73,35 @@ class StoreExistsError(XLandslideError, FileExistsError):
 
 class XLandslideWarning(UserWarning):
     """Warnings issued by xlandslide (turned into errors in the test suite)."""
+
+
+# --- ingest (issue 7): layers brought into a region ------------------------------------------
+class LayerError(XLandslideError, ValueError):
+    """An input layer cannot be used: wrong dims, an unknown band, an unsupported source."""
+
+
+class LayerNotFoundError(LayerError, FileNotFoundError):
+    """A layer's file (raster or vector) does not exist."""
+
+
+class CRSUnitsError(GridError):
+    """A grid whose CRS is geographic (degrees) or not in metres where metres are needed."""
+
+
+class LabelError(LayerError):
+    """Labels that are not 1 (landslide), 0 (stable) or a declared unknown / no-data value."""
+
+
+class NodataError(LayerError):
+    """An undeclared no-data value (-9999, -32768, ...) used as data, or an infinite value."""
+
+
+class UnmappedCodeError(LayerError, KeyError):
+    """A categorical code that its mapping does not name (and no policy for it was asked)."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one is a sentence
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigNotFoundError(ConfigError, FileNotFoundError):
+    """A configuration file (``xlandslide ingest CONFIG.toml``) does not exist."""

@@ -51,7 +51,7 @@ def test_continuous_slope_and_dem_no_groups():
     label = xr.full_like(dem, np.nan).copy()
     label[20:25, 20:30] = 1.0
     label[30:40, 10:20] = 0.0
-    label[40:45, 10:20] = 7.0  # not 0 or 1: unknown
+    label[40:45, 10:20] = -1.0  # the data model's unknown
     region = validate_region(region_from_dem(dem, label), check_values=True)
     assert set(region.data_vars) == {"dem", "label", "continuous"}  # no categorical group
     assert feature_layout(region) == FeatureLayout(("slope", "dem"))
@@ -130,7 +130,7 @@ def test_errors():
         region_from_dem(xr.full_like(dem, 100.0))
     with pytest.raises(TypeError, match="DataArray"):
         region_from_dem(dem.values)
-    with pytest.raises(GridMismatchError, match="label and dem"):
+    with pytest.raises(GridMismatchError, match="label raster is not on the DEM.s grid"):
         region_from_dem(dem, xr.zeros_like(dem).isel(y=slice(1, None)))
 
 

@@ -59,7 +59,7 @@ def test_points_errors():
         labels_from_points(_points(), _like(), "nope")
     with pytest.raises(GridMismatchError, match="to_crs"):
         labels_from_points(_points().to_crs("EPSG:4326"), _like(), "slide")
-    with pytest.raises(GridMismatchError, match=r"vector layer has no CRS.*set_crs"):
+    with pytest.raises(GridMismatchError, match=r"point layer has no CRS.*set_crs"):
         labels_from_points(_points().set_crs(None, allow_override=True), _like(), "slide")
     with pytest.raises(GridMismatchError, match="grid has no CRS"):
         labels_from_points(_points(), _like().drop_vars("spatial_ref"), "slide")

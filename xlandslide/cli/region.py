@@ -1,4 +1,5 @@
-"""Region sub-commands: ``synthetic`` (a built-in region store) and ``offsets``."""
+"""Region sub-commands: ``ingest`` (a region store from real data, driven by a TOML file),
+``synthetic`` (a built-in region store) and ``offsets``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,18 @@ from ._common import same_path
 
 
 def register(sub) -> None:
+    i = sub.add_parser(
+        "ingest",
+        help="build a region store from real data (DEM, rasters, coded polygons, labels)",
+        description="Build a region store from the layers a TOML file names (the grid, the "
+        "layers, the code mappings, the labels); see examples/ecuador.toml.",
+    )
+    i.add_argument("config", help="the TOML configuration file")
+    i.add_argument("--out", default=None, help="the region store (default: the file's out)")
+    i.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    i.add_argument("--quiet", action="store_true", help="no progress bars")
+    i.set_defaults(func=ingest)
+
     s = sub.add_parser("synthetic", help="write a synthetic region store")
     s.add_argument("store")
     s.add_argument("--shape", type=int, nargs=2, default=(1024, 1024), metavar=("NY", "NX"))
@@ -48,4 +61,30 @@ def offsets(args) -> int:
     region = region.landslide.with_offsets(tuple(args.distances), halo=args.halo)
     write_region(region, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out} (offsets for {list(args.distances)} m)")
+    return 0
+
+
+def ingest(args) -> int:
+    from ..io.ingest import ingest_region
+    from ..region import feature_layout
+
+    path, region = ingest_region(
+        args.config, args.out, overwrite=args.overwrite, progress=not args.quiet
+    )
+    layout = feature_layout(region)
+    build = region.attrs.get("xlandslide_build", {})
+    ny, nx = region.sizes["y"], region.sizes["x"]
+    print(f"region {ny} x {nx} pixels, CRS {region.rio.crs.to_string()}")
+    if layout.continuous:
+        print(f"continuous layers: {', '.join(layout.continuous)}")
+    for group, classes in layout.groups:
+        gaps = build.get("unclassed_pixels", {}).get(group)
+        extra = f"; {gaps} valid pixels without a class" if gaps else ""
+        print(f"group {group}: {len(classes)} classes{extra}")
+    if "valid_pixels" in build:
+        print(
+            f"{build['valid_pixels']} valid pixels: {build['landslide_pixels']} landslide, "
+            f"{build['stable_pixels']} stable, the rest unknown"
+        )
+    print(f"wrote {path}")
     return 0

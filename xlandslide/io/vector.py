@@ -1,17 +1,40 @@
-"""Vector layers -> label rasters on a region's grid (geopandas + rasterio).
+"""Vector layers onto a region's grid (geopandas + rasterio.features), chunk by chunk.
 
 Landslide inventories come as polygons (mapped landslide bodies) or points (initiation
-points, or balanced presence/absence samples).  These functions burn them into an int8
-``label`` raster of the data model: 1 landslide, 0 stable, -1 unknown.
+points, or balanced presence/absence samples); categorical layers (lithology, land cover)
+as polygons with a code per polygon.  Every burn here runs through :func:`rasterize` or
+:func:`burn_points`: on a dask-backed grid one task per chunk rasterises only the geometries
+that touch it (``rasterio.features.rasterize``), and the geometries travel as one key of
+the dask graph — a Veneto-size grid (19500 x 21005) is burnt without ever holding a whole
+layer in memory.
+
+- :func:`labels_from_points`, :func:`labels_from_polygons`: int8 label rasters of the data
+  model (1 landslide, 0 stable, -1 unknown);
+- :func:`read_vector`, :func:`to_grid_crs`: a layer in the grid's CRS (refused with the fix
+  when it is not, reprojected with ``to_crs`` only when asked);
+- :func:`polygon_codes`: uint8 class codes of a coded polygon layer through a
+  :class:`~xlandslide.catalog.ClassMapping`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import numpy as np
 import xarray as xr
 
-from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN
-from ..errors import GridMismatchError, MissingOptionalDependency
+from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE, code_key
+from ..errors import (
+    ConfigError,
+    GridMismatchError,
+    LabelError,
+    LayerError,
+    LayerNotFoundError,
+    MissingOptionalDependency,
+    UnmappedCodeError,
+)
 
 
 def _gpd():
@@ -25,23 +48,155 @@ def _gpd():
     return geopandas
 
 
-def _to_grid_crs(gdf, like: xr.DataArray):
+def read_vector(source, what: str = "the vector layer"):
+    """A GeoDataFrame from a GeoDataFrame or any file geopandas reads."""
+    gpd = _gpd()
+    if isinstance(source, gpd.GeoDataFrame):
+        return source
+    if isinstance(source, gpd.GeoSeries):
+        return gpd.GeoDataFrame(geometry=source)
+    if not isinstance(source, (str, os.PathLike)):
+        raise LayerError(
+            f"{what}: expected a GeoDataFrame or a vector file path, got {type(source).__name__}"
+        )
+    if not Path(source).exists():
+        raise LayerNotFoundError(f"{what}: no file at {str(source)!r}; check the path")
+    try:
+        return gpd.read_file(source)
+    except Exception as err:  # pyogrio / fiona errors
+        raise LayerError(f"{what}: {str(source)!r} is not a readable vector file ({err})") from None
+
+
+def to_grid_crs(gdf, like: xr.DataArray, *, reproject: bool = False, what="the vector layer"):
+    """``gdf`` in the CRS of ``like``: unchanged, reprojected (``to_crs``) on request, or
+    refused with :class:`GridMismatchError` naming the fix."""
     crs = like.rio.crs
     if crs is None:
         raise GridMismatchError("the grid has no CRS; write one with rio.write_crs(...) first")
     if gdf.crs is None:
         raise GridMismatchError(
-            "the vector layer has no CRS; set it with GeoDataFrame.set_crs(...) first"
+            f"{what} has no CRS; set the one it is in with GeoDataFrame.set_crs(...) first"
         )
     if gdf.crs != crs:
+        if reproject:
+            return gdf.to_crs(crs)
         raise GridMismatchError(
-            f"the vector layer's CRS ({gdf.crs}) is not the grid's ({crs}); reproject it "
-            f"explicitly with gdf.to_crs({crs.to_string()!r})"
+            f"{what}'s CRS ({gdf.crs}) is not the grid's ({crs}); reproject it explicitly: "
+            f"reproject=True (reproject = true in the config), or gdf.to_crs({crs.to_string()!r})"
         )
     return gdf
 
 
-def _template(like: xr.DataArray, values: np.ndarray, name: str) -> xr.DataArray:
+# ---------------------------------------------------------------------------------------------
+# Chunk-by-chunk burning
+# ---------------------------------------------------------------------------------------------
+def _grid(like: xr.DataArray):
+    """(transform, shape, chunks or None) of a (y, x) grid."""
+    shape = (like.sizes["y"], like.sizes["x"])
+    return like.rio.transform(), shape, like.chunks
+
+
+def _lazy(block_fn, like, dtype, pack, name):
+    """``block_fn`` over the chunks of ``like`` (dask), or once over the grid (numpy);
+    ``pack`` (small arrays of geometries or points) is one key of the dask graph."""
+    import dask
+    import dask.array as da
+    from dask.base import tokenize
+
+    transform, shape, chunks = _grid(like)
+    if chunks is None:
+        info = {None: {"array-location": [(0, shape[0]), (0, shape[1])]}}
+        return block_fn(block_info=info, pack=pack, transform=transform)
+    token = tokenize(pack["token"], transform, shape, chunks, name)
+    packed = dask.delayed(pack, name=f"xlandslide-{name}-input-{token}", pure=True)
+    return da.map_blocks(
+        block_fn,
+        chunks=chunks,
+        dtype=dtype,
+        meta=np.empty((0, 0), dtype),
+        name=f"xlandslide-{name}-{token}",
+        pack=packed,
+        transform=transform,
+    )
+
+
+def _shapes_block(*, pack, transform, block_info=None):
+    from affine import Affine
+    from rasterio import features
+
+    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    out_shape = (r1 - r0, c1 - c0)
+    t = transform @ Affine.translation(c0, r0)
+    # block bounds in map coordinates (a north-up grid: e < 0)
+    xs = sorted((t.c, t.c + t.a * out_shape[1]))
+    ys = sorted((t.f, t.f + t.e * out_shape[0]))
+    b = pack["bounds"]
+    hit = (b[:, 0] <= xs[1]) & (b[:, 2] >= xs[0]) & (b[:, 1] <= ys[1]) & (b[:, 3] >= ys[0])
+    if not hit.any():
+        return np.full(out_shape, pack["fill"], dtype=pack["dtype"])
+    shapes = zip(pack["geoms"][hit], pack["values"][hit].tolist())
+    return features.rasterize(
+        shapes, out_shape=out_shape, transform=t, fill=pack["fill"], dtype=pack["dtype"]
+    )
+
+
+def rasterize(geometries, like: xr.DataArray, *, values=None, fill=0, dtype="uint8"):
+    """Burn ``geometries`` (with ``values``, default 1) onto the grid of ``like``.
+
+    Lazy and chunk by chunk when ``like`` is dask-backed (one ``rasterio.features.rasterize``
+    per chunk, on the geometries whose bounds touch it), numpy otherwise.  A pixel is burnt
+    when its centre is inside a geometry (rasterio's default); where geometries overlap the
+    later one wins.  Geometries must be in ``like``'s CRS.
+    """
+    import shapely
+
+    geoms = np.asarray(list(geometries), dtype=object)
+    vals = np.ones(len(geoms), np.int64) if values is None else np.asarray(values)
+    keep = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
+    geoms, vals = geoms[keep], vals[keep]
+    bounds = shapely.bounds(geoms).reshape(-1, 4) if len(geoms) else np.zeros((0, 4))
+    digest = hashlib.sha1(b"".join(shapely.to_wkb(geoms).tolist()) if len(geoms) else b"")
+    digest.update(np.ascontiguousarray(vals).tobytes())
+    pack = {
+        "geoms": geoms,
+        "values": vals,
+        "bounds": bounds,
+        "fill": fill,
+        "dtype": np.dtype(dtype),
+        "token": digest.hexdigest(),
+    }
+    return _lazy(_shapes_block, like, np.dtype(dtype), pack, "rasterize")
+
+
+def _points_block(*, pack, transform, block_info=None):
+    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    out = np.full((r1 - r0, c1 - c0), pack["fill"], dtype=pack["dtype"])
+    rows, cols, vals = pack["rows"], pack["cols"], pack["values"]
+    sel = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+    np.maximum.at(out, (rows[sel] - r0, cols[sel] - c0), vals[sel].astype(out.dtype))
+    return out
+
+
+def burn_points(points, like: xr.DataArray, values, *, fill, dtype="int8"):
+    """Burn point ``values`` at the pixels of ``points`` (a GeoSeries of points in ``like``'s
+    CRS) onto the grid of ``like``; where several points share a pixel the largest value
+    wins; points outside the grid are ignored.  Lazy on a dask-backed ``like``."""
+    transform = like.rio.transform()
+    cols, rows = ~transform @ (points.x.to_numpy(), points.y.to_numpy())
+    ok = np.isfinite(rows) & np.isfinite(cols)
+    rows = np.floor(rows[ok]).astype(np.int64)
+    cols = np.floor(cols[ok]).astype(np.int64)
+    vals = np.asarray(values)[ok]
+    digest = hashlib.sha1(rows.tobytes() + cols.tobytes() + vals.tobytes()).hexdigest()
+    pack = {"rows": rows, "cols": cols, "values": vals, "fill": fill, "dtype": np.dtype(dtype)}
+    pack["token"] = digest
+    return _lazy(_points_block, like, np.dtype(dtype), pack, "points")
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+# ---------------------------------------------------------------------------------------------
+def _template(like: xr.DataArray, values, name: str) -> xr.DataArray:
     out = xr.DataArray(
         values,
         dims=("y", "x"),
@@ -58,93 +213,206 @@ def _template(like: xr.DataArray, values: np.ndarray, name: str) -> xr.DataArray
     return out
 
 
-def labels_from_points(points, like: xr.DataArray, column: str) -> xr.DataArray:
+def point_flags(gdf, column: str) -> np.ndarray:
+    """The landslide flags (bool) of a point layer's ``column``, strictly.
+
+    The column must be boolean, or numeric holding only 0 and 1: anything else (NaN or a
+    missing value, 0.5, text such as ``"0"`` or ``"no"``) raises :class:`LabelError` — a
+    guess there would turn absence points into landslides.
+    """
+    import pandas as pd
+
+    if column not in gdf.columns:
+        raise KeyError(f"no column {column!r} in the point layer; columns: {list(gdf.columns)}")
+    col = gdf[column]
+    fix = (
+        f"make {column!r} boolean (True = landslide) or 0/1, e.g. "
+        f"gdf[{column!r}] = gdf[{column!r}].map({{'yes': True, 'no': False}}) (mapping "
+        "every value you have), and drop or fix the points without a value"
+    )
+    if col.isna().any():
+        raise LabelError(
+            f"the point layer's column {column!r} has {int(col.isna().sum())} missing values "
+            f"(NaN / None): a point must be a landslide or not; {fix}"
+        )
+    if pd.api.types.is_bool_dtype(col):
+        return col.to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(col):
+        values = col.to_numpy(dtype=np.float64)
+        bad = np.unique(values[(values != 0) & (values != 1)])
+        if bad.size:
+            raise LabelError(
+                f"the point layer's column {column!r} holds {bad[:5].tolist()} besides 0 "
+                f"and 1; labels are 1 (landslide) and 0 (stable): {fix}"
+            )
+        return values == 1
+    kinds = sorted({type(v).__name__ for v in col.tolist()})
+    sample = sorted({repr(v) for v in col.tolist()})[:5]
+    raise LabelError(
+        f"the point layer's column {column!r} holds {'/'.join(kinds)} values ({', '.join(sample)}"
+        f"), not booleans or 0/1; text is never read as a label: {fix}"
+    )
+
+
+def _points_only(gdf, what):
+    kinds = set(gdf.geometry.geom_type.dropna().unique())
+    if kinds - {"Point"}:
+        raise LayerError(
+            f"{what} holds {sorted(kinds)} geometries; presence/absence labels need Point "
+            "geometries (use labels_from_polygons for landslide polygons)"
+        )
+
+
+def labels_from_points(
+    points, like: xr.DataArray, column: str, *, reproject: bool = False
+) -> xr.DataArray:
     """Label raster from presence/absence points: 1/0 at the points' pixels, -1 elsewhere.
 
     Parameters
     ----------
     points : geopandas.GeoDataFrame or path
-        Point layer in the grid's CRS (no implicit reprojection).
+        Point layer in the grid's CRS (refused otherwise, unless ``reproject``).
     like : xarray.DataArray
-        A (y, x) raster on the target grid, with a CRS.
+        A (y, x) raster on the target grid, with a CRS.  Dask-backed: the label is lazy,
+        burnt chunk by chunk.
     column : str
-        Boolean (or 0/1) column: True for a landslide point.
+        Boolean, or 0/1, column: True (1) for a landslide point.  Missing values and any
+        other value or type are refused (:class:`~xlandslide.errors.LabelError`).
+    reproject : bool
+        Reproject the points to the grid's CRS (``to_crs``) when it differs.
 
     Notes
     -----
-    Points outside the grid are ignored.  When a landslide and a non-landslide point fall
-    in the same pixel, the landslide wins.
+    A point falls in the pixel that contains it; points outside the grid are ignored.  When
+    a landslide and a stable point fall in the same pixel, the landslide wins.
     """
-    gpd = _gpd()
-    gdf = points if isinstance(points, gpd.GeoDataFrame) else gpd.read_file(points)
-    gdf = _to_grid_crs(gdf, like)
-    if column not in gdf.columns:
-        raise KeyError(f"no column {column!r} in the point layer; columns: {list(gdf.columns)}")
-    transform = like.rio.transform()
-    ny, nx = like.sizes["y"], like.sizes["x"]
-    cols, rows = ~transform @ (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
-    rows = np.floor(rows).astype(int)
-    cols = np.floor(cols).astype(int)
-    flag = gdf[column].to_numpy().astype(bool)
-    inside = (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx)
-    label = np.full((ny, nx), LABEL_UNKNOWN, dtype="int8")
-    order = np.argsort(flag, kind="stable")  # landslides written last: they win
-    r, c, f = rows[order], cols[order], flag[order]
-    keep = inside[order]
-    label[r[keep], c[keep]] = np.where(f[keep], LABEL_LANDSLIDE, LABEL_STABLE)
+    gdf = read_vector(points, "the point layer")
+    gdf = to_grid_crs(gdf, like, reproject=reproject, what="the point layer")
+    flags = point_flags(gdf, column)
+    _points_only(gdf, "the point layer")
+    values = np.where(flags, LABEL_LANDSLIDE, LABEL_STABLE).astype(np.int8)
+    label = burn_points(gdf.geometry, like, values, fill=LABEL_UNKNOWN, dtype="int8")
     return _template(like, label, "label")
 
 
-def _burn(shapes, shape, transform):
-    from rasterio import features
-
-    shapes = [(g, 1) for g in shapes if g is not None and not g.is_empty]
-    if not shapes:
-        return np.zeros(shape, dtype="uint8")
-    return features.rasterize(shapes, out_shape=shape, transform=transform, fill=0, dtype="uint8")
+def _polygon_label_block(burnt, inside):
+    label = np.where(burnt == 1, LABEL_LANDSLIDE, LABEL_STABLE).astype(np.int8)
+    label[~inside] = LABEL_UNKNOWN
+    return label
 
 
-def _label_block(valid, *, slides, region, transform, block_info=None):
-    from affine import Affine
-
-    (r0, _), (c0, _) = block_info[0]["array-location"]
-    t = transform @ Affine.translation(c0, r0)
-    label = np.where(_burn(slides, valid.shape, t) == 1, LABEL_LANDSLIDE, LABEL_STABLE)
-    if region is not None:
-        label[_burn(region, valid.shape, t) == 0] = LABEL_UNKNOWN
-    else:
-        label[~valid] = LABEL_UNKNOWN
-    return label.astype("int8")
-
-
-def labels_from_polygons(polygons, like: xr.DataArray, *, region=None) -> xr.DataArray:
+def labels_from_polygons(
+    polygons, like: xr.DataArray, *, region=None, reproject: bool = False
+) -> xr.DataArray:
     """Label raster from landslide polygons: 1 inside a polygon, 0 elsewhere in the region.
 
     Parameters
     ----------
     polygons : geopandas.GeoDataFrame or path
-        Landslide polygons in the grid's CRS (no implicit reprojection).
+        Landslide polygons in the grid's CRS (refused otherwise, unless ``reproject``).
     like : xarray.DataArray
         A (y, x) raster on the target grid, with a CRS; where it is NaN is outside the region
         (label -1) unless ``region`` is given.  A dask-backed ``like`` gives a lazy label
         raster, burnt chunk by chunk.
-    region : geopandas.GeoDataFrame, optional
+    region : geopandas.GeoDataFrame or path, optional
         Polygons of the mapped area; pixels outside them are unknown (-1).
+    reproject : bool
+        Reproject the layers to the grid's CRS (``to_crs``) when it differs.
 
     Notes
     -----
     A pixel is inside a polygon when its centre is (rasterio's default rasterisation).
     """
-    gpd = _gpd()
-    gdf = polygons if isinstance(polygons, gpd.GeoDataFrame) else gpd.read_file(polygons)
-    gdf = _to_grid_crs(gdf, like)
-    reg = None if region is None else list(_to_grid_crs(region, like).geometry)
-    transform = like.rio.transform()
-    valid = like.notnull().data
-    kwargs = {"slides": list(gdf.geometry), "region": reg, "transform": transform}
-    if hasattr(valid, "map_blocks"):
-        label = valid.map_blocks(_label_block, dtype="int8", **kwargs)
+    gdf = to_grid_crs(read_vector(polygons), like, reproject=reproject)
+    burnt = rasterize(gdf.geometry, like, fill=0)
+    if region is None:
+        inside = like.notnull().data
     else:
-        info = [{"array-location": [(0, valid.shape[0]), (0, valid.shape[1])]}]
-        label = _label_block(np.asarray(valid), block_info=info, **kwargs)
+        reg = to_grid_crs(read_vector(region, "the region"), like, reproject=reproject)
+        inside = rasterize(reg.geometry, like, fill=0) == 1
+    if hasattr(burnt, "map_blocks"):
+        import dask.array as da
+
+        label = da.map_blocks(_polygon_label_block, burnt, inside, dtype=np.int8)
+    else:
+        label = _polygon_label_block(burnt, np.asarray(inside))
     return _template(like, label, "label")
+
+
+# ---------------------------------------------------------------------------------------------
+# Coded polygons
+# ---------------------------------------------------------------------------------------------
+UNMAPPED = (None, "unknown", "nodata")
+
+
+def unmapped_codes_error(what, unmapped: dict, mapping, counted: str) -> UnmappedCodeError:
+    """The error for codes a mapping lacks: ``unmapped`` = {code: count}."""
+    listing = ", ".join(f"{c!r} ({n} {counted})" for c, n in list(unmapped.items())[:10])
+    more = f" and {len(unmapped) - 10} more" if len(unmapped) > 10 else ""
+    unknown = (
+        f"unmapped='unknown' (the group's unknown class, {mapping.unknown!r}), "
+        if mapping.unknown
+        else ""
+    )
+    return UnmappedCodeError(
+        f"{what} holds codes its mapping does not name: {listing}{more}.  Add them to the "
+        f"mapping (codes = {{code: class}}), or ask for a policy: {unknown}"
+        "unmapped='nodata' (no class, code 255)"
+    )
+
+
+def polygon_codes(gdf, column: str, mapping, like, *, unmapped=None, what="the layer"):
+    """uint8 class codes of a coded polygon layer on ``like``'s grid (255 where no polygon).
+
+    Every polygon's code (``column``) goes through ``mapping``
+    (:class:`~xlandslide.catalog.ClassMapping`); codes it lacks — a missing value too — are
+    refused with :class:`UnmappedCodeError` unless ``unmapped`` is ``"unknown"`` (the
+    mapping's unknown class) or ``"nodata"`` (255).  Only polygons that touch the grid count.
+    """
+    if column not in gdf.columns:
+        raise KeyError(
+            f"{what}: no column {column!r}; its columns: "
+            f"{[c for c in gdf.columns if c != gdf.geometry.name]}"
+        )
+    xmin, ymin, xmax, ymax = _bounds(like)
+    gdf = gdf.cx[xmin:xmax, ymin:ymax]
+    raw = gdf[column].tolist()
+    found = {}  # code key -> (class index or None, the first value seen, polygons)
+    for value in raw:
+        key = code_key(value)
+        k, first, n = found.get(key, (mapping.lookup(value), value, 0))
+        found[key] = (k, first, n + 1)
+    missing = {first: n for k, first, n in found.values() if k is None}
+    fallback = NODATA_CODE
+    if missing:
+        if unmapped not in ("unknown", "nodata"):
+            raise unmapped_codes_error(what, missing, mapping, "polygons")
+        if unmapped == "unknown":
+            if mapping.unknown is None:
+                raise ConfigError(
+                    f"{what}: unmapped='unknown' but its classes have no unknown class; "
+                    "name one (class_mapping(..., unknown=CLASS)) or use unmapped='nodata'"
+                )
+            fallback = mapping.classes.index(mapping.unknown)
+    table = {key: (fallback if k is None else k) for key, (k, _, _) in found.items()}
+    codes = np.array([table[code_key(v)] for v in raw], dtype=np.uint8)
+    return rasterize(gdf.geometry, like, values=codes, fill=NODATA_CODE, dtype="uint8")
+
+
+def _bounds(like: xr.DataArray):
+    transform, (ny, nx), _ = _grid(like)
+    xs = sorted((transform.c, transform.c + transform.a * nx))
+    ys = sorted((transform.f, transform.f + transform.e * ny))
+    return xs[0], ys[0], xs[1], ys[1]
+
+
+__all__ = [
+    "burn_points",
+    "labels_from_points",
+    "labels_from_polygons",
+    "point_flags",
+    "polygon_codes",
+    "rasterize",
+    "read_vector",
+    "to_grid_crs",
+]

@@ -130,7 +130,7 @@ def test_errors():
         region_from_dem(xr.full_like(dem, 100.0))
     with pytest.raises(TypeError, match="DataArray"):
         region_from_dem(dem.values)
-    with pytest.raises(GridMismatchError, match="label raster is not on the DEM.s grid"):
+    with pytest.raises(GridMismatchError, match=r"label raster is not on the DEM.s grid"):
         region_from_dem(dem, xr.zeros_like(dem).isel(y=slice(1, None)))
 
 

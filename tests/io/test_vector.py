@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 import rioxarray
 import xarray as xr
+from hypothesis import given, settings
 from shapely.geometry import Point, box
 
 from tests.helpers import raise_if_dask_computes
-from xlandslide.errors import GridMismatchError, MissingOptionalDependency
+from tests.strategies import yx_chunks
+from xlandslide.catalog import class_mapping
+from xlandslide.errors import GridMismatchError, LayerError, MissingOptionalDependency
 from xlandslide.io import labels_from_points, labels_from_polygons
+from xlandslide.io.vector import polygon_codes, rasterize
 
 
 def _like(chunks=None):
@@ -126,3 +130,91 @@ def test_real_points_on_the_real_grid(ecuador_tif, ecuador_points):
     stable -= {(r, c) for r, c in zip(rows[slides], cols[slides])}
     assert all(lab[r, c] == 0 for r, c in stable)
     assert (lab >= 0).sum() == len(stable) + len({*zip(rows[slides], cols[slides])})
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunk by chunk: the same burn for any chunking, lazily, with rasterio's whole-grid burn as
+# the oracle
+# ---------------------------------------------------------------------------------------------
+def _many_points(n=300, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-20, 320, n)  # some outside the grid
+    y = rng.uniform(790, 1010, n)
+    return gpd.GeoDataFrame(
+        {"slide": rng.random(n) < 0.3}, geometry=gpd.points_from_xy(x, y), crs="EPSG:32632"
+    )
+
+
+def _points_oracle(points):
+    lab = np.full((20, 30), -1, np.int8)
+    for p, flag in zip(points.geometry, points["slide"]):
+        r, c = int(np.floor((1000 - p.y) / 10)), int(np.floor(p.x / 10))
+        if 0 <= r < 20 and 0 <= c < 30:
+            lab[r, c] = max(lab[r, c], 1 if flag else 0)
+    return lab
+
+
+@settings(max_examples=15, deadline=None)
+@given(chunks=yx_chunks((20, 30)))
+def test_points_lazy_for_any_chunking(chunks):
+    points = _many_points()
+    like = _like().chunk({"y": chunks[0], "x": chunks[1]})
+    with raise_if_dask_computes():
+        lab = labels_from_points(points, like, "slide")
+    assert lab.chunks == chunks
+    np.testing.assert_array_equal(lab.values, _points_oracle(points))
+
+
+def _polygons(seed=2, n=25):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform([0, 800], [300, 1000], (n, 2))
+    radii = rng.uniform(5, 40, n)
+    return gpd.GeoDataFrame(
+        {"code": rng.integers(1, 6, n)},
+        geometry=[Point(x, y).buffer(r) for (x, y), r in zip(centres, radii)],
+        crs="EPSG:32632",
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(chunks=yx_chunks((20, 30)))
+def test_rasterize_chunk_by_chunk_equals_rasterio_on_the_whole_grid(chunks):
+    from rasterio import features
+
+    gdf = _polygons()
+    like = _like()
+    want = features.rasterize(
+        zip(gdf.geometry, gdf["code"]),
+        out_shape=(20, 30),
+        transform=like.rio.transform(),
+        fill=255,
+        dtype="uint8",
+    )
+    with raise_if_dask_computes():
+        got = rasterize(
+            gdf.geometry,
+            like.chunk({"y": chunks[0], "x": chunks[1]}),
+            values=gdf["code"],
+            fill=255,
+        )
+    np.testing.assert_array_equal(got.compute(), want)
+    assert (want != 255).sum() > 50 and len(np.unique(want)) > 3
+
+
+def test_polygon_codes_through_a_mapping():
+    gdf = _polygons()
+    mapping = class_mapping("soil", codes={1: "a", 2: "b", 3: "b", 4: "c", 5: "a"})
+    got = polygon_codes(gdf, "code", mapping, _like(7)).compute()
+    table = np.array([255, 0, 1, 1, 2, 0], np.uint8)
+    raw = rasterize(gdf.geometry, _like(), values=gdf["code"], fill=0)
+    np.testing.assert_array_equal(got, np.where(raw == 0, 255, table[raw]))
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        polygon_codes(gdf, "nope", mapping, _like())
+
+
+def test_points_reprojected_on_request():
+    points = _many_points()
+    lab = labels_from_points(points.to_crs("EPSG:4326"), _like(), "slide", reproject=True)
+    np.testing.assert_array_equal(lab.values, _points_oracle(points))
+    with pytest.raises(LayerError, match="Point geometries"):
+        labels_from_points(_polygons().assign(slide=True), _like(), "slide")

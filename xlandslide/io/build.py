@@ -137,8 +137,9 @@ def _describe(source) -> str:
 # ---------------------------------------------------------------------------------------------
 # Block functions (run chunk by chunk when the region is computed)
 # ---------------------------------------------------------------------------------------------
-def _codes_block(x, *, keys, values, fallback, mapping, what, block_info=None):
+def _codes_block(x, *, code_keys, code_values, fallback, mapping, what, block_info=None):
     """Source codes (float, NaN = no data) -> uint8 class codes."""
+    keys, values = code_keys, code_values
     out = np.full(x.shape, NODATA_CODE, dtype=np.uint8)
     known = ~np.isnan(x)
     if keys.size:
@@ -294,8 +295,8 @@ def _categorical(group, layer, dem, reproject):
         fallback = mapping.classes.index(mapping.unknown)
     codes = raw.data.map_blocks(
         _codes_block,
-        keys=keys,
-        values=values,
+        code_keys=keys,
+        code_values=values,
         fallback=fallback,
         mapping=mapping,
         what=what,

@@ -117,10 +117,9 @@ def _check(table, allowed: dict, where: str) -> dict:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; the keys are {sorted(allowed)}")
     for key, value in table.items():
         kinds = allowed[key] if isinstance(allowed[key], tuple) else (allowed[key],)
-        if isinstance(value, bool) and bool not in kinds:
-            kinds = ()  # a bool is an int in Python, never in a config
-        if not isinstance(value, kinds):
-            names = " or ".join(k.__name__ for k in kinds) or allowed[key]
+        names = " or ".join(k.__name__ for k in kinds)
+        # a bool is an int in Python, never in a config
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             raise ConfigError(
                 f"{where}: {key} must be {names}, got {type(value).__name__} {value!r}"
             )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,13 @@ def _lazy(block_fn, like, dtype, pack, name):
     )
 
 
+#: One ``rasterio.features.rasterize`` at a time per process: rasterio silences a warning of
+#: its own (``NotGeoreferencedWarning``, while it builds its in-memory raster) with
+#: ``warnings.catch_warnings``, which is not thread-safe — concurrent burns let that spurious
+#: warning through (the burns themselves are right).
+_RASTERIZE_LOCK = threading.Lock()
+
+
 def _shapes_block(*, pack, transform, block_info=None):
     from affine import Affine
     from rasterio import features
@@ -134,10 +142,11 @@ def _shapes_block(*, pack, transform, block_info=None):
     hit = (b[:, 0] <= xs[1]) & (b[:, 2] >= xs[0]) & (b[:, 1] <= ys[1]) & (b[:, 3] >= ys[0])
     if not hit.any():
         return np.full(out_shape, pack["fill"], dtype=pack["dtype"])
-    shapes = zip(pack["geoms"][hit], pack["values"][hit].tolist())
-    return features.rasterize(
-        shapes, out_shape=out_shape, transform=t, fill=pack["fill"], dtype=pack["dtype"]
-    )
+    shapes = list(zip(pack["geoms"][hit], pack["values"][hit].tolist()))
+    with _RASTERIZE_LOCK:
+        return features.rasterize(
+            shapes, out_shape=out_shape, transform=t, fill=pack["fill"], dtype=pack["dtype"]
+        )
 
 
 def rasterize(geometries, like: xr.DataArray, *, values=None, fill=0, dtype="uint8"):
@@ -347,7 +356,8 @@ UNMAPPED = (None, "unknown", "nodata")
 
 def unmapped_codes_error(what, unmapped: dict, mapping, counted: str) -> UnmappedCodeError:
     """The error for codes a mapping lacks: ``unmapped`` = {code: count}."""
-    listing = ", ".join(f"{c!r} ({n} {counted})" for c, n in list(unmapped.items())[:10])
+    shown = [(code_key(c) or "a missing code", n) for c, n in unmapped.items()]
+    listing = ", ".join(f"{c} ({n} {counted})" for c, n in shown[:10])
     more = f" and {len(unmapped) - 10} more" if len(unmapped) > 10 else ""
     unknown = (
         f"unmapped='unknown' (the group's unknown class, {mapping.unknown!r}), "

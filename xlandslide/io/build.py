@@ -190,23 +190,34 @@ def _slope_range_block(x, *, what, block_info=None):
     return x
 
 
-def _block_stats(valid, *arrays, n_cont, n_groups):
+def _block_stats(dem, *arrays, n_cont, n_groups, has_inside):
     """Per-block sums of the one pass: valid count, label counts, per layer (mean, M2) and
-    per group the valid pixels without a class; shape (1, 1, K)."""
-    it = iter(arrays)
-    cont = next(it) if n_cont else None
-    label = next(it)
-    codes = next(it) if n_groups else None
+    per group the valid pixels without a class; shape (1, 1, K).  Every input is a (y, x)
+    block: no stacked intermediate, so the pass holds little more than the blocks in flight.
+    """
+    cont = arrays[:n_cont]
+    label = arrays[n_cont]
+    codes = arrays[n_cont + 1 : n_cont + 1 + n_groups]
+    valid = _valid(dem, *cont, *(arrays[-1:] if has_inside else ()))
     n = int(valid.sum())
     lab = label[valid]
     out = [n, int((lab == LABEL_LANDSLIDE).sum()), int((lab == LABEL_STABLE).sum())]
-    for k in range(n_cont):
-        x = cont[k][valid].astype(np.float64)
+    for x in cont:
+        x = x[valid].astype(np.float64)
         mean = float(x.mean()) if n else 0.0
         out += [mean, float(((x - mean) ** 2).sum()) if n else 0.0]
-    for g in range(n_groups):
-        out.append(int((codes[g][valid] == NODATA_CODE).sum()))
+    for c in codes:
+        out.append(int((c[valid] == NODATA_CODE).sum()))
     return np.asarray(out, dtype=np.float64).reshape(1, 1, -1)
+
+
+def _valid(dem, *layers):
+    """Valid pixels: a finite DEM and finite layers (the last, when boolean, is the inside
+    of the boundary)."""
+    valid = np.isfinite(dem)
+    for x in layers:
+        valid &= x if x.dtype == bool else np.isfinite(x)
+    return valid
 
 
 def _standardise(cont, valid, *, mean, std):
@@ -466,25 +477,26 @@ def build_region(
     if not layers and not groups:
         raise ConfigError("a region needs input layers: continuous ones, terrain or groups")
     label = _labels(labels, label_column, grid, reproject)
-    valid = da.isfinite(grid.data)
-    for _, layer in layers:
-        valid = valid & da.isfinite(layer.data)
+    inside = None
     if boundary is not None:
         gdf = to_grid_crs(
             read_vector(boundary, "the boundary"), grid, reproject=reproject, what="the boundary"
         )
-        valid = valid & (rasterize(gdf.geometry, grid, fill=0) == 1)
+        inside = rasterize(gdf.geometry, grid, fill=0) == 1
+    extra = () if inside is None else (inside,)
+    valid = da.map_blocks(
+        _valid, grid.data, *(layer.data for _, layer in layers), *extra, dtype=bool
+    )
 
     names = [n for n, _ in layers]
-    cont = da.stack([layer.data for _, layer in layers]).rechunk({0: -1}) if layers else None
-    codes = da.stack([c for _, c, _ in groups]).rechunk({0: -1}) if groups else None
     given = dict(normalisation or {})
     summary = {}
     if any(n not in given for n in names) or not names:
-        args = [valid, "ij"]
-        for arr, ind in ((cont, "lij"), (label, "ij"), (codes, "gij")):
-            if arr is not None:
-                args += [arr, ind]
+        args = [grid.data, "ij"]
+        for arr in (*(layer.data for _, layer in layers), label, *(c for _, c, _ in groups)):
+            args += [arr, "ij"]
+        if inside is not None:
+            args += [inside, "ij"]
         pass_ = da.blockwise(
             _block_stats,
             "ijk",
@@ -495,6 +507,7 @@ def build_region(
             concatenate=True,
             n_cont=len(names),
             n_groups=len(groups),
+            has_inside=inside is not None,
         )
         if progress:
             from tqdm.dask import TqdmCallback
@@ -528,6 +541,8 @@ def build_region(
     norm = {n: {"mean": float(given[n]["mean"]), "std": float(given[n]["std"])} for n in names}
 
     lab = da.where(valid, label, np.int8(LABEL_UNKNOWN)).astype(np.int8)
+    cont = da.stack([layer.data for _, layer in layers]).rechunk({0: -1}) if layers else None
+    codes = da.stack([c for _, c, _ in groups]).rechunk({0: -1}) if groups else None
     if cont is not None:
         mean = np.array([norm[n]["mean"] for n in names], dtype=np.float32)
         std = np.array([norm[n]["std"] for n in names], dtype=np.float32)

@@ -105,7 +105,8 @@ def _inputs(shape, chunks):
     import shapely
 
     import xlandslide as xl
-    from xlandslide.catalog import CORINE_CODES, LITHOLOGY
+    from xlandslide.catalog import LITHOLOGY
+    from xlandslide.mapping import CORINE_CODES
 
     ny, nx = shape
     own = {100 + k: name for k, name in enumerate(LITHOLOGY)}  # a regional map's codes

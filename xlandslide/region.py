@@ -43,9 +43,11 @@ REGION_LAYOUT = 2
 OFFSET_VARS = ("uphill_dy", "uphill_dx")
 
 BUILD_HINT = (
-    "build regions with xlandslide.synthetic_region, xlandslide.region_from_dem (a DEM and "
-    "labels) or xlandslide.region.region_dataset (your own layers and class codes), and store "
-    "them with xlandslide.write_region"
+    "build regions from your data with xlandslide.build_region (a DEM, continuous rasters, "
+    "coded polygons or rasters with their class mappings, labels, a boundary) or "
+    "`xlandslide ingest CONFIG.toml` (the same from a TOML file, see examples/ecuador.toml); "
+    "a built-in one with xlandslide.synthetic_region; from arrays you already have with "
+    "xlandslide.region.region_dataset; and store them with xlandslide.write_region"
 )
 LEGACY_HINT = (
     "it holds a one-hot 'features' (feature, y, x) variable: the layout of xlandslide 0.1. "

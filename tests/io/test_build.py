@@ -18,9 +18,10 @@ import xlandslide
 from tests.data import make_fixtures as fx
 from tests.helpers import raise_if_dask_computes
 from tests.strategies import yx_chunks
-from xlandslide.catalog import LAND_COVER, LITHOLOGY, NODATA_CODE, class_mapping
+from xlandslide.catalog import LAND_COVER, LITHOLOGY, NODATA_CODE
 from xlandslide.errors import GridMismatchError
 from xlandslide.io import CategoricalLayer, RasterLayer, build_region
+from xlandslide.mapping import class_mapping
 from xlandslide.terrain import slope
 from xlandslide.validate import validate_region
 

@@ -172,3 +172,11 @@ def test_cli_user_mistakes_are_one_line(tmp_path, capsys):
     assert "no file at" in err[0]
     assert main(["ingest", str(tmp_path / "none.toml")]) == 2
     assert "no configuration file" in capsys.readouterr().err
+
+
+def test_progress_bars_on_long_work(tmp_path, capsys):
+    cfg = _write(tmp_path, f"chunks = 16\n[dem]\npath = '{(fx.HERE / 'dem.tif').as_posix()}'")
+    capsys.readouterr()
+    ingest_region(cfg, tmp_path / "p.zarr", progress=True)
+    err = capsys.readouterr().err
+    assert "statistics and checks" in err and "writing p.zarr" in err

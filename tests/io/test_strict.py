@@ -15,7 +15,7 @@ from shapely.geometry import Point, box
 import xlandslide
 from tests.data import make_fixtures as fx
 from tests.helpers import raise_if_dask_computes
-from xlandslide.catalog import ROCK_FAMILY, class_mapping
+from xlandslide.catalog import ROCK_FAMILY
 from xlandslide.errors import (
     ConfigError,
     CRSUnitsError,
@@ -29,6 +29,7 @@ from xlandslide.errors import (
     XLandslideError,
 )
 from xlandslide.io import CategoricalLayer, RasterLayer, build_region, labels_from_points
+from xlandslide.mapping import class_mapping
 
 DEM = fx.HERE / "dem.tif"
 

@@ -14,10 +14,10 @@ from shapely.geometry import Point, box
 
 from tests.helpers import raise_if_dask_computes
 from tests.strategies import yx_chunks
-from xlandslide.catalog import class_mapping
 from xlandslide.errors import GridMismatchError, LayerError, MissingOptionalDependency
 from xlandslide.io import labels_from_points, labels_from_polygons
 from xlandslide.io.vector import polygon_codes, rasterize
+from xlandslide.mapping import class_mapping
 
 
 def _like(chunks=None):
@@ -218,3 +218,12 @@ def test_points_reprojected_on_request():
     np.testing.assert_array_equal(lab.values, _points_oracle(points))
     with pytest.raises(LayerError, match="Point geometries"):
         labels_from_points(_polygons().assign(slide=True), _like(), "slide")
+
+
+def test_burns_of_the_same_geometries_with_other_fills_do_not_share_keys():
+    gdf = _polygons()
+    like = _like(7)
+    zero = rasterize(gdf.geometry, like, fill=0)
+    other = rasterize(gdf.geometry, like, fill=255)
+    assert zero.name != other.name
+    np.testing.assert_array_equal(np.where(zero.compute() == 0, 255, 1), other.compute())

@@ -1,8 +1,8 @@
 """Input and output: region stores, rasters and vector layers in, maps out.
 
 - :mod:`~xlandslide.io.store`: Zarr region stores (:func:`open_region`, :func:`write_region`);
-- :mod:`~xlandslide.io.build`: regions from real data (:func:`build_region`: a DEM, rasters,
-  coded polygons, labels, a boundary);
+- :mod:`~xlandslide.io.build` and :mod:`~xlandslide.io.layers`: regions from real data
+  (:func:`build_region`: a DEM, rasters, coded polygons, labels, a boundary);
 - :mod:`~xlandslide.io.ingest`: the same from a TOML config (:func:`ingest_region`, the
   ``xlandslide ingest`` command);
 - :mod:`~xlandslide.io.raster`: raster layers onto a grid (:func:`read_raster`, checks,
@@ -15,7 +15,8 @@
 
 from __future__ import annotations
 
-from .build import CategoricalLayer, build_region
+from .build import build_region
+from .layers import CategoricalLayer
 from .maps import open_map, write_map
 from .raster import RasterLayer, read_raster, region_from_dem
 from .store import open_region, write_region

@@ -143,8 +143,8 @@ def _raster(entry, base, where):
 
 
 def _categorical(group, entry, base):
-    from ..catalog import class_mapping
-    from .build import CategoricalLayer
+    from ..mapping import class_mapping
+    from .layers import CategoricalLayer
     from .raster import RasterLayer, is_raster_path
 
     where = f"[categorical.{group}]"

@@ -365,7 +365,7 @@ def _warped(layer: RasterLayer, like, resampling, dtype, what):
 # ---------------------------------------------------------------------------------------------
 # Values
 # ---------------------------------------------------------------------------------------------
-def _where(block_info) -> str:
+def block_location(block_info) -> str:
     if not block_info:
         return ""
     (r0, r1), (c0, c1) = block_info[0]["array-location"][-2:]
@@ -377,7 +377,7 @@ def check_nodata_block(block, *, what: str, block_info=None):
     finite = np.isfinite(block)
     if not finite.all() and np.isinf(block).any():
         raise NodataError(
-            f"{what} holds infinite values{_where(block_info)}; mask them as no data "
+            f"{what} holds infinite values{block_location(block_info)}; mask them as no data "
             "(da.where(np.isfinite(da))) before building the region"
         )
     values = block[finite]
@@ -386,8 +386,9 @@ def check_nodata_block(block, *, what: str, block_info=None):
         for sentinel in (s for s in NODATA_SENTINELS if abs(s) <= top):
             n = int(np.count_nonzero(values == np.asarray(sentinel, dtype=block.dtype)))
             if n:
+                where = block_location(block_info)
                 raise NodataError(
-                    f"{what} holds {sentinel:g} in {n} pixels{_where(block_info)}: a no-data "
+                    f"{what} holds {sentinel:g} in {n} pixels{where}: a no-data "
                     "value used as data (the statistics and the standardised layer would "
                     f"include it).  Declare it: RasterLayer(path, nodata={sentinel:g}) (nodata "
                     f"= {sentinel:g} in the config), or da.rio.write_nodata({sentinel:g}) on a "

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE, code_key
+from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE
 from ..errors import (
     ConfigError,
     GridMismatchError,
@@ -36,6 +36,7 @@ from ..errors import (
     MissingOptionalDependency,
     UnmappedCodeError,
 )
+from ..mapping import code_key
 
 
 def _gpd():
@@ -108,7 +109,7 @@ def _lazy(block_fn, like, dtype, pack, name):
     if chunks is None:
         info = {None: {"array-location": [(0, shape[0]), (0, shape[1])]}}
         return block_fn(block_info=info, pack=pack, transform=transform)
-    token = tokenize(pack["token"], transform, shape, chunks, name)
+    token = tokenize(pack["token"], pack["fill"], str(dtype), transform, shape, chunks, name)
     packed = dask.delayed(pack, name=f"xlandslide-{name}-input-{token}", pure=True)
     return da.map_blocks(
         block_fn,

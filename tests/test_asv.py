@@ -91,3 +91,17 @@ def test_scale_table_runs_a_case(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "FAILED" not in out.stdout, out.stdout
     assert out.stdout.count("peak") == 2, out.stdout
+
+
+def test_ingest_scale_runs_small():
+    """benchmarks/ingest_scale.py at a small size: both cases, in fresh processes."""
+    out = subprocess.run(
+        [sys.executable, "benchmarks/ingest_scale.py", "--shape", "1024", "1280", "--part", "512"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "build_region with its one pass" in out.stdout, out.stdout
+    assert out.stdout.count("peak RSS") == 3, out.stdout

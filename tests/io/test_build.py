@@ -285,3 +285,26 @@ def test_ecuador_stack_varies_as_in_the_source(ecuador_tif, ecuador_points):
     lab = region["label"].values
     assert (lab[rows[points.lslpts], cols[points.lslpts]] == 1).all()
     assert (lab == 1).sum() == 175 and (lab == 0).sum() == 174  # one pair shares a pixel
+
+
+def test_codes_and_labels_reprojected_with_nearest(tmp_path):
+    rain, _ = _coarse_rain(tmp_path)
+    codes = (rain // 40 % 3 + 1).astype(np.float32)  # codes 1, 2, 3 in bands
+    label = (rain % 7 == 0).astype(np.float32)  # 0 / 1
+    dem = rioxarray.open_rasterio(DATA / "dem.tif", masked=True).squeeze("band", drop=True)
+    soil = class_mapping("soil", codes={1: "a", 2: "b", 3: "c"})
+    region = build_region(
+        DATA / "dem.tif",
+        categorical={"soil": CategoricalLayer(codes, mapping=soil)},
+        labels=label,
+        reproject=True,
+    )
+    near = {
+        k: v.rio.reproject_match(dem, resampling=Resampling.nearest, nodata=np.nan).values
+        for k, v in (("codes", codes), ("label", label))
+    }
+    valid = np.isfinite(region["continuous"].values[0])
+    got = region["categorical"].values[0]
+    np.testing.assert_array_equal(got[valid], near["codes"][valid].astype(np.uint8) - 1)
+    np.testing.assert_array_equal(region["label"].values[valid], near["label"][valid])
+    assert set(np.unique(got[valid])) == {0, 1, 2}  # nearest: no code in between

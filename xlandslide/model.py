@@ -358,6 +358,7 @@ class LandslideModel:
         *,
         device=None,
         batch_size: int | None = None,
+        lookup: bool = False,
     ) -> np.ndarray:
         """Landslide probabilities for a batch of patches (numpy in, numpy out).
 
@@ -375,6 +376,11 @@ class LandslideModel:
             Where to run (default: the module's device).
         batch_size : int, optional
             Patches per forward call (default: all B at once).
+        lookup : bool
+            Per-pixel models (LLR, NN, LANN): compute the first 1x1 convolution as table
+            lookups of the class codes (:func:`xlandslide.models.lookup.lookup_forward`),
+            without the one-hot tensor — much faster, equal up to float rounding.  Ignored
+            by the other models.
 
         Returns
         -------
@@ -424,6 +430,12 @@ class LandslideModel:
         dev = self.device if device is None else normalise_device(device)
         module = self.module_on(dev)
         out = np.empty((b, h, w), dtype=np.float32)
+        forward = type(module).__call__
+        if lookup:
+            from .models.lookup import lookup_forward, supports_lookup
+
+            if supports_lookup(module):
+                forward = lookup_forward
         with torch.inference_mode():
             for start in range(0, b, step):
                 stop = min(b, start + step)
@@ -431,7 +443,7 @@ class LandslideModel:
                     None if a is None else torch.from_numpy(a[start:stop]).to(dev) for a in arrays
                 ]
                 with device_lock(dev):
-                    logits = module(*inputs)
+                    logits = forward(module, *inputs)
                     out[start:stop] = torch.sigmoid(logits.float()).cpu().numpy()
         return out
 

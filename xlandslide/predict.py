@@ -55,7 +55,7 @@ from ._dispatch import apply_stencil
 from .catalog import NODATA_CODE
 from .errors import ConfigError
 from .grid import pixel_size, radius_pixels
-from .region import as_dask, stacked_offsets
+from .region import as_dask, read_padded, select_offsets, stacked_offsets
 from .validate import check_fits
 
 #: Target side of a prediction block, in pixels (rounded to whole cores for tiles).
@@ -112,7 +112,7 @@ def _pixel_block(*blocks, model, context, layout, device, flags):
         x_o = offs[None, :, :, lo:hi] if offs is not None else None
         if g and x_g is None:  # pragma: no cover - the layout says there are groups
             raise ConfigError("the model reads categorical codes the region does not hold")
-        p = model.predict_proba(x_c, x_g, x_o, device=device)[0]
+        p = model.predict_proba(x_c, x_g, x_o, device=device, lookup=True)[0]
         out[s:e] = p[depth : depth + (e - s)]
     out[_outside(dem, cont)] = np.nan
     return out
@@ -283,21 +283,7 @@ def predict(
     ny, nx = region.sizes["y"], region.sizes["x"]
     yx = (_block_chunks(ny, step, depth), _block_chunks(nx, step, depth))
 
-    inputs, fills = [], []
     flags = (bool(layout.continuous), bool(layout.groups), spec.needs_offsets)
-    if flags[0]:
-        inputs.append(as_dask(region["continuous"]).data.rechunk((-1, *yx)))
-        fills.append(np.nan)
-    if flags[1]:
-        inputs.append(as_dask(region["categorical"]).data.rechunk((-1, *yx)))
-        fills.append(NODATA_CODE)
-    inputs.append(as_dask(region["dem"]).data.rechunk(yx))
-    fills.append(np.nan)
-    if flags[2]:
-        offs = da.asarray(stacked_offsets(region, spec.distances))
-        inputs.append(offs.rechunk((-1, -1, *yx)))
-        fills.append(0)
-
     # the model is one key of the graph (named by its weights): a worker receives it once
     # and every block task depends on it, instead of carrying a copy of the weights each
     token = tokenize(model)
@@ -308,6 +294,40 @@ def predict(
     else:
         kernel = _tile_block
         extra = {"core": tile_core, "halo": depth, "batch_size": bs}
+    sources = _lazy_sources(region, spec, flags)
+    if sources is not None:
+        # a region without dask (a store opened with chunks=None, or numpy): every block's
+        # task reads its own window, halo included, so that on a cluster nothing but the
+        # output moves between workers (one key for the sources, shipped once per worker)
+        # named by identity, not by value: hashing a lazily indexed variable would read it
+        key = f"xlandslide-sources-{tokenize([id(v) for v, _ in sources], region.sizes)}"
+        data = da.map_blocks(
+            _read_and_predict,
+            chunks=yx,
+            dtype=np.float32,
+            meta=np.empty((0, 0), np.float32),
+            name=f"xlandslide-predict-{spec.name}-{tokenize(token, key, yx, depth, extra)}",
+            sources=dask.delayed(sources, name=key, pure=True, traverse=False),
+            kernel=kernel,
+            depth=depth,
+            **common,
+            **extra,
+        )
+        return _as_map(data, region, spec)
+    inputs, fills = [], []
+    if flags[0]:
+        inputs.append(as_dask(region["continuous"], step).data.rechunk((-1, *yx)))
+        fills.append(np.nan)
+    if flags[1]:
+        inputs.append(as_dask(region["categorical"], step).data.rechunk((-1, *yx)))
+        fills.append(NODATA_CODE)
+    inputs.append(as_dask(region["dem"], step).data.rechunk(yx))
+    fills.append(np.nan)
+    if flags[2]:
+        offs = da.asarray(stacked_offsets(region, spec.distances))
+        inputs.append(offs.rechunk((-1, -1, *yx)))
+        fills.append(0)
+
     data = apply_stencil(
         kernel,
         *inputs,
@@ -318,6 +338,47 @@ def predict(
         **common,
         **extra,
     )
+    return _as_map(data, region, spec)
+
+
+def _lazy_sources(region, spec, flags):
+    """``[(variable, fill), ...]`` of the model's inputs when none is dask-backed, else None.
+
+    In the order the kernels take their blocks: continuous, categorical, dem, offsets (a
+    pair of variables, uphill_dy and uphill_dx, for the spec's distances).
+    """
+    sources = []
+    if flags[0]:
+        sources.append((region["continuous"].variable, np.nan))
+    if flags[1]:
+        sources.append((region["categorical"].variable, NODATA_CODE))
+    sources.append((region["dem"].variable, np.nan))
+    if flags[2]:
+        sub = select_offsets(region, spec.distances)
+        sources.append(((sub["uphill_dy"].variable, sub["uphill_dx"].variable), 0))
+    variables = [v for src, _ in sources for v in (src if isinstance(src, tuple) else (src,))]
+    if any(v.chunks is not None for v in variables):
+        return None
+    return sources
+
+
+def _read_and_predict(block_info=None, *, sources, kernel, depth, **kwargs):
+    """One block: read every input's window (halo included, padded at the region's edge),
+    predict, trim the halo."""
+    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    window = (r0 - depth, r1 + depth, c0 - depth, c1 + depth)
+    blocks = []
+    for src, fill in sources:
+        if isinstance(src, tuple):  # the offsets: (D, 2, y, x)
+            dy, dx = (read_padded(v, *window, fill) for v in src)
+            blocks.append(np.stack([dy, dx], axis=1))
+        else:
+            blocks.append(read_padded(src, *window, fill))
+    out = kernel(*blocks, **kwargs)
+    return np.ascontiguousarray(out[depth : depth + r1 - r0, depth : depth + c1 - c0])
+
+
+def _as_map(data, region, spec) -> xr.DataArray:
     coords = {k: v for k, v in region["dem"].coords.items() if set(v.dims) <= {"y", "x"}}
     out = xr.DataArray(
         data,

@@ -436,16 +436,34 @@ class LandslideModel:
 
             if supports_lookup(module):
                 forward = lookup_forward
+        cuda = dev.type == "cuda"
+        amp = _amp_dtype(dev) if cuda else None
         with torch.inference_mode():
             for start in range(0, b, step):
                 stop = min(b, start + step)
-                inputs = [
-                    None if a is None else torch.from_numpy(a[start:stop]).to(dev) for a in arrays
-                ]
+                inputs = [None if a is None else _to_device(a[start:stop], dev) for a in arrays]
                 with device_lock(dev):
-                    logits = forward(module, *inputs)
+                    with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+                        logits = forward(module, *inputs)
                     out[start:stop] = torch.sigmoid(logits.float()).cpu().numpy()
         return out
+
+
+def _to_device(array: np.ndarray, device):
+    """A tensor of ``array`` on ``device``: through pinned memory, asynchronously, on CUDA."""
+    import torch
+
+    t = torch.from_numpy(array)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t
+
+
+def _amp_dtype(device):
+    """Mixed precision of inference on CUDA: bfloat16 where supported, else float16."""
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def normalise_device(device):

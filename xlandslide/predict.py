@@ -65,13 +65,28 @@ STRIP_BYTES = 64 << 20
 #: Tiles per forward call of a convolutional model on the CPU (more on a GPU).
 CPU_BATCH = 4
 GPU_BATCH = 16
+GPU_BATCH_MAX = 64
 
 
-def _batch_from(model, device, batch_size):
+def _batch_from(model, device, batch_size, tile: int | None = None):
+    """Tiles per forward: ``batch_size``, else 4 on the CPU, and on CUDA as many as a
+    quarter of the device's free memory holds (an estimate of the U-Net's activations,
+    between 4 and :data:`GPU_BATCH_MAX`)."""
     if batch_size is not None:
         return _positive_int("batch_size", batch_size)
     dev = device if device is not None else model.device
-    return GPU_BATCH if str(dev).startswith("cuda") else CPU_BATCH
+    if not str(dev).startswith("cuda"):
+        return CPU_BATCH
+    try:
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(torch.device(dev))
+    except (RuntimeError, AssertionError):  # pragma: no cover - no CUDA at hand
+        return GPU_BATCH
+    width = int(model.spec.model_config.get("base_width", 16))
+    channels = model.module.in_channels + 12 * width  # input, expanded, a level's activations
+    per_tile = (tile or 256) ** 2 * channels * 4 * 2
+    return max(CPU_BATCH, min(GPU_BATCH_MAX, int(free // 4 // max(per_tile, 1))))
 
 
 def _split_inputs(blocks, has_cont, has_cat, has_offs):
@@ -262,9 +277,10 @@ def predict(
         )
     if block_size is not None:
         block_size = _positive_int("block_size", block_size)
-    bs = _batch_from(model, device, batch_size)
     if core is not None:
         core = _positive_int("core", core)
+    tile = (core or spec.geometry.core) + 2 * spec.geometry.halo
+    bs = _batch_from(model, device, batch_size, tile)
     if check:
         check_fits(region, spec, require_offsets=True)
     layout = spec.layout  # check_fits: the region's layout is the model's

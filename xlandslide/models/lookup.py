@@ -83,7 +83,6 @@ def lookup_forward(
     c, counts = expand.n_continuous, expand.n_classes
     starts = [c + sum(counts[:g]) for g in range(len(counts))]
     weight = conv.weight[:, :, 0, 0]
-    b, _, h, w = continuous.shape
     x = nan_to_zero(continuous.to(weight.dtype))
     y = torch.einsum("oc,bchw->bohw", weight[:, :c], x)
     if conv.bias is not None:

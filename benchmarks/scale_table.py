@@ -392,6 +392,32 @@ def case_patch_reads(n=None, core=128, halo=64, count=48):
     }
 
 
+def case_patch_loader(n=None, core=128, halo=64, workers=(0, 2)):
+    """Patches per second through a torch DataLoader, 0 and 2 worker processes."""
+    import torch
+
+    import xlandslide as xl
+
+    if _api() != "compact":
+        return {"skip": "compared on this tree only", "what": "DataLoader workers"}
+    n = n or _n(2048)
+    region = xl.open_region(_store(n, offsets=True), chunks=None)
+    ps = xl.make_patches(region, xl.PatchGeometry(core, halo), fractions=(1.0, 0.0, 0.0))
+    rates = {}
+    for w in workers:
+        ds = xl.PatchDataset(region, ps, "train", oversample=False, cache_bytes=0)
+        loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=w)
+        t0 = time.perf_counter()
+        count = sum(len(batch["label"]) for batch in loader)
+        rates[w] = count / (time.perf_counter() - t0)
+    return {
+        "seconds": count / rates[workers[-1]],
+        "per_second": rates[workers[-1]],
+        "what": f"DataLoader of {len(ps)} patches {core + 2 * halo}^2 ({n}^2 store): "
+        + ", ".join(f"{w} workers {r:.1f}/s" for w, r in rates.items()),
+    }
+
+
 def case_train_patches(n=None, count=12):
     """Training patches per second of the paper's geometry (628^2) from a stored region."""
     import xlandslide as xl
@@ -449,6 +475,7 @@ CASES = {
     "predict_cluster": case_predict_cluster,
     "predict_lacnn": case_predict_lacnn,
     "patch_reads": case_patch_reads,
+    "patch_loader": case_patch_loader,
     "train_patches": case_train_patches,
     "ecuador_llr": case_ecuador_llr,
 }

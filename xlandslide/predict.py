@@ -9,34 +9,45 @@ Two ways to cover a region
 *Per-pixel models* (Naive, LLR, NN, LANN: ``ModelSpec.pixelwise``) compute each pixel from
 its own inputs and, for LANN, those at its uphill points.  They need no tiles: each block of
 ``block_size`` pixels is overlapped by the largest ring radius (0 without aligned features)
-and run through the module in row strips of about :data:`STRIP_BYTES` of expanded features.
-Every pixel sees exactly the inputs it sees in a training patch, so the result equals the
-patch-wise result for any chunking — bit for bit for the same blocks, and up to the float32
-rounding of torch's convolution kernels otherwise (their order of accumulation depends on
-the shape of the tensor: a few units in the last place, measured at most 1).
+and run in row strips, the first 1x1 convolution computed as lookups of the class codes
+(:mod:`xlandslide.models.lookup`): no one-hot tensor is built, and the throughput is that of
+reading the inputs.  Every pixel sees exactly the inputs it sees in a training patch, so the
+result equals the patch-wise result up to float32 rounding (another order of the same sums:
+a few units in the last place).
 
 *Convolutional models* (CNN, LACNN) see far beyond any affordable halo and their pooling grid
 matters, so every pixel is predicted by the tile whose *core* holds it, on a grid of
 ``core x core`` cores anchored at pixel (0, 0), each read with ``halo`` pixels of context
 (NaN / no class beyond the region edge) — exactly the patches of :func:`xlandslide.make_patches`
 when ``core`` is the training core (the default).  Blocks are whole multiples of the core,
-overlapped by the halo (the ``map_overlap`` depth) and at least a halo long (a short last
-block joins its neighbour, so no block starts off the core grid); a block's tiles are
-assembled and run ``batch_size`` at a time.  A larger ``core`` than the training one
-computes less halo (core 128 with halo 64 computes 4x the pixels it keeps; core 512, 1.56x)
-but changes the result slightly (other tile borders and pooling context): it is an explicit
-choice.
+overlapped by the halo and at least a halo long (a short last block joins its neighbour, so
+no block starts off the core grid); a block's tiles are assembled and run ``batch_size`` at a
+time.  A larger ``core`` than the training one computes less halo (core 128 with halo 64
+computes 4x the pixels it keeps; core 512, 1.56x) but changes the result slightly (other
+tile borders and pooling context): it is an explicit choice.
+
+Where the inputs come from
+--------------------------
+A region without dask — a store opened with ``open_region(store, chunks=None)``, or numpy
+arrays — is read inside each block's task: the task reads its window of every input, halo
+included (padded beyond the region's edge), and predicts it.  The graph is one task per
+block plus one key for the model and one for the (lazily indexed) sources, so on a
+``dask.distributed`` cluster nothing but the map's blocks moves between workers; it is the
+fastest path from a store.  A dask-backed region (a lazy synthetic or computed region, or a
+store opened with dask chunks) goes through dask's overlap of the inputs instead.
 
 Memory
 ------
-Peak memory does not depend on the region's size.  Per dask thread it is about one
-overlapped input block — ``(block + 2 depth)^2 x (4 C + G + 2 D + 4)`` bytes for C continuous
-layers, G groups and D distances — plus its output block (4 bytes a pixel); on top, one forward
-at a time per device (a process-wide lock, so torch's threads and dask's do not multiply):
-``batch_size`` tiles of ``(core + 2 halo)^2`` pixels with their expanded features (4 bytes x
-feature channels) and the network's activations, or one strip for per-pixel models.  With
-the defaults (block 1024, 2 threads, the paper's 94 features, LACNN base width 16, batch 4,
-core 128 + 2 x 64) that is roughly 0.1 GB of blocks and 0.5 GB of forward.
+Peak memory does not depend on the region's size.  Per dask thread (or worker) it is about
+one overlapped input block — ``(block + 2 depth)^2 x (4 C + G + 2 D + 4)`` bytes for C
+continuous layers, G groups and D distances — plus its output block (4 bytes a pixel); on
+top, one forward at a time per device (a process-wide lock, so torch's threads and dask's do
+not multiply): ``batch_size`` tiles of ``(core + 2 halo)^2`` pixels with their expanded
+features (4 bytes x feature channels) and the network's activations, or one strip of at
+most :data:`STRIP_BYTES` for per-pixel models.  With the defaults (block 1024, 2 threads,
+the paper's 94 features, LACNN base width 16, batch 4, core 128 + 2 x 64) that is roughly
+0.1 GB of blocks and 0.5 GB of forward; ``benchmarks/scale_table.py`` measures it (peak RSS
+per case).
 
 Pixels outside the region — where the DEM or a continuous layer is NaN, as the data model
 marks them (:mod:`xlandslide.region`) — are NaN in the map: the model would only see its

@@ -406,3 +406,56 @@ def test_the_model_is_one_key_of_the_graph_not_a_copy_per_task(small, name):
     with torch.no_grad():
         next(model.module.parameters()).add_(1.0)
     assert tokenize(model) != before
+
+
+# ------------------------------------------------------------------ regions without dask
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """The ``small`` region written to a store, opened lazily indexed (no dask)."""
+    region = custom_region((45, 53), seed=4).landslide.with_offsets(DISTANCES, halo=GEOM.halo)
+    path = tmp_path_factory.mktemp("stored") / "region.zarr"
+    xl.write_region(region, path)
+    return xl.open_region(path, chunks=None), xl.open_region(path)
+
+
+@pytest.mark.parametrize("name", ["llr", "lann", "lacnn"])
+def test_a_region_without_dask_is_read_inside_the_block_tasks(stored, name):
+    lazy, chunked = stored
+    model = make_model(name, lazy)
+    prob = predict(lazy, model, block_size=32)
+    graph = dict(prob.__dask_graph__())
+    # no input array in the graph: each block task reads its own window (halo included)
+    prefixes = {str(k[0] if isinstance(k, tuple) else k).rsplit("-", 1)[0] for k in graph}
+    assert all(p.startswith("xlandslide-") for p in prefixes), prefixes
+    tasks = [k for k in graph if str(k).startswith("('xlandslide-predict")]
+    assert len(tasks) == len(prob.chunks[0]) * len(prob.chunks[1]) == 4
+    # the same map as through dask's overlap, for any block size
+    want = predict(chunked, model, block_size=32).values
+    np.testing.assert_array_equal(prob.values, want)
+    other = predict(lazy, model, block_size=48 if name != "lacnn" else 16).values
+    if name in PIXELWISE:
+        np.testing.assert_array_max_ulp(other, want, maxulp=MAX_ULP)
+    else:
+        np.testing.assert_allclose(other, want, rtol=0, atol=1e-5)
+
+
+def test_a_region_without_dask_is_never_loaded_whole(stored, monkeypatch):
+    import xlandslide.region as region_module
+
+    lazy, _ = stored
+    model = make_model("llr", lazy)
+    reads = []
+    real = region_module.read_padded
+
+    def counting(var, y0, y1, x0, x1, fill):
+        reads.append((y1 - y0) * (x1 - x0))
+        return real(var, y0, y1, x0, x1, fill)
+
+    monkeypatch.setattr(predict_module, "read_padded", counting)
+    prob = predict(lazy, model, block_size=16)
+    prob.compute(scheduler="sync")
+    # one window per block and variable (continuous, categorical, dem), none whole
+    assert len(reads) == 3 * len(prob.chunks[0]) * len(prob.chunks[1]) == 36
+    assert max(reads) == 16 * 16

@@ -358,6 +358,7 @@ class LandslideModel:
         *,
         device=None,
         batch_size: int | None = None,
+        lookup: bool = False,
     ) -> np.ndarray:
         """Landslide probabilities for a batch of patches (numpy in, numpy out).
 
@@ -375,6 +376,11 @@ class LandslideModel:
             Where to run (default: the module's device).
         batch_size : int, optional
             Patches per forward call (default: all B at once).
+        lookup : bool
+            Per-pixel models (LLR, NN, LANN): compute the first 1x1 convolution as table
+            lookups of the class codes (:func:`xlandslide.models.lookup.lookup_forward`),
+            without the one-hot tensor — much faster, equal up to float rounding.  Ignored
+            by the other models.
 
         Returns
         -------
@@ -424,16 +430,40 @@ class LandslideModel:
         dev = self.device if device is None else normalise_device(device)
         module = self.module_on(dev)
         out = np.empty((b, h, w), dtype=np.float32)
+        forward = type(module).__call__
+        if lookup:
+            from .models.lookup import lookup_forward, supports_lookup
+
+            if supports_lookup(module):
+                forward = lookup_forward
+        cuda = dev.type == "cuda"
+        amp = _amp_dtype(dev) if cuda else None
         with torch.inference_mode():
             for start in range(0, b, step):
                 stop = min(b, start + step)
-                inputs = [
-                    None if a is None else torch.from_numpy(a[start:stop]).to(dev) for a in arrays
-                ]
+                inputs = [None if a is None else _to_device(a[start:stop], dev) for a in arrays]
                 with device_lock(dev):
-                    logits = module(*inputs)
+                    with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+                        logits = forward(module, *inputs)
                     out[start:stop] = torch.sigmoid(logits.float()).cpu().numpy()
         return out
+
+
+def _to_device(array: np.ndarray, device):
+    """A tensor of ``array`` on ``device``: through pinned memory, asynchronously, on CUDA."""
+    import torch
+
+    t = torch.from_numpy(array)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t
+
+
+def _amp_dtype(device):
+    """Mixed precision of inference on CUDA: bfloat16 where supported, else float16."""
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def normalise_device(device):

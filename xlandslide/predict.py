@@ -9,34 +9,45 @@ Two ways to cover a region
 *Per-pixel models* (Naive, LLR, NN, LANN: ``ModelSpec.pixelwise``) compute each pixel from
 its own inputs and, for LANN, those at its uphill points.  They need no tiles: each block of
 ``block_size`` pixels is overlapped by the largest ring radius (0 without aligned features)
-and run through the module in row strips of about :data:`STRIP_BYTES` of expanded features.
-Every pixel sees exactly the inputs it sees in a training patch, so the result equals the
-patch-wise result for any chunking — bit for bit for the same blocks, and up to the float32
-rounding of torch's convolution kernels otherwise (their order of accumulation depends on
-the shape of the tensor: a few units in the last place, measured at most 1).
+and run in row strips, the first 1x1 convolution computed as lookups of the class codes
+(:mod:`xlandslide.models.lookup`): no one-hot tensor is built, and the throughput is that of
+reading the inputs.  Every pixel sees exactly the inputs it sees in a training patch, so the
+result equals the patch-wise result up to float32 rounding (another order of the same sums:
+a few units in the last place).
 
 *Convolutional models* (CNN, LACNN) see far beyond any affordable halo and their pooling grid
 matters, so every pixel is predicted by the tile whose *core* holds it, on a grid of
 ``core x core`` cores anchored at pixel (0, 0), each read with ``halo`` pixels of context
 (NaN / no class beyond the region edge) — exactly the patches of :func:`xlandslide.make_patches`
 when ``core`` is the training core (the default).  Blocks are whole multiples of the core,
-overlapped by the halo (the ``map_overlap`` depth) and at least a halo long (a short last
-block joins its neighbour, so no block starts off the core grid); a block's tiles are
-assembled and run ``batch_size`` at a time.  A larger ``core`` than the training one
-computes less halo (core 128 with halo 64 computes 4x the pixels it keeps; core 512, 1.56x)
-but changes the result slightly (other tile borders and pooling context): it is an explicit
-choice.
+overlapped by the halo and at least a halo long (a short last block joins its neighbour, so
+no block starts off the core grid); a block's tiles are assembled and run ``batch_size`` at a
+time.  A larger ``core`` than the training one computes less halo (core 128 with halo 64
+computes 4x the pixels it keeps; core 512, 1.56x) but changes the result slightly (other
+tile borders and pooling context): it is an explicit choice.
+
+Where the inputs come from
+--------------------------
+A region without dask — a store opened with ``open_region(store, chunks=None)``, or numpy
+arrays — is read inside each block's task: the task reads its window of every input, halo
+included (padded beyond the region's edge), and predicts it.  The graph is one task per
+block plus one key for the model and one for the (lazily indexed) sources, so on a
+``dask.distributed`` cluster nothing but the map's blocks moves between workers; it is the
+fastest path from a store.  A dask-backed region (a lazy synthetic or computed region, or a
+store opened with dask chunks) goes through dask's overlap of the inputs instead.
 
 Memory
 ------
-Peak memory does not depend on the region's size.  Per dask thread it is about one
-overlapped input block — ``(block + 2 depth)^2 x (4 C + G + 2 D + 4)`` bytes for C continuous
-layers, G groups and D distances — plus its output block (4 bytes a pixel); on top, one forward
-at a time per device (a process-wide lock, so torch's threads and dask's do not multiply):
-``batch_size`` tiles of ``(core + 2 halo)^2`` pixels with their expanded features (4 bytes x
-feature channels) and the network's activations, or one strip for per-pixel models.  With
-the defaults (block 1024, 2 threads, the paper's 94 features, LACNN base width 16, batch 4,
-core 128 + 2 x 64) that is roughly 0.1 GB of blocks and 0.5 GB of forward.
+Peak memory does not depend on the region's size.  Per dask thread (or worker) it is about
+one overlapped input block — ``(block + 2 depth)^2 x (4 C + G + 2 D + 4)`` bytes for C
+continuous layers, G groups and D distances — plus its output block (4 bytes a pixel); on
+top, one forward at a time per device (a process-wide lock, so torch's threads and dask's do
+not multiply): ``batch_size`` tiles of ``(core + 2 halo)^2`` pixels with their expanded
+features (4 bytes x feature channels) and the network's activations, or one strip of at
+most :data:`STRIP_BYTES` for per-pixel models.  With the defaults (block 1024, 2 threads,
+the paper's 94 features, LACNN base width 16, batch 4, core 128 + 2 x 64) that is roughly
+0.1 GB of blocks and 0.5 GB of forward; ``benchmarks/scale_table.py`` measures it (peak RSS
+per case).
 
 Pixels outside the region — where the DEM or a continuous layer is NaN, as the data model
 marks them (:mod:`xlandslide.region`) — are NaN in the map: the model would only see its
@@ -55,7 +66,7 @@ from ._dispatch import apply_stencil
 from .catalog import NODATA_CODE
 from .errors import ConfigError
 from .grid import pixel_size, radius_pixels
-from .region import as_dask, stacked_offsets
+from .region import as_dask, read_padded, select_offsets, stacked_offsets
 from .validate import check_fits
 
 #: Target side of a prediction block, in pixels (rounded to whole cores for tiles).
@@ -65,13 +76,28 @@ STRIP_BYTES = 64 << 20
 #: Tiles per forward call of a convolutional model on the CPU (more on a GPU).
 CPU_BATCH = 4
 GPU_BATCH = 16
+GPU_BATCH_MAX = 64
 
 
-def _batch_from(model, device, batch_size):
+def _batch_from(model, device, batch_size, tile: int | None = None):
+    """Tiles per forward: ``batch_size``, else 4 on the CPU, and on CUDA as many as a
+    quarter of the device's free memory holds (an estimate of the U-Net's activations,
+    between 4 and :data:`GPU_BATCH_MAX`)."""
     if batch_size is not None:
         return _positive_int("batch_size", batch_size)
     dev = device if device is not None else model.device
-    return GPU_BATCH if str(dev).startswith("cuda") else CPU_BATCH
+    if not str(dev).startswith("cuda"):
+        return CPU_BATCH
+    try:
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(torch.device(dev))
+    except (RuntimeError, AssertionError):  # pragma: no cover - no CUDA at hand
+        return GPU_BATCH
+    width = int(model.spec.model_config.get("base_width", 16))
+    channels = model.module.in_channels + 12 * width  # input, expanded, a level's activations
+    per_tile = (tile or 256) ** 2 * channels * 4 * 2
+    return max(CPU_BATCH, min(GPU_BATCH_MAX, int(free // 4 // max(per_tile, 1))))
 
 
 def _split_inputs(blocks, has_cont, has_cat, has_offs):
@@ -112,7 +138,7 @@ def _pixel_block(*blocks, model, context, layout, device, flags):
         x_o = offs[None, :, :, lo:hi] if offs is not None else None
         if g and x_g is None:  # pragma: no cover - the layout says there are groups
             raise ConfigError("the model reads categorical codes the region does not hold")
-        p = model.predict_proba(x_c, x_g, x_o, device=device)[0]
+        p = model.predict_proba(x_c, x_g, x_o, device=device, lookup=True)[0]
         out[s:e] = p[depth : depth + (e - s)]
     out[_outside(dem, cont)] = np.nan
     return out
@@ -262,9 +288,10 @@ def predict(
         )
     if block_size is not None:
         block_size = _positive_int("block_size", block_size)
-    bs = _batch_from(model, device, batch_size)
     if core is not None:
         core = _positive_int("core", core)
+    tile = (core or spec.geometry.core) + 2 * spec.geometry.halo
+    bs = _batch_from(model, device, batch_size, tile)
     if check:
         check_fits(region, spec, require_offsets=True)
     layout = spec.layout  # check_fits: the region's layout is the model's
@@ -283,21 +310,7 @@ def predict(
     ny, nx = region.sizes["y"], region.sizes["x"]
     yx = (_block_chunks(ny, step, depth), _block_chunks(nx, step, depth))
 
-    inputs, fills = [], []
     flags = (bool(layout.continuous), bool(layout.groups), spec.needs_offsets)
-    if flags[0]:
-        inputs.append(as_dask(region["continuous"]).data.rechunk((-1, *yx)))
-        fills.append(np.nan)
-    if flags[1]:
-        inputs.append(as_dask(region["categorical"]).data.rechunk((-1, *yx)))
-        fills.append(NODATA_CODE)
-    inputs.append(as_dask(region["dem"]).data.rechunk(yx))
-    fills.append(np.nan)
-    if flags[2]:
-        offs = da.asarray(stacked_offsets(region, spec.distances))
-        inputs.append(offs.rechunk((-1, -1, *yx)))
-        fills.append(0)
-
     # the model is one key of the graph (named by its weights): a worker receives it once
     # and every block task depends on it, instead of carrying a copy of the weights each
     token = tokenize(model)
@@ -308,6 +321,40 @@ def predict(
     else:
         kernel = _tile_block
         extra = {"core": tile_core, "halo": depth, "batch_size": bs}
+    sources = _lazy_sources(region, spec, flags)
+    if sources is not None:
+        # a region without dask (a store opened with chunks=None, or numpy): every block's
+        # task reads its own window, halo included, so that on a cluster nothing but the
+        # output moves between workers (one key for the sources, shipped once per worker)
+        # named by identity, not by value: hashing a lazily indexed variable would read it
+        key = f"xlandslide-sources-{tokenize([id(v) for v, _ in sources], region.sizes)}"
+        data = da.map_blocks(
+            _read_and_predict,
+            chunks=yx,
+            dtype=np.float32,
+            meta=np.empty((0, 0), np.float32),
+            name=f"xlandslide-predict-{spec.name}-{tokenize(token, key, yx, depth, extra)}",
+            sources=dask.delayed(sources, name=key, pure=True, traverse=False),
+            kernel=kernel,
+            depth=depth,
+            **common,
+            **extra,
+        )
+        return _as_map(data, region, spec)
+    inputs, fills = [], []
+    if flags[0]:
+        inputs.append(as_dask(region["continuous"], step).data.rechunk((-1, *yx)))
+        fills.append(np.nan)
+    if flags[1]:
+        inputs.append(as_dask(region["categorical"], step).data.rechunk((-1, *yx)))
+        fills.append(NODATA_CODE)
+    inputs.append(as_dask(region["dem"], step).data.rechunk(yx))
+    fills.append(np.nan)
+    if flags[2]:
+        offs = da.asarray(stacked_offsets(region, spec.distances))
+        inputs.append(offs.rechunk((-1, -1, *yx)))
+        fills.append(0)
+
     data = apply_stencil(
         kernel,
         *inputs,
@@ -318,6 +365,47 @@ def predict(
         **common,
         **extra,
     )
+    return _as_map(data, region, spec)
+
+
+def _lazy_sources(region, spec, flags):
+    """``[(variable, fill), ...]`` of the model's inputs when none is dask-backed, else None.
+
+    In the order the kernels take their blocks: continuous, categorical, dem, offsets (a
+    pair of variables, uphill_dy and uphill_dx, for the spec's distances).
+    """
+    sources = []
+    if flags[0]:
+        sources.append((region["continuous"].variable, np.nan))
+    if flags[1]:
+        sources.append((region["categorical"].variable, NODATA_CODE))
+    sources.append((region["dem"].variable, np.nan))
+    if flags[2]:
+        sub = select_offsets(region, spec.distances)
+        sources.append(((sub["uphill_dy"].variable, sub["uphill_dx"].variable), 0))
+    variables = [v for src, _ in sources for v in (src if isinstance(src, tuple) else (src,))]
+    if any(v.chunks is not None for v in variables):
+        return None
+    return sources
+
+
+def _read_and_predict(block_info=None, *, sources, kernel, depth, **kwargs):
+    """One block: read every input's window (halo included, padded at the region's edge),
+    predict, trim the halo."""
+    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    window = (r0 - depth, r1 + depth, c0 - depth, c1 + depth)
+    blocks = []
+    for src, fill in sources:
+        if isinstance(src, tuple):  # the offsets: (D, 2, y, x)
+            dy, dx = (read_padded(v, *window, fill) for v in src)
+            blocks.append(np.stack([dy, dx], axis=1))
+        else:
+            blocks.append(read_padded(src, *window, fill))
+    out = kernel(*blocks, **kwargs)
+    return np.ascontiguousarray(out[depth : depth + r1 - r0, depth : depth + c1 - c0])
+
+
+def _as_map(data, region, spec) -> xr.DataArray:
     coords = {k: v for k, v in region["dem"].coords.items() if set(v.dims) <= {"y", "x"}}
     out = xr.DataArray(
         data,

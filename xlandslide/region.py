@@ -213,7 +213,23 @@ def as_dask(var: xr.DataArray, chunk: int = 1024) -> xr.DataArray:
     """``var`` dask-backed (a lazily indexed or numpy variable is wrapped, not loaded)."""
     if var.chunks is not None:
         return var
-    return var.chunk({d: (chunk if d in ("y", "x") else -1) for d in var.dims})
+    return var.chunk({d: (chunk if d in ("y", "x") else -1) for d in var.dims}, inline_array=True)
+
+
+def read_padded(var, y0: int, y1: int, x0: int, x1: int, fill) -> np.ndarray:
+    """Window ``[y0, y1) x [x0, x1)`` of a (..., y, x) variable, ``fill`` beyond its edges.
+
+    Reads only the part inside the variable (one read of a lazily indexed store variable).
+    """
+    ny, nx = var.shape[-2:]
+    sy0, sy1, sx0, sx1 = max(y0, 0), min(y1, ny), max(x0, 0), min(x1, nx)
+    if (sy0, sy1, sx0, sx1) == (y0, y1, x0, x1):
+        return np.asarray(var[..., y0:y1, x0:x1].values)
+    out = np.full((*var.shape[:-2], y1 - y0, x1 - x0), fill, dtype=var.dtype)
+    if sy1 > sy0 and sx1 > sx0:
+        part = var[..., sy0:sy1, sx0:sx1].values
+        out[..., sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = part
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,6 +397,7 @@ __all__ = [
     "offset_distances",
     "onehot_features",
     "positive_ratio",
+    "read_padded",
     "region_crs",
     "region_dataset",
     "select_offsets",

@@ -84,7 +84,16 @@ def open_region(store, *, chunks="store", validate: bool = True) -> xr.Dataset:
                 "xlandslide.write_region(region, url)"
             )
     try:
-        ds = xr.open_zarr(store, chunks=chunks, decode_coords="all", consolidated=False)
+        # cache=False: a variable read whole once (a reduction, a hash) must not stay in
+        # memory; windows are read from the store each time (what patches and predict do)
+        ds = xr.open_dataset(
+            store,
+            engine="zarr",
+            chunks=chunks,
+            cache=False,
+            decode_coords="all",
+            consolidated=False,
+        )
     except Exception as exc:
         raise RegionError(
             f"{store!r} is not a readable Zarr store ({type(exc).__name__}: {exc}); "

@@ -129,15 +129,17 @@ class _LRU:
         self.items.move_to_end(key)
         return value
 
-    def put(self, key, value: dict) -> None:
+    def put(self, key, value: dict) -> bool:
+        """Keep ``value`` (unless it exceeds the budget); whether it was kept."""
         size = sum(a.nbytes for a in value.values())
         if size > self.limit:
-            return
+            return False
         self.items[key] = value
         self.nbytes += size
         while self.nbytes > self.limit:
             _, old = self.items.popitem(last=False)
             self.nbytes -= sum(a.nbytes for a in old.values())
+        return True
 
 
 class PatchDataset:
@@ -313,7 +315,7 @@ class PatchDataset:
         gi = self.generator_index(k)
         windows = {name: gen[gi].transpose(..., "y", "x") for name, gen in self._generators.items()}
         lazy = {n: w.data for n, w in windows.items() if w.chunks is not None}
-        out = {n: np.asarray(w.values) for n, w in windows.items() if w.chunks is None}
+        out = _read_windows({n: w for n, w in windows.items() if w.chunks is None})
         if lazy:
             kwargs = {}
             if _in_dataloader_worker():
@@ -325,11 +327,11 @@ class PatchDataset:
         mask = out.pop("label_mask", None)
         if mask is not None:
             out["label"] = np.where(mask, out["label"], np.int8(LABEL_UNKNOWN)).astype(np.int8)
-        for array in out.values():
-            # read-only: items are copies (see _tensor), so no caller can change the cache
-            # (nor, through a view, the region's own arrays)
-            array.setflags(write=False)
-        self.cache.put(k, out)
+        if self.cache.put(k, out):
+            for array in out.values():
+                # read-only: items of cached windows are copies (see _tensor), so no caller
+                # can change the cache (nor, through a view, the region's own arrays)
+                array.setflags(write=False)
         return out
 
     def __getitem__(self, i: int) -> dict:
@@ -350,6 +352,30 @@ class PatchDataset:
         item["label"] = _tensor(arrays["label"], np.int8)
         item["index"] = k
         return item
+
+
+#: (process id, thread pool) reading the variables of a patch at once; one per process (a
+#: forked DataLoader worker gets its own: threads do not survive a fork).
+_POOL: tuple[int, object] | None = None
+
+
+def _read_windows(windows: dict) -> dict[str, np.ndarray]:
+    """``.values`` of lazily indexed windows, every variable read at once in threads.
+
+    A store's reads release the GIL while they decompress, so reading the continuous
+    layers, the codes, the offsets and the label together is faster than one after another
+    (and faster than plain sequential zarr reads of the same windows).
+    """
+    global _POOL
+    if len(windows) < 2:
+        return {n: np.asarray(w.values) for n, w in windows.items()}
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="xlandslide-patch"))
+    futures = {n: _POOL[1].submit(lambda w=w: np.asarray(w.values)) for n, w in windows.items()}
+    return {n: f.result() for n, f in futures.items()}
 
 
 def _tensor(array, dtype):

@@ -321,3 +321,17 @@ def test_padded_lazy_array_strided_and_integer_indexing():
             .isel({"dim_0": sel.get("y", slice(None)), "dim_1": sel.get("x", slice(None))})
             .values,
         )
+
+
+def test_a_label_other_than_the_three_codes_is_refused_where_it_is_read():
+    from xlandslide.errors import LabelError
+    from xlandslide.grid import PatchGeometry
+
+    region = custom_region((40, 50), seed=1)
+    region["label"][5, 7] = 2
+    ps = make_patches(region, PatchGeometry(16, 4), fractions=(1.0, 0.0, 0.0))
+    ds = PatchDataset(region, ps, "train", oversample=False)
+    with pytest.raises(LabelError, match=r"label values \[2\]") as err:
+        for i in range(len(ds)):
+            ds[i]
+    assert isinstance(err.value, ValueError)

@@ -16,7 +16,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 
 from ..catalog import LABEL_UNKNOWN, NODATA_CODE
-from ..errors import ConfigError, GridMismatchError, RegionError
+from ..errors import ConfigError, GridMismatchError, LabelError, RegionError
 from ..region import OFFSET_VARS
 from .grid import PatchSet
 from .splits import check_split
@@ -324,6 +324,14 @@ class PatchDataset:
                 kwargs["scheduler"] = "synchronous"
             (computed,) = dask.compute(lazy, **kwargs)
             out.update(computed)
+        bad = (out["label"] < LABEL_UNKNOWN) | (out["label"] > 1)
+        if bad.any():
+            values = sorted({int(v) for v in np.unique(out["label"][bad])})
+            raise LabelError(
+                f"patch {k} holds label values {values[:5]}: a label is 1 (landslide), 0 "
+                "(stable) or -1 (unknown); rebuild the labels (xlandslide.build_region, "
+                "labels_from_points / labels_from_polygons) or recode them"
+            )
         mask = out.pop("label_mask", None)
         if mask is not None:
             out["label"] = np.where(mask, out["label"], np.int8(LABEL_UNKNOWN)).astype(np.int8)

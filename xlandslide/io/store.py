@@ -121,6 +121,13 @@ def open_region(
             f"no region store at {root.label!r}; check the {where}, or create one with "
             "xlandslide.write_region(region, path) (or `xlandslide synthetic STORE`)"
         )
+    if not root.url and root.path.is_file():
+        kind = "a GeoTIFF" if root.path.suffix.lower() in (".tif", ".tiff") else "a file"
+        raise RegionError(
+            f"{root.label!r} is {kind}, not a region store (a Zarr folder); build a region "
+            "from rasters with xlandslide.region_from_dem(...) and write it with "
+            "xlandslide.write_region(region, 'region.zarr')"
+        )
     manifest = read_manifest(store)
     if manifest is None and not foreign:
         _refuse_unmanifested(root)

@@ -18,7 +18,8 @@ handing it out:
   lists is there with its size — one directory listing, no chunk read;
 - with ``verify=True``, fully (:func:`verify_store`): every chunk is decoded.
 
-Afterwards every read goes through :class:`GuardedArray`: a chunk missing at read time, or
+Afterwards every read goes through :class:`xlandslide.io.guard.GuardedArray`: a chunk missing
+at read time, or
 one that does not decode, raises :class:`~xlandslide.errors.IncompleteStoreError` or
 :class:`~xlandslide.errors.CorruptChunkError` naming the store, the variable and the chunk —
 never a fill value, never a bare ``RuntimeError: Zstd decompression error``.
@@ -30,23 +31,15 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-
-import numpy as np
-import xarray as xr
-from xarray.backends import BackendArray
-from xarray.core import indexing
 
 from ..errors import (
     CorruptChunkError,
     ForeignOutputError,
     IncompleteStoreError,
-    XLandslideError,
 )
-from .atomic import check_source
 
 #: Name of the manifest group at the root of every store the package writes.
 MANIFEST_GROUP = "xlandslide_manifest"
@@ -233,7 +226,7 @@ def _indices(grid):
     return itertools.product(*(range(n) for n in grid))
 
 
-def _chunk_key(name: str, idx) -> str:
+def chunk_key(name: str, idx) -> str:
     return f"{name}/c" + "".join(f"/{i}" for i in idx)
 
 
@@ -252,16 +245,16 @@ def write_manifest(store, kind: str, *, extra: Mapping | None = None) -> dict:
     listing = root.listing()
     arrays, missing = {}, []
     for name, arr in sorted(group.arrays()):
-        if arr.metadata.zarr_format != 3 or _chunk_key(name, (0,) * arr.ndim) != (
+        if arr.metadata.zarr_format != 3 or chunk_key(name, (0,) * arr.ndim) != (
             f"{name}/{arr.metadata.encode_chunk_key((0,) * arr.ndim)}"
         ):  # pragma: no cover - the package writes the default v3 encoding only
             raise IncompleteStoreError(f"{name!r}: not the default Zarr v3 chunk key encoding")
         grid = _grid(arr.shape, arr.chunks)
         sizes = []
         for idx in _indices(grid):
-            size = listing.get(_chunk_key(name, idx))
+            size = listing.get(chunk_key(name, idx))
             if size is None:
-                missing.append(_chunk_key(name, idx))
+                missing.append(chunk_key(name, idx))
             sizes.append(size)
         arrays[name] = {
             "shape": list(arr.shape),
@@ -343,7 +336,7 @@ def check_store(store, manifest: Mapping) -> None:
     for name, info in manifest.get("arrays", {}).items():
         grid = _grid(info["shape"], info["chunks"])
         for idx, size in zip(_indices(grid), info["chunk_bytes"]):
-            key = _chunk_key(name, idx)
+            key = chunk_key(name, idx)
             got = listing.get(key)
             if got is None:
                 problems.append(f"chunk {idx} of {name!r} is missing (file {key})")
@@ -363,8 +356,9 @@ def check_store(store, manifest: Mapping) -> None:
         )
 
 
-def verify_store(store, manifest: Mapping) -> None:
-    """The full check: :func:`check_store`, then every chunk of every array decoded."""
+def verify_store(store, manifest: Mapping, *, only=None) -> None:
+    """The full check: :func:`check_store`, then every chunk of every array decoded
+    (of the arrays named in ``only``, when given)."""
     import zarr
 
     check_store(store, manifest)
@@ -373,6 +367,8 @@ def verify_store(store, manifest: Mapping) -> None:
     group = zarr.open_group(store=root.zarr_store(arrays), mode="r", use_consolidated=False)
     problems = []
     for name, info in arrays.items():
+        if only is not None and name not in only:
+            continue
         arr = group[name]
         if list(arr.shape) != info["shape"] or list(arr.chunks) != info["chunks"]:
             problems.append(
@@ -386,8 +382,8 @@ def verify_store(store, manifest: Mapping) -> None:
                 arr.get_block_selection(idx)
             except Exception as exc:
                 problems.append(
-                    f"chunk {idx} of {name!r} cannot be decoded (file {_chunk_key(name, idx)}: "
-                    f"{type(exc).__name__}: {_first_line(exc)})"
+                    f"chunk {idx} of {name!r} cannot be decoded (file {chunk_key(name, idx)}: "
+                    f"{type(exc).__name__}: {first_line(exc)})"
                 )
     if problems:
         raise CorruptChunkError(
@@ -395,7 +391,7 @@ def verify_store(store, manifest: Mapping) -> None:
         )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
 
@@ -437,171 +433,10 @@ def replaceable_store(kind: str) -> Callable[[Path], None]:
     return check
 
 
-# ---------------------------------------------------------------------------------------------
-# Guarded reads
-# ---------------------------------------------------------------------------------------------
-def _covered(key, shape, chunks) -> list[range]:
-    """Per axis, the chunk indices a basic/outer key touches."""
-    out = []
-    for k, n, c in zip(key, shape, chunks):
-        c = max(int(c), 1)
-        if isinstance(k, slice):
-            start, stop, _ = k.indices(n)
-            out.append(range(start // c, max(start, stop - 1) // c + 1))
-        elif isinstance(k, (int, np.integer)):
-            out.append(range(int(k) // c, int(k) // c + 1))
-        else:
-            k = np.asarray(k)
-            out.append(range(int(k.min()) // c, int(k.max()) // c + 1) if k.size else range(0))
-    return out
-
-
-class GuardedArray(BackendArray):
-    """A lazily indexed variable of a store whose reads fail loudly and precisely.
-
-    ``opener(*args)`` returns the (lazy, decoded) :class:`xarray.Variable` read; it is
-    called again after unpickling (dask workers), so only the recipe travels.  A read that
-    fails raises :class:`~xlandslide.errors.CorruptChunkError` naming the store, the variable
-    and the failing chunk (found by reading the chunks of the failed read one by one).
-    Before every read :func:`xlandslide.io.atomic.check_source` checks that no write is
-    replacing the store.
-    """
-
-    def __init__(self, label, source, name, chunks, opener, args, variable=None, dask_chunks=None):
-        self.label, self.source, self.name = label, source, name
-        self.chunks = tuple(int(c) for c in chunks)
-        self.dask_chunks = tuple(int(c) for c in (dask_chunks or chunks))
-        self.zarr = opener is _zarr_variable
-        self._opener, self._args = opener, args
-        self._variable = variable
-        var = self.variable
-        self.shape, self.dtype = tuple(var.shape), var.dtype
-
-    @property
-    def variable(self) -> xr.Variable:
-        if self._variable is None:
-            self._variable = self._opener(*self._args)
-        return self._variable
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_variable"] = None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-
-    def __getitem__(self, key):
-        return indexing.explicit_indexing_adapter(
-            key, self.shape, indexing.IndexingSupport.OUTER, self.read
-        )
-
-    def read(self, key) -> np.ndarray:
-        """Numpy-style (basic / outer) read of ``key``, a tuple."""
-        if self.source is not None:
-            check_source(self.source)
-        try:
-            return np.asarray(self.variable[key].values)
-        except XLandslideError:
-            raise
-        except Exception as exc:
-            raise self._failure(key, exc) from exc
-
-    def _failure(self, key, exc) -> CorruptChunkError:
-        ranges = _covered(key, self.shape, self.chunks)
-        bad, cause = None, exc
-        n = int(np.prod([len(r) for r in ranges])) if ranges else 1
-        if n <= 64:
-            for idx in itertools.product(*ranges):
-                sl = tuple(slice(i * c, (i + 1) * c) for i, c in zip(idx, self.chunks))
-                try:
-                    self.variable[sl].values  # noqa: B018
-                except Exception as err:
-                    bad, cause = idx, err
-                    break
-        if bad is None:
-            where = f"the chunks {[(r.start, r.stop - 1) for r in ranges]} (first, last per axis)"
-        elif self.zarr:
-            where = f"chunk {bad} (file {_chunk_key(self.name, bad)})"
-        else:
-            where = f"block {bad}"
-        return CorruptChunkError(
-            f"{where} of {self.name!r} in {self.label!r} cannot be read "
-            f"({type(cause).__name__}: {_first_line(cause)}): the store is damaged; restore it "
-            "from a copy or write it again (verify=True checks every chunk when opening)"
-        )
-
-
-class _DaskView:
-    """What :func:`dask.array.from_array` reads: numpy-style keys into a GuardedArray."""
-
-    def __init__(self, guard: GuardedArray):
-        self.guard = guard
-        self.shape, self.dtype, self.ndim = guard.shape, guard.dtype, len(guard.shape)
-
-    def __getitem__(self, key):
-        if not isinstance(key, tuple):
-            key = (key,)
-        return self.guard.read(key)
-
-
-def guarded_variable(guard: GuardedArray, *, dask: bool, token: str) -> xr.Variable:
-    """The variable of ``guard``: lazily indexed numpy, or dask with the store's chunks."""
-    var = guard.variable
-    if dask:
-        import dask.array as da
-
-        data = da.from_array(
-            _DaskView(guard),
-            chunks=guard.dask_chunks or var.shape,
-            name=f"xlandslide-read-{re.sub(r'[^0-9A-Za-z_.]', '_', guard.name)}-{token}",
-            meta=np.empty((0,) * var.ndim, dtype=var.dtype),
-            lock=False,
-        )
-    else:
-        data = indexing.LazilyIndexedArray(guard)
-    return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=dict(var.encoding))
-
-
-def open_guarded_zarr(root: Root, arrays, *, dask: bool, token: str, **open_kwargs):
-    """Open the Zarr store at ``root`` with every data variable guarded."""
-    ds = _open_zarr(root.label, tuple(arrays), **open_kwargs)
-    source = None if root.url else str(root.path)
-    out = {}
-    for name, var in ds.data_vars.items():
-        chunks = var.encoding.get("chunks") or var.encoding.get("preferred_chunks") or var.shape
-        if isinstance(chunks, dict):  # pragma: no cover - preferred_chunks by dim
-            chunks = tuple(chunks.get(d, n) for d, n in zip(var.dims, var.shape))
-        guard = GuardedArray(
-            root.label,
-            source,
-            name,
-            chunks,
-            _zarr_variable,
-            (root.label, tuple(arrays), name, tuple(sorted(open_kwargs.items()))),
-            variable=var.variable,
-        )
-        out[name] = guarded_variable(guard, dask=dask, token=token)
-    return ds.assign(out)
-
-
-def _open_zarr(label: str, arrays: tuple, **open_kwargs) -> xr.Dataset:
-    root = Root(label)
-    store = root.zarr_store(arrays)
-    return xr.open_dataset(
-        store, engine="zarr", chunks=None, cache=False, zarr_format=3, **open_kwargs
-    )
-
-
-def _zarr_variable(label: str, arrays: tuple, name: str, open_kwargs: tuple) -> xr.Variable:
-    return _open_zarr(label, arrays, **dict(open_kwargs))[name].variable
-
-
 __all__ = [
     "MANIFEST_GROUP",
-    "GuardedArray",
+    "Root",
     "check_store",
-    "open_guarded_zarr",
     "read_manifest",
     "replaceable_store",
     "verify_store",

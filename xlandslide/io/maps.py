@@ -4,14 +4,10 @@
 tiled ``.tif``; :func:`open_map` reads one back lazily, after checking it is complete.  Both
 formats keep the CRS.
 
-Zarr maps are written block by block (one block per dask chunk of the map) into a hidden
-sibling folder, ``.NAME.xlandslide-partial``, that records the fingerprint of the map being
-computed (its dask graph's name, shape, chunks, coordinates, attrs) and one marker per block
-written.  Once every block is there, the manifest is written
-(:mod:`xlandslide.io.integrity`) and the store renamed to ``NAME``: a half-written map never
-sits under the final name.  ``write_map(prob, path, resume=True)`` after a killed write
-computes only the blocks that have no marker (``xlandslide predict ... --resume``); the
-result is the same as that of an uninterrupted write.
+Zarr maps are written block by block into a hidden partial folder and renamed into place when
+complete; ``write_map(prob, path, resume=True)`` after a killed write computes only the
+blocks still missing (``xlandslide predict ... --resume``): see
+:mod:`xlandslide.io.resumable`.
 
 GeoTIFF maps are written whole into a temporary sibling and renamed into place
 (:func:`~xlandslide.io.atomic.atomic_output`); they carry the tag ``XLANDSLIDE_MAP``, which
@@ -20,10 +16,7 @@ tells :func:`open_map` and a later ``overwrite`` that xlandslide wrote them.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,43 +27,24 @@ from ..errors import (
     CorruptChunkError,
     IncompleteStoreError,
     RegionNotFoundError,
-    ResumeError,
-    StoreExistsError,
 )
-from .atomic import (
-    PARTIAL_TAG,
-    atomic_output,
-    clean_stale,
-    move_into_place,
-    refuse_existing,
-    remove,
-    writer_alive,
-    writer_id,
-    writing,
-)
+from .atomic import atomic_output
+from .guard import GuardedArray, guarded_variable, open_guarded_zarr
 from .integrity import (
-    GuardedArray,
     Root,
     check_store,
     foreign_output,
-    guarded_variable,
     manifest_token,
     missing_manifest_message,
-    open_guarded_zarr,
     read_manifest,
-    replaceable_store,
     verify_store,
-    write_manifest,
 )
+from .resumable import NUMPY_CHUNK, partial_path, write_zarr_map
 
 #: Map formats by file suffix.
 MAP_SUFFIXES = (".zarr", ".tif", ".tiff")
 #: GeoTIFF tag of the maps xlandslide writes (its value: the package version).
 TIFF_TAG = "XLANDSLIDE_MAP"
-#: Chunk side of a numpy-backed map written to Zarr.
-NUMPY_CHUNK = 1024
-#: zstd level of map stores.
-ZSTD_LEVEL = 3
 
 
 def _suffix(path: Path) -> str:
@@ -96,12 +70,6 @@ def _check_map(prob) -> None:
             f"a map has dims ('y', 'x'), got {prob.dims}; select one map first (for example "
             "prob.isel(band=0))"
         )
-
-
-def partial_path(path) -> Path:
-    """The folder where the Zarr map ``path`` is built (and resumed from)."""
-    path = Path(path)
-    return path.with_name(f".{path.name}{PARTIAL_TAG}")
 
 
 def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool = False) -> Path:
@@ -149,7 +117,7 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
     suffix = _suffix(path)
     prob = prob.transpose("y", "x")
     if suffix == ".zarr":
-        return _write_zarr(prob, path, overwrite=overwrite, resume=resume)
+        return write_zarr_map(prob, path, overwrite=overwrite, resume=resume)
     if resume:
         raise ConfigError(
             f"resume=True needs a .zarr map (written block by block); {str(path)!r} is a "
@@ -197,186 +165,6 @@ def _write_tif(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
             tags={TIFF_TAG: __version__},
         )
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# Zarr, block by block, resumable
-# ---------------------------------------------------------------------------------------------
-def _zarr_chunks(data):
-    """``data`` with dask chunks that each cover whole Zarr chunks, and those Zarr chunks.
-
-    The Zarr chunk of an axis is the first dask chunk; dask chunks whose boundaries all fall
-    on multiples of it (the last may be longer or shorter) are kept, others are rechunked
-    to it.
-    """
-    chunks, fix = [], {}
-    for ax, sizes in enumerate(data.chunks):
-        c = int(sizes[0])
-        bounds = np.cumsum(sizes)[:-1]
-        if np.any(bounds % c):
-            fix[ax] = c
-        chunks.append(c)
-    if fix:
-        data = data.rechunk(fix)
-    return data, tuple(chunks)
-
-
-def _fingerprint(prob: xr.DataArray, data) -> str:
-    """What identifies the map being written: resuming needs the same one."""
-    from dask.base import tokenize
-
-    coords = {k: tokenize(np.asarray(v.values)) for k, v in prob.coords.items()}
-    raw = json.dumps(
-        {
-            "name": str(prob.name),
-            "dims": list(prob.dims),
-            "dtype": str(prob.dtype),
-            "chunks": [list(c) for c in data.chunks],
-            "graph": data.name,
-            "coords": coords,
-            "attrs": tokenize(json.dumps(prob.attrs, sort_keys=True, default=str)),
-        },
-        sort_keys=True,
-    ).encode()
-    return hashlib.sha1(raw).hexdigest()
-
-
-def _marker(idx) -> str:
-    return "-".join(str(int(i)) for i in idx)
-
-
-def _read_state(partial: Path) -> dict | None:
-    try:
-        state = json.loads((partial / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) and "fingerprint" in state else None
-
-
-def _write_state(partial: Path, state: dict) -> None:
-    tmp = partial / ".state.json.tmp"
-    tmp.write_text(json.dumps(state))
-    tmp.replace(partial / "state.json")
-
-
-def _prepare_partial(prob, data, zchunks, path: Path, fingerprint: str, resume: bool) -> Path:
-    """The partial folder of ``path``: reused (resume, same map) or started afresh."""
-    partial = partial_path(path)
-    state = _read_state(partial) if partial.exists() else None
-    if (
-        state is not None
-        and writer_alive(str(state.get("writer")))
-        and (state.get("writer") != writer_id())
-    ):
-        raise StoreExistsError(
-            f"{str(path)!r} is being written by another process ({state.get('writer')}); "
-            "wait for it to finish, or stop it first"
-        )
-    if state is not None and resume:
-        if state["fingerprint"] != fingerprint:
-            raise ResumeError(
-                f"cannot resume the write of {str(path)!r}: the partial map in "
-                f"{str(partial)!r} was computed from other inputs (another model, region, "
-                "block size or map); write with resume=False to start again (it is discarded)"
-            )
-        state["writer"] = writer_id()
-        _write_state(partial, state)
-        return partial
-    remove(partial)
-    partial.mkdir(parents=True)
-    (partial / "blocks").mkdir()
-    name = str(prob.name)
-    ds = prob.copy(data=data).to_dataset(name=name)
-    encoding = {name: {"chunks": zchunks, "compressors": (_zstd(),)}}
-    for k, v in ds.coords.items():
-        v.encoding = {}
-        if v.ndim:
-            encoding[k] = {"compressors": (_zstd(),)}
-    ds[name].encoding = {}
-    ds.to_zarr(
-        partial / "map.zarr",
-        mode="w-",
-        zarr_format=3,
-        consolidated=False,
-        compute=False,
-        write_empty_chunks=True,
-        encoding=encoding,
-    )
-    _write_state(
-        partial,
-        {"fingerprint": fingerprint, "name": name, "grid": data.numblocks, "writer": writer_id()},
-    )
-    return partial
-
-
-def _zstd():
-    import zarr
-
-    return zarr.codecs.ZstdCodec(level=ZSTD_LEVEL, checksum=True)
-
-
-def _write_block(block, store: str, name: str, region, marker: str) -> int:
-    """Write one computed block into the Zarr array, then its marker (the block is done)."""
-    import zarr
-
-    arr = zarr.open_array(store=zarr.storage.LocalStore(store), path=name, mode="r+")
-    arr = arr.with_config({"write_empty_chunks": True})  # open_array ignores config=
-    arr[region] = np.asarray(block)
-    Path(marker).touch()
-    return 1
-
-
-def _write_zarr(prob: xr.DataArray, path: Path, *, overwrite: bool, resume: bool) -> Path:
-    import dask
-    import dask.array as da
-
-    if prob.name is None:
-        prob = prob.rename("susceptibility")
-    data = prob.data
-    if not isinstance(data, da.Array):
-        data = da.from_array(np.asarray(data), chunks=NUMPY_CHUNK)
-    data, zchunks = _zarr_chunks(data)
-    fingerprint = _fingerprint(prob, data)
-    if path.exists() or path.is_symlink():
-        manifest = read_manifest(path) if path.is_dir() else None
-        if resume and manifest is not None and manifest.get("fingerprint") == fingerprint:
-            return path  # the same map is already complete
-        if not overwrite:
-            refuse_existing(path)
-        replaceable_store("map")(path)
-    clean_stale(path)
-    partial = _prepare_partial(prob, data, zchunks, path, fingerprint, resume)
-    store, name = str(partial / "map.zarr"), str(prob.name)
-    done = {p.name for p in (partial / "blocks").iterdir()}
-    blocks = data.to_delayed()
-    starts = [np.concatenate([[0], np.cumsum(c)]) for c in data.chunks]
-    tasks = []
-    for idx in np.ndindex(*data.numblocks):
-        if _marker(idx) in done:
-            continue
-        region = tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, idx))
-        marker = str(partial / "blocks" / _marker(idx))
-        tasks.append(
-            dask.delayed(_write_block, pure=False)(blocks[idx], store, name, region, marker)
-        )
-    with writing(path):
-        dask.compute(*tasks)
-    _finish(partial, path, fingerprint)
-    return path
-
-
-def _finish(partial: Path, path: Path, fingerprint: str) -> None:
-    import zarr
-
-    store = partial / "map.zarr"
-    with warnings.catch_warnings():
-        # consolidated metadata lets a plain xr.open_zarr(path) read the map quietly; zarr
-        # notes that it is not (yet) part of the v3 specification
-        warnings.filterwarnings("ignore", message="Consolidated metadata")
-        zarr.consolidate_metadata(zarr.storage.LocalStore(str(store)))
-    write_manifest(store, "map", extra={"fingerprint": fingerprint})
-    move_into_place(store, path)
-    remove(partial)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +230,13 @@ def _open_zarr_map(path: Path, name, *, verify: bool, foreign: bool) -> xr.DataA
         arrays = tuple(manifest.get("arrays", {}))
         token = tokenize(root.key, manifest_token(manifest))
     ds = open_guarded_zarr(
-        root, arrays, dask=True, token=token, decode_coords="all", consolidated=False
+        root,
+        arrays,
+        dask=True,
+        token=token,
+        manifest=manifest,
+        decode_coords="all",
+        consolidated=False,
     )
     names = list(ds.data_vars)
     key = name or (names[0] if len(names) == 1 else "susceptibility")

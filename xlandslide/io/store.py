@@ -23,6 +23,7 @@ from ..errors import (
 from ..region import get_normalisation
 from ..validate import validate_region
 from .atomic import atomic_output, is_temporary
+from .guard import open_guarded_zarr
 from .integrity import (
     Root,
     check_store,
@@ -30,7 +31,6 @@ from .integrity import (
     local_path,
     manifest_token,
     missing_manifest_message,
-    open_guarded_zarr,
     read_manifest,
     replaceable_store,
     store_kind,
@@ -149,6 +149,7 @@ def open_region(
             arrays,
             dask=chunks is not None,
             token=token,
+            manifest=manifest,
             decode_coords="all",
             consolidated=False,
         )

@@ -120,9 +120,9 @@ class BlockCounter:
 
 __all__ = [
     "DATA",
-    "BlockCounter",
     "ECUADOR_POINTS",
     "ECUADOR_TIF",
+    "BlockCounter",
     "CountingScheduler",
     "custom_region",
     "raise_if_dask_computes",

@@ -156,12 +156,20 @@ def check_source(source) -> None:
     with _ACTIVE_LOCK:
         targets = list(_ACTIVE)
     for target in targets:
-        if overlaps(source, target):
-            raise OutputIsInputError(
-                f"the output {str(target)!r} would replace or sit inside the input "
-                f"{str(source)!r} it is computed from; write the output to another path "
-                "(an input is never replaced)"
-            )
+        refuse_overlap(source, target)
+
+
+def refuse_overlap(source, target) -> None:
+    """Raise :class:`~xlandslide.errors.OutputIsInputError` if ``target`` and the input
+    ``source`` are the same path or one lies inside the other (URLs are not checked)."""
+    if isinstance(source, str) and "://" in source:
+        return
+    if overlaps(source, target):
+        raise OutputIsInputError(
+            f"the output {str(target)!r} would replace or sit inside the input "
+            f"{str(source)!r} it is computed from; write the output to another path "
+            "(an input is never replaced)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,5 +264,6 @@ __all__ = [
     "is_temporary",
     "move_into_place",
     "overlaps",
+    "refuse_overlap",
     "writing",
 ]

@@ -20,7 +20,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from ..errors import CorruptChunkError, XLandslideError
-from .atomic import check_source
+from .atomic import check_source, refuse_overlap
 from .integrity import Root, chunk_key, first_line, verify_store
 
 
@@ -129,19 +129,27 @@ class _DaskView:
         return self.guard.read(key)
 
 
+#: The stores read by the dask arrays of guarded variables, by dask name (see
+#: :func:`sources_of`).
+_SOURCES: dict[str, str] = {}
+
+
 def guarded_variable(guard: GuardedArray, *, dask: bool, token: str) -> xr.Variable:
     """The variable of ``guard``: lazily indexed numpy, or dask with the store's chunks."""
     var = guard.variable
     if dask:
         import dask.array as da
 
+        name = f"xlandslide-read-{re.sub(r'[^0-9A-Za-z_.]', '_', guard.name)}-{token}"
         data = da.from_array(
             _DaskView(guard),
             chunks=guard.dask_chunks or var.shape,
-            name=f"xlandslide-read-{re.sub(r'[^0-9A-Za-z_.]', '_', guard.name)}-{token}",
+            name=name,
             meta=np.empty((0,) * var.ndim, dtype=var.dtype),
             lock=False,
         )
+        if guard.source is not None:
+            _SOURCES[name] = guard.source
     else:
         data = indexing.LazilyIndexedArray(guard)
     return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=dict(var.encoding))
@@ -194,4 +202,39 @@ def _zarr_variable(label: str, arrays: tuple, name: str, open_kwargs: tuple) -> 
     return _open_zarr(label, arrays, **dict(open_kwargs))[name].variable
 
 
-__all__ = ["GuardedArray", "guarded_variable", "open_guarded_zarr"]
+def sources_of(obj) -> set[str]:
+    """The local stores that computing ``obj`` (a DataArray or Dataset) would read.
+
+    Found without computing anything: the dask graph's layers named by
+    :func:`guarded_variable`, and the guarded lazily indexed (numpy) variables.
+    """
+    variables = obj.variables.values() if isinstance(obj, xr.Dataset) else [obj.variable]
+    found = set()
+    for var in variables:
+        data = var._data
+        graph = getattr(data, "__dask_graph__", None)
+        if graph is not None:
+            layers = getattr(graph(), "layers", {})
+            found.update(_SOURCES[n] for n in layers if n in _SOURCES)
+            continue
+        for _ in range(16):
+            if isinstance(data, GuardedArray):
+                if data.source is not None:
+                    found.add(data.source)
+                break
+            data = getattr(data, "array", None)
+            if data is None:
+                break
+    return found
+
+
+def refuse_reading(obj, target) -> None:
+    """Refuse, before anything is written, an output ``target`` over one of ``obj``'s inputs.
+
+    Raises :class:`~xlandslide.errors.OutputIsInputError`.
+    """
+    for source in sources_of(obj):
+        refuse_overlap(source, target)
+
+
+__all__ = ["GuardedArray", "guarded_variable", "open_guarded_zarr", "refuse_reading", "sources_of"]

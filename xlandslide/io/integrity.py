@@ -415,6 +415,23 @@ def foreign_output(path, what: str) -> ForeignOutputError:
     )
 
 
+def refuse_inside_store(path) -> None:
+    """Refuse an output inside a store xlandslide wrote (it would damage that store).
+
+    Raises :class:`~xlandslide.errors.OutputIsInputError` naming the store.
+    """
+    from ..errors import OutputIsInputError
+
+    path = Path(os.path.abspath(path))
+    for parent in path.parents:
+        if (parent / MANIFEST_GROUP / "zarr.json").is_file():
+            kind = store_kind(parent) or "xlandslide"
+            raise OutputIsInputError(
+                f"{str(path)!r} lies inside the xlandslide {kind} store {str(parent)!r}; "
+                "nothing is ever written into a store: choose a path outside it"
+            )
+
+
 def replaceable_store(kind: str) -> Callable[[Path], None]:
     """A check for :func:`~xlandslide.io.atomic.atomic_output`: only a store of ``kind``."""
 
@@ -438,6 +455,7 @@ __all__ = [
     "Root",
     "check_store",
     "read_manifest",
+    "refuse_inside_store",
     "replaceable_store",
     "verify_store",
     "write_manifest",

@@ -29,7 +29,7 @@ from ..errors import (
     RegionNotFoundError,
 )
 from .atomic import atomic_output
-from .guard import GuardedArray, guarded_variable, open_guarded_zarr
+from .guard import GuardedArray, guarded_variable, open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
     check_store,
@@ -37,6 +37,7 @@ from .integrity import (
     manifest_token,
     missing_manifest_message,
     read_manifest,
+    refuse_inside_store,
     verify_store,
 )
 from .resumable import NUMPY_CHUNK, partial_path, write_zarr_map
@@ -116,6 +117,8 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
     path = Path(path)
     suffix = _suffix(path)
     prob = prob.transpose("y", "x")
+    refuse_inside_store(path)
+    refuse_reading(prob, path)  # before anything is created next to or inside an input
     if suffix == ".zarr":
         return write_zarr_map(prob, path, overwrite=overwrite, resume=resume)
     if resume:

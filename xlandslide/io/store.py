@@ -23,7 +23,7 @@ from ..errors import (
 from ..region import get_normalisation
 from ..validate import validate_region
 from .atomic import atomic_output, is_temporary
-from .guard import open_guarded_zarr
+from .guard import open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
     check_store,
@@ -32,6 +32,7 @@ from .integrity import (
     manifest_token,
     missing_manifest_message,
     read_manifest,
+    refuse_inside_store,
     replaceable_store,
     store_kind,
     verify_store,
@@ -284,10 +285,13 @@ def write_region(ds: xr.Dataset, store, *, overwrite: bool = False, chunks=None)
     Attrs, normalisation and the CRS (``spatial_ref``) round-trip exactly.
     """
     validate_region(ds)
-    out, encoding = _prepared(ds, chunks)
     if is_url(store):
+        out, encoding = _prepared(ds, chunks)
         return _write_url(out, encoding, store, overwrite)
     final = local_path(store)
+    refuse_inside_store(final)
+    refuse_reading(ds, final)
+    out, encoding = _prepared(ds, chunks)
     with atomic_output(final, overwrite=overwrite, replaceable=replaceable_store("region")) as tmp:
         out.to_zarr(
             tmp,

@@ -281,3 +281,40 @@ def test_resume_refuses_another_map(tmp_path):
         write_map(_map(), path, resume=True)
     write_map(_map(), path)  # without resume: the partial is discarded
     np.testing.assert_array_equal(open_map(path).values, _map().values)
+
+
+def test_maps_at_an_fsspec_url_are_written_in_place_manifest_last(tmp_path):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    if fs.exists("/xlandslide-tests/maps"):
+        fs.rm("/xlandslide-tests/maps", recursive=True)
+    url = "memory://xlandslide-tests/maps/m.zarr"
+    assert write_map(_map(), url) == url
+    assert read_manifest(url)["kind"] == "map"
+    np.testing.assert_array_equal(open_map(url, verify=True).values, _map().values)
+    with pytest.raises(StoreExistsError):
+        write_map(_map(), url)
+    FAIL_AT.update(call=4, calls=0)
+    try:
+        import dask
+
+        with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="killed"):
+            write_map(_flaky_map(), url, overwrite=True)
+    finally:
+        FAIL_AT["call"] = None
+    # in place and unfinished: it has no manifest, so it is never read as a map
+    with pytest.raises(IncompleteStoreError, match="no xlandslide manifest"):
+        open_map(url)
+    with BlockCounter("flaky-map") as counter:
+        write_map(_flaky_map(), url, resume=True)
+    assert 0 < counter.blocks < 20
+    np.testing.assert_array_equal(open_map(url).values, _map().values)
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls("/xlandslide-tests/maps", detail=False)) == [
+        "m.zarr"
+    ]
+    fs.pipe("/xlandslide-tests/maps/foreign.zarr/zarr.json", b"{}")
+    with pytest.raises(ForeignOutputError, match="not a map store of xlandslide"):
+        write_map(_map(), "memory://xlandslide-tests/maps/foreign.zarr", overwrite=True)
+    with pytest.raises(ConfigError, match="GeoTIFF is written to a local"):
+        write_map(_map(), "memory://xlandslide-tests/maps/m.tif")

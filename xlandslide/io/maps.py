@@ -34,6 +34,8 @@ from .integrity import (
     Root,
     check_store,
     foreign_output,
+    is_url,
+    local_path,
     manifest_token,
     missing_manifest_message,
     read_manifest,
@@ -82,8 +84,10 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
         The (y, x) map, usually lazy (:func:`xlandslide.predict`): it is computed here,
         block by block (dask chunk by dask chunk), never whole.
     path : str or path-like
-        ``.zarr``: a Zarr v3 store keeping the map's chunks and CRS (``spatial_ref``);
-        ``.tif``/``.tiff``: a tiled, deflate-compressed float32 GeoTIFF, NaN as nodata.
+        ``.zarr``: a Zarr v3 store keeping the map's chunks and CRS (``spatial_ref``), a
+        local path or an fsspec URL (written in place there: object stores cannot rename;
+        it opens only once complete); ``.tif``/``.tiff``: a tiled, deflate-compressed
+        float32 GeoTIFF, NaN as nodata, on a local (or shared) file system.
     overwrite : bool
         Replace an existing map written by xlandslide.  Anything else at ``path`` (a region
         store, a folder or file xlandslide did not write) raises
@@ -114,9 +118,17 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
     >>> xlandslide.write_map(prob, "susceptibility.zarr", resume=True)  # doctest: +SKIP
     """
     _check_map(prob)
-    path = Path(path)
-    suffix = _suffix(path)
+    url = is_url(path)
+    path = str(path) if url else local_path(path)
+    suffix = _suffix(Path(str(path).rstrip("/")))
     prob = prob.transpose("y", "x")
+    if url:
+        if suffix != ".zarr":
+            raise ConfigError(
+                f"a GeoTIFF is written to a local (or shared) file system, not to {path!r}; "
+                "write the map to a .zarr URL, or to a local .tif and copy it"
+            )
+        return write_zarr_map(prob, path, overwrite=overwrite, resume=resume)
     refuse_inside_store(path)
     refuse_reading(prob, path)  # before anything is created next to or inside an input
     if suffix == ".zarr":
@@ -203,16 +215,19 @@ def open_map(
     CorruptChunkError
         A chunk or block that does not decode (``verify=True``, or at read time).
     """
-    path = Path(path)
-    suffix = _suffix(path)
-    if not path.exists():
+    url = is_url(path)
+    path = str(path) if url else local_path(path)
+    suffix = _suffix(Path(str(path).rstrip("/")))
+    if not Root(path).exists():
         raise RegionNotFoundError(f"no map at {str(path)!r}; write one with xlandslide.write_map")
     if suffix == ".zarr":
         return _open_zarr_map(path, name, verify=verify, foreign=foreign)
+    if url:
+        raise ConfigError(f"GeoTIFF maps are read from local files, not {path!r}")
     return _open_tif(path, name, verify=verify, foreign=foreign)
 
 
-def _open_zarr_map(path: Path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
+def _open_zarr_map(path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
     from dask.base import tokenize
 
     root = Root(path)

@@ -450,7 +450,7 @@ def test_resume_refuses_a_partial_map_of_another_model(prediction, tmp_path):
     with torch.no_grad():
         next(other.module.parameters()).add_(1.0)
     prob = xl.predict(xl.open_region(store), other, block_size=32)
-    with pytest.raises(xl.errors.ResumeError, match="other inputs"):
+    with pytest.raises(xl.ResumeError, match="other inputs"):
         xl.write_map(prob, out, resume=True)
 
 

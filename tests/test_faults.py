@@ -20,6 +20,7 @@ seconds, most of it starting Python and torch.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import re
@@ -382,21 +383,33 @@ def test_the_old_plain_to_zarr_recipe_killed_is_refused(tmp_path):
 # ------------------------------------------------------------------ resumable prediction
 
 PREDICT = """
-import sys, time
+import json, sys, time
 import torch
-torch.set_num_threads(1)  # torch's CPU kernels may round differently with other counts
+torch.set_num_threads(1)
 import xlandslide as xl
+from tests.helpers import BlockCounter
 from xlandslide.io import resumable
 
-write = resumable._write_block
-def slow_write(*args, **kwargs):  # slow enough to be killed at about half
-    time.sleep(0.1)
-    return write(*args, **kwargs)
-resumable._write_block = slow_write
-store, model, out = sys.argv[1:4]
+store, model, out, slow = sys.argv[1:5]
+if slow == "1":  # slow enough to be killed at about half
+    write = resumable._write_block
+    def slow_write(*args, **kwargs):
+        time.sleep(0.1)
+        return write(*args, **kwargs)
+    resumable._write_block = slow_write
 prob = xl.predict(xl.open_region(store), xl.load_model(model, device="cpu"), block_size=32)
-xl.write_map(prob, out, resume=True)
+with BlockCounter("xlandslide-predict") as counter:
+    xl.write_map(prob, out, resume=True)
+print(json.dumps({"blocks": counter.blocks}))
 """
+
+
+def _predict_in_a_child(store, model, out) -> int:
+    """Predict to ``out`` (resume=True) in a fresh process; the blocks it computed."""
+    run = _run(PREDICT, store, model, out, 0)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])["blocks"]
+
 
 N_BLOCKS = 16  # a 128 x 128 region in blocks of 32
 
@@ -414,9 +427,10 @@ def prediction(tmp_path_factory):
     torch.manual_seed(0)
     model = LandslideModel(spec.build_module(), spec)
     path = xl.save_model(model, d / "cnn.pt")
-    with _one_thread():
-        whole = xl.write_map(_predicted(store, path), d / "whole.zarr")
-    return store, path, xl.open_map(whole).values
+    # every map of these tests is computed in a fresh process, as a user's runs are (torch's
+    # CPU kernels can differ in the last bit between processes whose settings differ)
+    assert _predict_in_a_child(store, path, d / "whole.zarr") == N_BLOCKS
+    return store, path, xl.open_map(d / "whole.zarr").values
 
 
 def _predicted(store, model):
@@ -427,7 +441,7 @@ def test_a_prediction_killed_at_half_resumes_with_only_the_missing_blocks(predic
     store, model, whole = prediction
     assert _predicted(store, model).data.numblocks == (4, 4)
     out = tmp_path / "m.zarr"
-    proc = _spawn(PREDICT, store, model, out)
+    proc = _spawn(PREDICT, store, model, out, 1)
     blocks = partial_path(out) / "blocks"
     _kill_when(proc, lambda: len(_files(blocks)) >= N_BLOCKS // 2)
     assert not out.exists()
@@ -435,9 +449,8 @@ def test_a_prediction_killed_at_half_resumes_with_only_the_missing_blocks(predic
     assert N_BLOCKS // 2 <= done < N_BLOCKS
     with pytest.raises(IncompleteStoreError):  # the partial store is never a map
         xl.open_map(partial_path(out) / "map.zarr")
-    with BlockCounter("xlandslide-predict") as counter, _one_thread():
-        xl.write_map(_predicted(store, model), out, resume=True)
-    assert counter.blocks == N_BLOCKS - done  # only the missing blocks were computed
+    # the rerun: only the missing blocks are computed
+    assert _predict_in_a_child(store, model, out) == N_BLOCKS - done
     np.testing.assert_array_equal(xl.open_map(out, verify=True).values, whole)
     assert _siblings(out) == []
     with BlockCounter("xlandslide-predict") as counter:  # done: a rerun computes nothing
@@ -448,7 +461,7 @@ def test_a_prediction_killed_at_half_resumes_with_only_the_missing_blocks(predic
 def test_resume_refuses_a_partial_map_of_another_model(prediction, tmp_path):
     store, model, _ = prediction
     out = tmp_path / "m.zarr"
-    proc = _spawn(PREDICT, store, model, out)
+    proc = _spawn(PREDICT, store, model, out, 1)
     _kill_when(proc, lambda: len(_files(partial_path(out) / "blocks")) >= 2)
     other = xl.load_model(model, device="cpu")
     with torch.no_grad():

@@ -323,6 +323,8 @@ def test_the_temporary_folder_of_a_killed_write_is_not_a_region(tmp_path, small)
     os.rename(store, tmp)
     import shutil
 
+    with pytest.raises(IncompleteStoreError, match="temporary folder of a write that did not"):
+        open_region(tmp)  # killed after its manifest, before the rename
     shutil.rmtree(tmp / MANIFEST_GROUP)  # a write killed before its manifest
     with pytest.raises(IncompleteStoreError, match="temporary folder of a write that did not"):
         open_region(tmp)

@@ -28,7 +28,7 @@ from ..errors import (
     IncompleteStoreError,
     RegionNotFoundError,
 )
-from .atomic import atomic_output
+from .atomic import atomic_output, is_temporary
 from .guard import GuardedArray, guarded_variable, open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
@@ -231,6 +231,8 @@ def _open_zarr_map(path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
     from dask.base import tokenize
 
     root = Root(path)
+    if not root.url and is_temporary(root.path):  # even with a manifest: not renamed yet
+        raise IncompleteStoreError(missing_manifest_message(str(path), ""))
     manifest = read_manifest(path)
     if manifest is None:
         if not foreign:

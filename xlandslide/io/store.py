@@ -129,6 +129,8 @@ def open_region(
             "from rasters with xlandslide.region_from_dem(...) and write it with "
             "xlandslide.write_region(region, 'region.zarr')"
         )
+    if not root.url and is_temporary(root.path):  # even with a manifest: not renamed yet
+        raise IncompleteStoreError(missing_manifest_message(root.label, ""))
     manifest = read_manifest(store)
     if manifest is None and not foreign:
         _refuse_unmanifested(root)

@@ -266,6 +266,11 @@ def test_resume_computes_only_the_missing_blocks(tmp_path):
     with BlockCounter("flaky-map") as counter:  # complete: nothing to do
         assert write_map(_flaky_map(), path, resume=True) == path
     assert counter.blocks == 0
+    # killed after the rename, before the partial folder was removed: the rerun removes it
+    (partial_path(path) / "blocks").mkdir(parents=True)
+    (partial_path(path) / "state.json").write_text('{"fingerprint": "x", "writer": "0-1"}')
+    assert write_map(_flaky_map(), path, resume=True) == path
+    assert not partial_path(path).exists()
 
 
 def test_resume_refuses_another_map(tmp_path):

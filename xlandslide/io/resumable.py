@@ -233,6 +233,9 @@ def write_zarr_map(prob: xr.DataArray, path, *, overwrite: bool, resume: bool):
     if site.exists(site.final):
         manifest = read_manifest(path)
         if resume and manifest is not None and manifest.get("fingerprint") == fingerprint:
+            state = site.read_state()  # a write killed after its rename left its folder
+            if state is not None and not writer_alive(str(state.get("writer"))):
+                site.rm(site.partial)
             return path  # the same map is already complete
         ours_unfinished = site.url and manifest is None and site.read_state() is not None
         if not ours_unfinished:

@@ -55,9 +55,11 @@ def _store(n: int, offsets: bool = False) -> Path:
     import dask
 
     import xlandslide as xl
+    from xlandslide.io.integrity import read_manifest
 
-    path = _tmp() / f"xlandslide-scale-{_api()}-{n}{'-offs' if offsets else ''}.zarr"
-    if not (path / "zarr.json").exists():
+    path = _tmp() / f"xlandslide-scale-{_api()}-v3-{n}{'-offs' if offsets else ''}.zarr"
+    if read_manifest(path) is None:  # none yet, or unfinished: this cache is ours to redo
+        shutil.rmtree(path, ignore_errors=True)
         region = xl.synthetic_region((n, n), seed=0)
         if offsets:
             region = region.landslide.with_offsets((30, 100, 300))

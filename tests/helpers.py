@@ -89,10 +89,40 @@ def custom_region(shape=(40, 50), *, seed=0, continuous=("a", "b"), groups=None,
     return region
 
 
+class BlockCounter:
+    """Count the dask tasks (local schedulers) whose key name starts with ``prefix``.
+
+    ``with BlockCounter("xlandslide-predict") as c: ...`` then ``c.blocks``: the blocks of a
+    prediction (or of any named dask array) that were actually computed.
+    """
+
+    def __init__(self, prefix: str):
+        from dask.callbacks import Callback
+
+        self.prefix, self.blocks = prefix, 0
+        counter = self
+
+        class _Callback(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                name = key[0] if isinstance(key, tuple) else key
+                if str(name).startswith(counter.prefix):
+                    counter.blocks += 1
+
+        self._callback = _Callback()
+
+    def __enter__(self):
+        self._callback.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._callback.__exit__(*exc)
+
+
 __all__ = [
     "DATA",
     "ECUADOR_POINTS",
     "ECUADOR_TIF",
+    "BlockCounter",
     "CountingScheduler",
     "custom_region",
     "raise_if_dask_computes",

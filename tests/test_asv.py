@@ -43,8 +43,12 @@ print("ran", ran)
 """
 
 
-def _env():
+def _env(tmp=None):
+    """Tiny sizes; with ``tmp``, every scratch store in it (not in the shared temp folder,
+    where concurrent runs would replace each other's stores while they are read)."""
     env = dict(os.environ)
+    if tmp is not None:
+        env.update(TMPDIR=str(tmp), XLANDSLIDE_VENETO_DIR=str(tmp))
     env.update(
         XLANDSLIDE_BENCH_N="64",
         XLANDSLIDE_BENCH_PREDICT_N="64",
@@ -56,19 +60,23 @@ def _env():
     return env
 
 
-def test_asv_benchmarks_run():
+def test_asv_benchmarks_run(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-c", RUNNER], cwd=ROOT, env=_env(), capture_output=True, text=True
+        [sys.executable, "-c", RUNNER],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert int(out.stdout.split("ran")[-1]) >= 5
 
 
-def test_bench_table_prints_rows():
+def test_bench_table_prints_rows(tmp_path):
     out = subprocess.run(
         [sys.executable, "benchmarks/bench_table.py"],
         cwd=ROOT,
-        env=_env(),
+        env=_env(tmp_path),
         capture_output=True,
         text=True,
     )
@@ -80,7 +88,7 @@ def test_bench_table_prints_rows():
 
 
 def test_scale_table_runs_a_case(tmp_path):
-    env = {**_env(), "XLANDSLIDE_SCALE_TMP": str(tmp_path)}
+    env = {**_env(tmp_path), "XLANDSLIDE_SCALE_TMP": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "benchmarks/scale_table.py", "write_store", "predict_llr_store"],
         cwd=ROOT,

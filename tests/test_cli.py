@@ -158,6 +158,150 @@ def test_existing_outputs_are_refused(workflow, capsys):
     assert xlandslide.open_region(store).landslide.offset_distances() == (30.0, 100.0)
 
 
+def test_outputs_inside_or_over_an_input_are_refused(workflow, capsys):
+    d, _, store, models = workflow
+    before = sorted(p.name for p in store.iterdir())
+    capsys.readouterr()
+    argv = ["predict", str(store), str(models["llr"]), "--out", str(store / "inside.zarr")]
+    assert main(argv) == 2  # this one wrote into the region store and exited 0
+    one_error_line(capsys, "lies inside the region store", "choose another --out")
+    argv = ["predict", str(store), str(models["llr"]), "--out", str(models["llr"])]
+    assert main([*argv, "--overwrite"]) == 2
+    one_error_line(capsys, "is the model")
+    argv = ["train", str(store), "--model", "llr", "--out", str(store / "m.pt"), *TINY]
+    assert main(argv) == 2
+    one_error_line(capsys, "lies inside the region store")
+    argv = ["predict", str(store), str(models["llr"]), "--out", str(d), "--overwrite"]
+    assert main(argv) == 2
+    one_error_line(capsys, "holds the region store")
+    assert sorted(p.name for p in store.iterdir()) == before
+    xlandslide.open_region(store, verify=True)
+
+
+def test_overwrite_never_replaces_a_foreign_folder(workflow, capsys):
+    d, _, store, models = workflow
+    mine = d / "mine.zarr"
+    (mine / "results").mkdir(parents=True)
+    (mine / "results" / "notes.txt").write_text("keep me")
+    capsys.readouterr()
+    argv = ["predict", str(store), str(models["llr"]), "--out", str(mine), "--overwrite"]
+    assert main(argv) == 2
+    one_error_line(capsys, "xlandslide did not write", "no xlandslide manifest")
+    assert (mine / "results" / "notes.txt").read_text() == "keep me"
+    argv = ["synthetic", str(mine), "--shape", "32", "32", "--overwrite"]
+    assert main(argv) == 2
+    one_error_line(capsys, "xlandslide did not write")
+    assert (mine / "results" / "notes.txt").read_text() == "keep me"
+
+
+def test_evaluate_reads_a_geotiff_map_and_refuses_unchecked_ones(workflow, capsys):
+    d, _, store, models = workflow
+    tif, zarr_map = d / "ev.tif", d / "ev.zarr"
+    for out in (tif, zarr_map):
+        assert main(["predict", str(store), str(models["llr"]), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(store), str(tif)]) == 0
+    from_tif = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(store), str(zarr_map)]) == 0
+    from_zarr = json.loads(capsys.readouterr().out)
+    assert from_tif["nll"] == pytest.approx(from_zarr["nll"], rel=1e-6)
+    assert from_tif["n_pixels"] == from_zarr["n_pixels"]
+    # the README's old recipe, killed midway: a plain to_zarr store with holes
+    plain = d / "plain.zarr"
+    prob = xlandslide.open_map(zarr_map)
+    prob.to_dataset().to_zarr(plain, zarr_format=3, consolidated=False)
+    (plain / "susceptibility" / "c" / "0" / "0").unlink()
+    assert main(["evaluate", str(store), str(plain)]) == 2
+    one_error_line(capsys, "no xlandslide manifest", "write_map")
+    (zarr_map / "susceptibility" / "c" / "0" / "0").unlink()
+    assert main(["evaluate", str(store), str(zarr_map)]) == 2
+    one_error_line(capsys, "chunk (0, 0) of 'susceptibility' is missing")
+    assert main(["evaluate", str(tif), str(tif)]) == 2  # a GeoTIFF is not a region store
+    one_error_line(capsys, "is a GeoTIFF, not a region store", "region_from_dem")
+    assert main(["evaluate", str(store), str(store)]) == 2
+    one_error_line(capsys, "region store, not a map")
+
+
+def test_a_damaged_region_store_is_one_line(workflow, capsys, tmp_path):
+    import shutil
+
+    _, _, store, models = workflow
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(store, copy)
+    chunk = next((copy / "label" / "c").rglob("*"))
+    while chunk.is_dir():
+        chunk = next(chunk.iterdir())
+    chunk.write_bytes(chunk.read_bytes()[:-1])
+    capsys.readouterr()
+    argv = ["predict", str(copy), str(models["llr"]), "--out", str(tmp_path / "m.zarr")]
+    assert main(argv) == 2
+    one_error_line(capsys, "is damaged", "of 'label'", "truncated")
+
+
+def test_predict_resume(workflow, capsys):
+    d, _, store, models = workflow
+    out = d / "resumed.zarr"
+    argv = ["predict", str(store), str(models["lacnn"]), "--out", str(out)]
+    assert main([*argv, "--resume"]) == 0  # nothing to resume: a fresh write
+    first = xlandslide.open_map(out).values
+    assert main([*argv, "--resume"]) == 0  # complete: nothing is computed again
+    np.testing.assert_array_equal(xlandslide.open_map(out).values, first)
+    capsys.readouterr()
+    assert main([*argv[:-1], str(d / "resumed.tif"), "--resume"]) == 2
+    one_error_line(capsys, "resume=True needs a .zarr map")
+
+
+def test_train_save_every_and_resume_flags(workflow, capsys):
+    d, _, store, _ = workflow
+    out = d / "every.pt"
+    argv = ["train", str(store), "--model", "llr", "--out", str(out), *TINY]
+    split = ["--split", str(d / "llr.split.json")]
+    capsys.readouterr()
+    assert main([*argv, *split, "--save-every", "0"]) == 2
+    one_error_line(capsys, "--save-every must be a positive number")
+    assert main([*argv, *split, "--resume", "--overwrite"]) == 2
+    one_error_line(capsys, "give one")
+    assert main([*argv, *split, "--save-every", "1"]) == 0
+    state = xlandslide.checkpoint.read_checkpoint(out)["training_state"]
+    assert state["epoch"] == 2 and state["done"] is True
+    capsys.readouterr()
+    assert main([*argv, *split, "--resume"]) == 0  # finished: resumes to the same weights
+    assert "resuming from" in capsys.readouterr().err
+    assert xlandslide.load_model(out).history["epoch"] == [1]
+    assert (
+        main(["train", str(store), "--model", "naive", "--out", str(d / "n.pt"), "--resume"]) == 2
+    )
+    one_error_line(capsys, "naive model", "--resume")
+
+
+def test_interrupts_disk_errors_and_bugs(workflow, capsys, monkeypatch):
+    import errno
+
+    from xlandslide.cli import model as cli_model
+
+    d, _, store, models = workflow
+    argv = ["predict", str(store), str(models["llr"]), "--out", str(d / "x.zarr")]
+
+    def fail(exc):
+        def raiser(*args, **kwargs):
+            raise exc
+
+        return raiser
+
+    capsys.readouterr()
+    monkeypatch.setattr(cli_model, "check_device", fail(KeyboardInterrupt()))
+    assert main(argv) == 130
+    assert capsys.readouterr().err.strip() == (
+        "xlandslide: interrupted (rerun with --resume to continue)"
+    )
+    monkeypatch.setattr(cli_model, "check_device", fail(OSError(errno.ENOSPC, "No space left")))
+    assert main(argv) == 2
+    one_error_line(capsys, "No space left")
+    monkeypatch.setattr(cli_model, "check_device", fail(ZeroDivisionError("a bug")))
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
+        main(argv)
+
+
 def test_missing_inputs(workflow, capsys):
     d, _, store, _ = workflow
     capsys.readouterr()

@@ -90,11 +90,15 @@ def write_atomic(obj, path) -> Path:
     file) and renamed into place.  Temporaries left by killed writes to the same ``path`` are
     removed first.  An existing ``path`` is replaced only when it is an xlandslide checkpoint
     (:func:`is_checkpoint_file`): a foreign file or a directory is refused with
-    :class:`~xlandslide.errors.StoreExistsError`.
+    :class:`~xlandslide.errors.StoreExistsError`; a path inside a region or map store with
+    :class:`~xlandslide.errors.OutputIsInputError`.
     """
     import torch
 
+    from .io.integrity import refuse_inside_store
+
     path = check_replaceable(path)
+    refuse_inside_store(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in _temporaries(path):
         with contextlib.suppress(FileNotFoundError):

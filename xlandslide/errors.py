@@ -105,3 +105,44 @@ class UnmappedCodeError(LayerError, KeyError):
 
 class ConfigNotFoundError(ConfigError, FileNotFoundError):
     """A configuration file (``xlandslide ingest CONFIG.toml``) does not exist."""
+
+
+# --- trust: store integrity, safe overwrite, resume (issue 8) ---------------------------------
+class StoreIntegrityError(XLandslideError, OSError):
+    """A store (or map file) is incomplete or damaged; the message names the variable, the
+    chunk and the store."""
+
+
+class IncompleteStoreError(StoreIntegrityError):
+    """A store that does not record its completion (no manifest: a write that did not
+    finish, or a store not written by xlandslide), or a chunk it lists is missing or has
+    the wrong size."""
+
+
+class CorruptChunkError(StoreIntegrityError):
+    """A chunk of a store (or a block of a GeoTIFF) cannot be decoded."""
+
+
+class ForeignOutputError(StoreExistsError):
+    """``overwrite`` was asked for, but the path holds something xlandslide did not write
+    (or an output of another kind): it is never replaced."""
+
+
+class OutputIsInputError(XLandslideError, ValueError):
+    """An output path is, holds or lies inside an input of the same computation."""
+
+
+class ResumeError(XLandslideError, ValueError):
+    """A run or a write cannot be resumed from what is on disk (other inputs or settings)."""
+
+
+class InputTypeError(XLandslideError, TypeError):
+    """An argument is of the wrong type (for example a numpy array where a DataArray is
+    needed)."""
+
+
+class NameNotFoundError(XLandslideError, KeyError):
+    """A name (a feature, a variable, a layer) is not among those available."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -25,7 +25,14 @@ import numpy as np
 import xarray as xr
 
 from ._dispatch import apply_stencil, is_dask
-from .errors import ConfigError, GridError, HaloError, RegionError
+from .errors import (
+    ConfigError,
+    GridError,
+    HaloError,
+    InputTypeError,
+    NameNotFoundError,
+    RegionError,
+)
 from .grid import HALO, check_halo, check_same_grid, pixel_size, radius_pixels
 
 #: Human-readable definition of the ring, stored in the attrs of the offsets.
@@ -254,7 +261,7 @@ def aligned_features(
 
 def _check_dem(dem) -> xr.DataArray:
     if not isinstance(dem, xr.DataArray):
-        raise TypeError(
+        raise InputTypeError(
             f"dem must be an xarray.DataArray with dims ('y', 'x') and coordinates, got "
             f"{type(dem).__name__}; wrap an array with xr.DataArray(a, dims=('y', 'x'), "
             "coords={'y': ..., 'x': ...}) or open a GeoTIFF with rioxarray.open_rasterio"
@@ -290,7 +297,7 @@ def _check_distances(distances) -> list[float]:
 
 def _check_features(features) -> xr.DataArray:
     if not isinstance(features, xr.DataArray):
-        raise TypeError(
+        raise InputTypeError(
             f"features must be an xarray.DataArray (feature, y, x), got "
             f"{type(features).__name__}; pass a region's ds['features']"
         )
@@ -311,7 +318,7 @@ def _check_features(features) -> xr.DataArray:
 
 def _offset_vars(offsets) -> tuple[xr.DataArray, xr.DataArray]:
     if not isinstance(offsets, xr.Dataset):
-        raise TypeError(
+        raise InputTypeError(
             f"offsets must be the xarray.Dataset returned by uphill_offsets, got "
             f"{type(offsets).__name__}"
         )
@@ -356,7 +363,7 @@ def _check_names(names, features: xr.DataArray) -> list[str]:
     have = {str(n) for n in features["feature"].values}
     missing = [n for n in names if n not in have]
     if missing:
-        raise KeyError(
+        raise NameNotFoundError(
             f"features {missing} not found in the 'feature' coordinate "
             f"({len(have)} names); pick names from features.feature.values"
         )

@@ -201,6 +201,40 @@ def _block_chunks(n: int, step: int, depth: int) -> tuple[int, ...]:
     return tuple(chunks)
 
 
+def _require(region, spec, flags) -> None:
+    """The variables a prediction reads are there, with the model's layers (check=False)."""
+    from .errors import RegionError
+    from .region import offset_distances
+
+    if not isinstance(region, xr.Dataset):
+        from .errors import InputTypeError
+
+        raise InputTypeError(
+            f"region must be an xarray.Dataset (xlandslide.open_region), got "
+            f"{type(region).__name__}"
+        )
+    needed = ["dem"]
+    if flags[0]:
+        needed.append("continuous")
+    if flags[1]:
+        needed.append("categorical")
+    missing = [n for n in needed if n not in region.data_vars]
+    if missing:
+        raise RegionError(
+            f"the region has no {missing} variable(s), which the {spec.name} model reads; "
+            "open a region written by xlandslide.write_region (check=True says what else "
+            "does not fit)"
+        )
+    if spec.needs_offsets:
+        have = offset_distances(region)
+        lacking = [d for d in spec.distances if d not in have]
+        if lacking:
+            raise RegionError(
+                f"the region holds no uphill offsets for {lacking} m, which the {spec.name} "
+                "model reads; add them with region.landslide.with_offsets(model.spec.distances)"
+            )
+
+
 def _positive_int(name: str, value) -> int:
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value != int(value) or value < 1:
@@ -307,6 +341,8 @@ def predict(
         target = block_size if block_size is not None else max(BLOCK_TARGET, tile_core)
         # whole cores, and at least the halo (the overlap keeps blocks at least that long)
         step = tile_core * max(1, round(target / tile_core), -(-depth // tile_core))
+    if not check:  # the variables the model reads, at least (check_fits checks them all)
+        _require(region, spec, flags=(bool(layout.continuous), bool(layout.groups)))
     ny, nx = region.sizes["y"], region.sizes["x"]
     yx = (_block_chunks(ny, step, depth), _block_chunks(nx, step, depth))
 

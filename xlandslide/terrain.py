@@ -7,7 +7,7 @@ import xarray as xr
 
 from . import grid
 from ._dispatch import apply_stencil
-from .errors import GridError
+from .errors import GridError, InputTypeError
 
 #: Reach of Horn's 3 x 3 stencil, in pixels (the overlap depth on dask input).
 SLOPE_DEPTH = 1
@@ -64,7 +64,11 @@ def slope(dem: xr.DataArray, *, name: str = "slope") -> xr.DataArray:
     45.0
     """
     if not isinstance(dem, xr.DataArray):
-        raise TypeError(f"slope expects an xarray.DataArray, got {type(dem).__name__}")
+        raise InputTypeError(
+            f"slope expects an xarray.DataArray (y, x) of elevations, got {type(dem).__name__}; "
+            "wrap an array with xr.DataArray(a, dims=('y', 'x'), coords=...) or open a GeoTIFF "
+            "with rioxarray.open_rasterio"
+        )
     if "band" in dem.dims and dem.sizes["band"] == 1:
         dem = dem.squeeze("band", drop=True)
     if dem.dims != ("y", "x"):

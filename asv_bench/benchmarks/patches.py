@@ -16,6 +16,7 @@ and with dask (``chunks={}``), and raw zarr reads of the same windows of the sam
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -36,9 +37,11 @@ def region_store(n: int) -> Path:
     import dask
 
     import xlandslide as xl
+    from xlandslide.io.integrity import read_manifest
 
-    path = Path(tempfile.gettempdir()) / f"xlandslide-bench-patches-v2-{n}.zarr"
-    if not (path / "zarr.json").exists():
+    path = Path(tempfile.gettempdir()) / f"xlandslide-bench-patches-v3-{n}.zarr"
+    if read_manifest(path) is None:  # none yet, or unfinished: this cache is ours to redo
+        shutil.rmtree(path, ignore_errors=True)
         region = xl.synthetic_region((n, n), seed=0).landslide.with_offsets((30, 100, 300))
         with dask.config.set(scheduler="threads"):
             xl.write_region(region, path, overwrite=True)

@@ -70,8 +70,11 @@ def write(n: int, path) -> Path:
 
 def region_store(n: int) -> Path:
     """The benchmark store for side ``n``, written on first use in the temp directory."""
-    path = Path(tempfile.gettempdir()) / f"xlandslide-bench-region-v2-{n}.zarr"
-    if not (path / "zarr.json").exists():
+    from xlandslide.io.integrity import read_manifest
+
+    path = Path(tempfile.gettempdir()) / f"xlandslide-bench-region-v3-{n}.zarr"
+    if read_manifest(path) is None:  # none yet, or unfinished: this cache is ours to redo
+        shutil.rmtree(path, ignore_errors=True)
         write(n, path)
     return path
 

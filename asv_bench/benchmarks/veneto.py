@@ -51,10 +51,20 @@ def _model(region, name, **kw):
     return xl.LandslideModel(spec.build_module(), spec)
 
 
+def _ours_or_gone(path) -> None:
+    """Remove a store of this benchmark's folder that has no xlandslide manifest (left by an
+    unfinished or older run): ``overwrite=True`` replaces only xlandslide's own stores."""
+    from xlandslide.io.integrity import read_manifest
+
+    if read_manifest(path) is None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def stage_store():
     import xlandslide as xl
 
     region = xl.synthetic_region(SHAPE, seed=0)
+    _ours_or_gone(DIR / "region.zarr")
     xl.write_region(region, DIR / "region.zarr", overwrite=True)
     return {"what": f"synthetic {SHAPE[0]}x{SHAPE[1]} -> region store"}
 
@@ -75,6 +85,7 @@ def stage_llr():
 
     region = xl.open_region(DIR / "region.zarr")
     model = _model(region, "llr")
+    _ours_or_gone(DIR / "llr.zarr")
     xl.write_map(region.landslide.predict(model), DIR / "llr.zarr", overwrite=True)
     return {"what": "LLR predict -> map (zarr)"}
 

@@ -1,6 +1,9 @@
-"""write_map / open_map: Zarr and GeoTIFF, CRS kept, lazy, streamed and never half-written."""
+"""write_map / open_map: Zarr and GeoTIFF, CRS kept, lazy, streamed, never half-written,
+checked when opened, resumable."""
 
 from __future__ import annotations
+
+import os
 
 import dask.array as da
 import numpy as np
@@ -8,9 +11,23 @@ import pytest
 import rioxarray
 import xarray as xr
 
-from tests.helpers import raise_if_dask_computes
-from xlandslide.errors import ConfigError, RegionNotFoundError, StoreExistsError
-from xlandslide.io import open_map, write_map
+import xlandslide
+from tests.helpers import BlockCounter, raise_if_dask_computes
+from xlandslide.errors import (
+    ConfigError,
+    CorruptChunkError,
+    ForeignOutputError,
+    IncompleteStoreError,
+    InputTypeError,
+    OutputIsInputError,
+    RegionNotFoundError,
+    ResumeError,
+    ShapeError,
+    StoreExistsError,
+)
+from xlandslide.io import open_map, open_region, write_map, write_region
+from xlandslide.io.integrity import read_manifest
+from xlandslide.io.maps import TIFF_TAG, partial_path
 
 
 def _map(chunks=8):
@@ -62,9 +79,12 @@ def test_zarr_keeps_chunks_and_names(tmp_path):
 def test_open_map_picks_a_variable_of_a_store_with_several(tmp_path):
     two = xr.Dataset({"a": _map(), "b": 1 - _map()})
     two.to_zarr(tmp_path / "two.zarr", zarr_format=3, consolidated=False)
-    np.testing.assert_array_equal(open_map(tmp_path / "two.zarr", name="b"), 1 - _map())
+    with pytest.raises(IncompleteStoreError, match="no xlandslide manifest"):
+        open_map(tmp_path / "two.zarr", name="b")  # another tool's store: refused by default
+    got = open_map(tmp_path / "two.zarr", name="b", foreign=True)
+    np.testing.assert_array_equal(got, 1 - _map())
     with pytest.raises(ConfigError, match=r"holds \['[ab]', '[ab]'\], not 'susceptibility'.*name="):
-        open_map(tmp_path / "two.zarr")
+        open_map(tmp_path / "two.zarr", foreign=True)
 
 
 def test_refuses_overwrite_and_keeps_old_on_failure(tmp_path):
@@ -81,9 +101,13 @@ def test_refuses_overwrite_and_keeps_old_on_failure(tmp_path):
         write_map(bad, path, overwrite=True)
     back = xr.open_zarr(path)["susceptibility"]
     np.testing.assert_array_equal(back.values, _map().values)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.zarr"]
-    write_map(1 - _map(), path, overwrite=True)
+    # the failed write is kept aside, hidden, for a resume; it never passes as a map
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.zarr.xlandslide-partial", "m.zarr"]
+    with pytest.raises(IncompleteStoreError, match="temporary folder of a write that did not"):
+        open_map(partial_path(path) / "map.zarr")
+    write_map(1 - _map(), path, overwrite=True)  # a new write discards it
     np.testing.assert_array_equal(open_map(path).values, 1 - _map().values)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.zarr"]
 
 
 def test_unknown_format_and_missing_map(tmp_path):
@@ -94,3 +118,208 @@ def test_unknown_format_and_missing_map(tmp_path):
     with pytest.raises(RegionNotFoundError, match=r"no map at .*write_map"):
         open_map(tmp_path / "missing.tif")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ checks when opening
+
+
+def test_every_chunk_is_written_and_listed(tmp_path):
+    prob = _map().where(False)  # all NaN: every chunk equals the fill value
+    path = write_map(prob, tmp_path / "m.zarr")
+    files = [f for _, _, fs in os.walk(path / "susceptibility" / "c") for f in fs]
+    assert len(files) == 2 * 3
+    manifest = read_manifest(path)
+    assert (
+        manifest["kind"] == "map" and len(manifest["arrays"]["susceptibility"]["chunk_bytes"]) == 6
+    )
+    assert np.isnan(open_map(path, verify=True).values).all()
+
+
+def test_a_missing_or_damaged_chunk_is_refused(tmp_path):
+    path = write_map(_map(), tmp_path / "m.zarr")
+    chunk = path / "susceptibility" / "c" / "1" / "2"
+    raw = chunk.read_bytes()
+    chunk.unlink()
+    with pytest.raises(IncompleteStoreError, match=r"chunk \(1, 2\) of 'susceptibility' is miss"):
+        open_map(path)
+    chunk.write_bytes(raw[:-3])
+    with pytest.raises(IncompleteStoreError, match=r"has .* bytes where .* were written"):
+        open_map(path)
+    flipped = bytearray(raw)
+    flipped[len(raw) // 2] ^= 0x55
+    chunk.write_bytes(bytes(flipped))
+    lazy = open_map(path)  # the same size: only decoding tells
+    with pytest.raises(CorruptChunkError, match=r"chunk \(1, 2\) \(file susceptibility/c/1/2\)"):
+        lazy.values
+    with pytest.raises(CorruptChunkError, match=r"chunk \(1, 2\) of 'susceptibility' cannot be"):
+        open_map(path, verify=True)
+
+
+def test_geotiffs_carry_the_tag_and_foreign_ones_are_refused(tmp_path):
+    path = write_map(_map(), tmp_path / "m.tif")
+    import rasterio
+
+    with rasterio.open(path) as src:
+        assert src.tags()[TIFF_TAG] == xlandslide.__version__
+    assert TIFF_TAG not in open_map(path).attrs
+    np.testing.assert_array_equal(open_map(path, verify=True).values, _map().values)
+    _map().rio.to_raster(tmp_path / "other.tif")
+    with pytest.raises(IncompleteStoreError, match=f"no {TIFF_TAG} tag.*foreign=True"):
+        open_map(tmp_path / "other.tif")
+    np.testing.assert_array_equal(open_map(tmp_path / "other.tif", foreign=True), _map())
+    with pytest.raises(ForeignOutputError, match="did not write"):
+        write_map(_map(), tmp_path / "other.tif", overwrite=True)
+    (tmp_path / "junk.tif").write_bytes(b"not a tiff")
+    with pytest.raises(CorruptChunkError, match="not a readable GeoTIFF"):
+        open_map(tmp_path / "junk.tif")
+
+
+def test_overwrite_replaces_only_maps_of_the_package(tmp_path):
+    region = tmp_path / "r.zarr"
+    write_region(xlandslide.synthetic_region((16, 20), seed=0), region)
+    with pytest.raises(ForeignOutputError, match="region store, not a map store"):
+        write_map(_map(), region, overwrite=True)
+    folder = tmp_path / "results.zarr"
+    (folder / "keep").mkdir(parents=True)
+    with pytest.raises(ForeignOutputError, match="no xlandslide manifest"):
+        write_map(_map(), folder, overwrite=True)
+    assert (folder / "keep").is_dir()
+    open_region(region)  # untouched
+
+
+def test_a_map_is_never_written_into_the_store_it_is_computed_from(tmp_path):
+    region = write_region(xlandslide.synthetic_region((16, 20), seed=0), tmp_path / "r.zarr")
+    before = sorted(str(p) for p in region.rglob("*"))
+    for chunks in ("store", None):
+        prob = open_region(region, chunks=chunks)["dem"].rename("susceptibility") * 0
+        for target in (region / "m.zarr", region / "m.tif", region / "sub" / "m.zarr"):
+            with pytest.raises(OutputIsInputError, match="inside"):
+                write_map(prob, target, overwrite=True)
+        with pytest.raises((OutputIsInputError, ForeignOutputError)):  # the input itself
+            write_map(prob, region, overwrite=True)
+    lazy = open_region(region)["dem"].rename("susceptibility") * 0
+    write_map(lazy, tmp_path / "m.zarr")  # beside the input: fine
+    assert sorted(str(p) for p in region.rglob("*")) == before  # nothing created inside
+    open_region(region, verify=True)
+
+
+def test_argument_errors(tmp_path):
+    with pytest.raises(InputTypeError, match="DataArray"):
+        write_map(np.zeros((3, 3)), tmp_path / "m.zarr")
+    with pytest.raises(ShapeError, match=r"dims \('y', 'x'\)"):
+        write_map(_map().expand_dims(band=[1]), tmp_path / "m.zarr")
+    with pytest.raises(ConfigError, match=r"resume=True needs a .zarr map"):
+        write_map(_map(), tmp_path / "m.tif", resume=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_numpy_backed_maps_and_irregular_chunks(tmp_path):
+    prob = _map().compute()
+    np.testing.assert_array_equal(open_map(write_map(prob, tmp_path / "n.zarr")), prob)
+    odd = _map(chunks=((6, 4, 6), (20,)))  # boundaries off a regular grid: rechunked
+    back = open_map(write_map(odd, tmp_path / "o.zarr"))
+    assert back.chunks == ((6, 6, 4), (20,))
+    np.testing.assert_array_equal(back, odd)
+    long_last = _map(chunks=((5, 11), (20,)))  # a long last block covers whole chunks
+    back = open_map(write_map(long_last, tmp_path / "l.zarr"))
+    assert back.chunks == ((5, 5, 5, 1), (20,))
+    np.testing.assert_array_equal(back, long_last)
+
+
+# ------------------------------------------------------------------ resume
+
+FAIL_AT = {"call": None, "calls": 0}
+
+
+def _flaky(block):
+    """The identity, except that its ``FAIL_AT["call"]``-th call fails (a crash)."""
+    FAIL_AT["calls"] += 1
+    if FAIL_AT["calls"] == FAIL_AT["call"]:
+        raise RuntimeError("killed")
+    return block + 0
+
+
+def _flaky_map():
+    base = _map(chunks=4)  # 4 x 5 blocks
+    return base.copy(data=base.data.map_blocks(_flaky, dtype="float32", name="flaky-map"))
+
+
+def test_resume_computes_only_the_missing_blocks(tmp_path):
+    path = tmp_path / "m.zarr"
+    whole = open_map(write_map(_flaky_map(), tmp_path / "whole.zarr")).values
+    FAIL_AT.update(call=11, calls=0)  # one block at a time: at most 10 written, then a crash
+    try:
+        import dask
+
+        with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="killed"):
+            write_map(_flaky_map(), path)
+    finally:
+        FAIL_AT["call"] = None
+    assert not path.exists()
+    done = len(list((partial_path(path) / "blocks").iterdir()))
+    assert 0 < done <= 10
+    with BlockCounter("flaky-map") as counter:
+        write_map(_flaky_map(), path, resume=True)
+    assert counter.blocks == 20 - done  # only the missing blocks were computed
+    np.testing.assert_array_equal(open_map(path, verify=True).values, whole)
+    assert not partial_path(path).exists()
+    with BlockCounter("flaky-map") as counter:  # complete: nothing to do
+        assert write_map(_flaky_map(), path, resume=True) == path
+    assert counter.blocks == 0
+    # killed after the rename, before the partial folder was removed: the rerun removes it
+    (partial_path(path) / "blocks").mkdir(parents=True)
+    (partial_path(path) / "state.json").write_text('{"fingerprint": "x", "writer": "0-1"}')
+    assert write_map(_flaky_map(), path, resume=True) == path
+    assert not partial_path(path).exists()
+
+
+def test_resume_refuses_another_map(tmp_path):
+    path = tmp_path / "m.zarr"
+
+    def boom(block):
+        raise RuntimeError("killed")
+
+    bad = _map().copy(data=_map().data.map_blocks(boom, dtype="float32"))
+    with pytest.raises(RuntimeError):
+        write_map(bad, path)
+    with pytest.raises(ResumeError, match=r"computed from other inputs.*resume=False"):
+        write_map(_map(), path, resume=True)
+    write_map(_map(), path)  # without resume: the partial is discarded
+    np.testing.assert_array_equal(open_map(path).values, _map().values)
+
+
+def test_maps_at_an_fsspec_url_are_written_in_place_manifest_last(tmp_path):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    if fs.exists("/xlandslide-tests/maps"):
+        fs.rm("/xlandslide-tests/maps", recursive=True)
+    url = "memory://xlandslide-tests/maps/m.zarr"
+    assert write_map(_map(), url) == url
+    assert read_manifest(url)["kind"] == "map"
+    np.testing.assert_array_equal(open_map(url, verify=True).values, _map().values)
+    with pytest.raises(StoreExistsError):
+        write_map(_map(), url)
+    FAIL_AT.update(call=4, calls=0)
+    try:
+        import dask
+
+        with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="killed"):
+            write_map(_flaky_map(), url, overwrite=True)
+    finally:
+        FAIL_AT["call"] = None
+    # in place and unfinished: it has no manifest, so it is never read as a map
+    with pytest.raises(IncompleteStoreError, match="no xlandslide manifest"):
+        open_map(url)
+    with BlockCounter("flaky-map") as counter:
+        write_map(_flaky_map(), url, resume=True)
+    assert 0 < counter.blocks < 20
+    np.testing.assert_array_equal(open_map(url).values, _map().values)
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls("/xlandslide-tests/maps", detail=False)) == [
+        "m.zarr"
+    ]
+    fs.pipe("/xlandslide-tests/maps/foreign.zarr/zarr.json", b"{}")
+    with pytest.raises(ForeignOutputError, match="not a map store of xlandslide"):
+        write_map(_map(), "memory://xlandslide-tests/maps/foreign.zarr", overwrite=True)
+    with pytest.raises(ConfigError, match="GeoTIFF is written to a local"):
+        write_map(_map(), "memory://xlandslide-tests/maps/m.tif")

@@ -9,18 +9,22 @@
   (and the patch split, ``MODEL.split.json``, unless ``--split`` names one to reuse); for
   an aligned model without ``--aligned``, an LLR on the same patches chooses the aligned
   features first (the paper's rule), and offsets the store lacks are computed on the fly.
-- ``xlandslide predict STORE MODEL.pt --out MAP.zarr|MAP.tif``: write a susceptibility map.
+- ``xlandslide predict STORE MODEL.pt --out MAP.zarr|MAP.tif``: write a susceptibility map
+  (``--resume``: continue a Zarr map whose write was killed, computing only the missing
+  blocks).
 - ``xlandslide evaluate STORE MAP.zarr [--split MODEL.split.json]``: metrics of a map against
   the region's labels (on the test cores of a split when given).
 
-A user's mistake (a missing file, a bad setting, an output that exists) prints one line,
-``xlandslide: error: ...``, and exits with status 2; a traceback is shown only for a bug, or
-with ``--debug``.
+A user's mistake (a missing file, a bad setting, an output that exists, a damaged store, a
+full disk) prints one line, ``xlandslide: error: ...``, and exits with status 2; an interrupt
+(Ctrl-C) prints one line and exits with 130; a traceback is shown only for a bug, or with
+``--debug``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from . import demo, model, region, skill
@@ -44,15 +48,40 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    """Run the command line; returns the exit status (0, or 2 for a user's mistake)."""
+#: OS errors that are the user's or the machine's, not a bug: one line, exit status 2.
+USER_OS_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+#: errno values of the same kind (a full disk or quota, a read-only file system).
+USER_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG)
+
+
+def _is_users(err: BaseException) -> bool:
     from ..errors import XLandslideError
 
+    if isinstance(err, (XLandslideError, *USER_OS_ERRORS)):
+        return True
+    return isinstance(err, OSError) and err.errno in USER_ERRNOS
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (0; 2 for a user's mistake; 130 for an
+    interrupt)."""
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (XLandslideError, FileNotFoundError, FileExistsError, PermissionError) as err:
+    except KeyboardInterrupt:
         if args.debug:
+            raise
+        hint = " (rerun with --resume to continue)" if args.command in ("train", "predict") else ""
+        print(f"xlandslide: interrupted{hint}", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug or not _is_users(err):
             raise
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"xlandslide: error: {message}", file=sys.stderr)

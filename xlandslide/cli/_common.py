@@ -10,6 +10,32 @@ def same_path(a, b) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
+def check_output(out, inputs, *, option: str = "--out") -> None:
+    """Refuse an output that is, holds or lies inside one of the ``inputs``.
+
+    ``inputs`` maps a description (``"the region store"``) to a path.  Raises
+    :class:`~xlandslide.errors.OutputIsInputError` before anything is read or written.
+    """
+    from ..errors import OutputIsInputError
+    from ..io.atomic import overlaps
+
+    for what, path in inputs.items():
+        if path is None:
+            continue
+        if overlaps(out, path):
+            relation = (
+                "is"
+                if same_path(out, path)
+                else "lies inside"
+                if Path(path).resolve() in Path(out).resolve().parents
+                else "holds"
+            )
+            raise OutputIsInputError(
+                f"{option} {str(out)!r} {relation} {what} {str(path)!r}, which is never "
+                f"replaced or written into; choose another {option}"
+            )
+
+
 def check_device(device) -> None:
     """A ``--device`` this machine has (a user's mistake otherwise, not a traceback)."""
     if device is None:

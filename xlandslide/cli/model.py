@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import check_device, same_path
+from ._common import check_device, check_output
 
 
 def register(sub) -> None:
@@ -20,7 +20,19 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None)
     t.add_argument("--aligned", nargs="+", default=None, help="aligned feature names")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run whose checkpoint is --out (killed or stopped), to the same "
+        "weights as an uninterrupted run",
+    )
+    t.add_argument(
+        "--save-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also write the checkpoint every N batches (default: at the end of each epoch)",
+    )
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     t.add_argument(
         "--split",
@@ -35,7 +47,12 @@ def register(sub) -> None:
     r.add_argument("store")
     r.add_argument("model")
     r.add_argument("--out", required=True, help="output .zarr or .tif")
-    r.add_argument("--overwrite", action="store_true")
+    r.add_argument("--overwrite", action="store_true", help="replace a map xlandslide wrote")
+    r.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a .zarr map whose write was killed: only the missing blocks are computed",
+    )
     r.add_argument("--device", default=None)
     r.add_argument("--core", type=int, default=None, help="prediction core (CNN, LACNN)")
     r.add_argument("--block-size", type=int, default=None, help="block side, pixels (1024)")
@@ -44,7 +61,7 @@ def register(sub) -> None:
 
 
 def train(args) -> int:
-    from ..errors import StoreExistsError
+    from ..errors import ConfigError, StoreExistsError
     from ..grid import PatchGeometry
     from ..io import open_region
     from ..models import canonical_name, model_needs_offsets
@@ -53,6 +70,16 @@ def train(args) -> int:
 
     name = canonical_name(args.model)
     check_device(args.device)
+    split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
+    check_output(args.out, {"the region store": args.store})
+    if not split.exists():  # written by this run
+        check_output(split, {"the region store": args.store}, option="--split")
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume continues the run in --out, --overwrite replaces it: give one")
+    if args.save_every is not None and args.save_every < 1:
+        raise ConfigError(
+            f"--save-every must be a positive number of batches, got {args.save_every}"
+        )
     if Path(args.out).exists() and not (args.resume or args.overwrite):
         raise StoreExistsError(
             f"{args.out!r} exists; pass --resume to continue that run, --overwrite to replace "
@@ -82,7 +109,12 @@ def train(args) -> int:
         }
         kwargs["config"] = TrainConfig.paper(name, seed=args.seed, **changes)
         kwargs["resume"] = args.out if args.resume else None
-    split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
+        kwargs["save_every"] = args.save_every
+    elif args.resume or args.save_every is not None:
+        raise ConfigError(
+            "the naive model is not trained by gradient descent: --resume and --save-every "
+            "do not apply to it"
+        )
     if split.exists():
         patches = PatchSet.from_json(split)
         print(f"reusing the patch split {split}")
@@ -97,13 +129,9 @@ def train(args) -> int:
 
 def predict(args) -> int:
     from ..checkpoint import load_model
-    from ..errors import StoreExistsError
     from ..io import open_region, write_map
 
-    if same_path(args.store, args.out):
-        raise StoreExistsError(
-            f"--out {args.out!r} is the region store, which is never replaced; choose another path"
-        )
+    check_output(args.out, {"the region store": args.store, "the model": args.model})
     check_device(args.device)
     model = load_model(args.model, device=args.device)
     region = open_region(args.store)
@@ -116,6 +144,7 @@ def predict(args) -> int:
         )
         if v is not None
     }
-    write_map(region.landslide.predict(model, **kwargs), args.out, overwrite=args.overwrite)
+    prob = region.landslide.predict(model, **kwargs)
+    write_map(prob, args.out, overwrite=args.overwrite, resume=args.resume)
     print(f"wrote {args.out}")
     return 0

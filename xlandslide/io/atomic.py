@@ -1,64 +1,269 @@
-"""Atomic outputs: write to a temporary sibling, move into place only when complete."""
+"""Atomic outputs: write to a temporary sibling, move into place only when complete.
+
+Every writer of the package goes through :func:`atomic_output` (region stores, GeoTIFF maps;
+checkpoints use the same scheme for single files, Zarr maps a resumable variant of it in
+:mod:`xlandslide.io.maps`).  Three rules:
+
+- **Nothing half-written under the final name.**  The output is built in a hidden sibling,
+  ``.NAME.xlandslide-tmp-HOST-PID-TOKEN``, and renamed into place once complete; a failure
+  removes it and leaves a previous output untouched.
+- **Killed writes are cleaned up by the next write to the same target.**  A temporary
+  sibling whose writer process is gone (the host and process id are in its name) is removed
+  before a new write starts; one whose writer is still running is left alone.
+- **The input is never the output.**  While a write runs, its target is registered
+  (:func:`writing`); the readers of :mod:`xlandslide.io` call :func:`check_source` before
+  every read, so a computation that reads the store it is about to replace (or a store
+  inside it, or around it) fails at its first read, before anything is written.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
+import socket
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import StoreExistsError
+from ..errors import OutputIsInputError, StoreExistsError
+
+#: Marker in the names of temporary siblings (``.NAME<TEMP_TAG>HOST-PID-TOKEN``).
+TEMP_TAG = ".xlandslide-tmp-"
+#: Marker in the names of replaced outputs awaiting removal.
+OLD_TAG = ".xlandslide-old-"
+#: Suffix of the folder where a Zarr map is built and resumed (``.NAME<PARTIAL_TAG>``).
+PARTIAL_TAG = ".xlandslide-partial"
+#: A temporary of another host is removed only once this old (seconds).
+FOREIGN_HOST_AGE = 3600.0
+
+
+def _host() -> str:
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def writer_id() -> str:
+    """``HOST-PID`` of this process (HOST: a short hash of the host name)."""
+    return f"{_host()}-{os.getpid()}"
+
+
+def writer_alive(writer: str, mtime: float | None = None) -> bool:
+    """Whether the process ``HOST-PID`` that made a temporary may still be writing it.
+
+    On this host: whether the process exists.  On another host (a shared file system) it
+    cannot be told: a temporary younger than :data:`FOREIGN_HOST_AGE` counts as alive.
+    """
+    host, _, pid = writer.partition("-")
+    if not pid.isdigit():
+        return False
+    if host != _host():
+        return mtime is not None and time.time() - mtime < FOREIGN_HOST_AGE
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def is_temporary(path) -> bool:
+    """Whether ``path`` is (or lies in) the temporary sibling of an unfinished write."""
+    for part in Path(path).parts:
+        if part.startswith(".") and (
+            TEMP_TAG in part or OLD_TAG in part or part.endswith(PARTIAL_TAG)
+        ):
+            return True
+    return False
+
+
+def _temporaries(path: Path) -> list[Path]:
+    if not path.parent.is_dir():
+        return []
+    prefixes = (f".{path.name}{TEMP_TAG}", f".{path.name}{OLD_TAG}")
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefixes))
+
+
+def clean_stale(path) -> list[Path]:
+    """Remove the temporaries of killed writes to ``path``; return those removed.
+
+    A replaced output (``OLD_TAG``) is always removed: its write got past the point where
+    the new output was complete.  A temporary is removed when its writer is gone
+    (:func:`writer_alive`).
+    """
+    path = Path(path)
+    removed = []
+    for p in _temporaries(path):
+        if TEMP_TAG in p.name:
+            writer = p.name.split(TEMP_TAG, 1)[1].rsplit("-", 1)[0]
+            try:
+                mtime = p.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if writer_alive(writer, mtime):
+                continue
+        remove(p)
+        removed.append(p)
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# The targets being written (so that no computation reads what it is about to replace)
+# ---------------------------------------------------------------------------------------------
+_ACTIVE: dict[Path, int] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def _resolved(path) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(str(path))))
+
+
+def overlaps(a, b) -> bool:
+    """Whether two local paths are the same, or one lies inside the other."""
+    a, b = _resolved(a), _resolved(b)
+    with contextlib.suppress(OSError):
+        a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
 
 
 @contextlib.contextmanager
-def atomic_output(path, *, overwrite: bool = False):
+def writing(target):
+    """Register ``target`` as being written for the duration of the block."""
+    target = _resolved(target)
+    with _ACTIVE_LOCK:
+        _ACTIVE[target] = _ACTIVE.get(target, 0) + 1
+    try:
+        yield target
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE[target] -= 1
+            if not _ACTIVE[target]:
+                del _ACTIVE[target]
+
+
+def check_source(source) -> None:
+    """Refuse to read ``source`` while an output that is, holds or lies in it is written.
+
+    Raises :class:`~xlandslide.errors.OutputIsInputError`.  URLs are not checked.
+    """
+    if not _ACTIVE or (isinstance(source, str) and "://" in source):
+        return
+    with _ACTIVE_LOCK:
+        targets = list(_ACTIVE)
+    for target in targets:
+        refuse_overlap(source, target)
+
+
+def refuse_overlap(source, target) -> None:
+    """Raise :class:`~xlandslide.errors.OutputIsInputError` if ``target`` and the input
+    ``source`` are the same path or one lies inside the other (URLs are not checked)."""
+    if isinstance(source, str) and "://" in source:
+        return
+    if overlaps(source, target):
+        raise OutputIsInputError(
+            f"the output {str(target)!r} would replace or sit inside the input "
+            f"{str(source)!r} it is computed from; write the output to another path "
+            "(an input is never replaced)"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The atomic scheme
+# ---------------------------------------------------------------------------------------------
+def refuse_existing(path: Path) -> None:
+    raise StoreExistsError(
+        f"{str(path)!r} exists; pass overwrite=True (or --overwrite) to replace it, "
+        "or choose another path"
+    )
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path, *, overwrite: bool = False, replaceable: Callable[[Path], None] | None = None
+):
     """Yield a temporary sibling path; move it to ``path`` only when the block succeeds.
 
-    An existing ``path`` is refused (:class:`StoreExistsError`) unless ``overwrite``; it is
-    replaced only after the new output is complete, so a failure leaves it untouched and no
-    partial output under the final name.  Used by every writer of the package (region
-    stores, maps); checkpoints use the same scheme for single files.
+    Parameters
+    ----------
+    path : path-like
+        The final output (a file or a directory).
+    overwrite : bool
+        Replace an existing ``path``; without it, one raises
+        :class:`~xlandslide.errors.StoreExistsError`.
+    replaceable : callable, optional
+        Called with an existing ``path`` before anything is written when ``overwrite`` is
+        asked for; raises (:class:`~xlandslide.errors.ForeignOutputError`) when ``path`` is
+        not an output this writer may replace.  The package's writers always pass one:
+        ``overwrite`` replaces only what xlandslide wrote.
+
+    Notes
+    -----
+    An existing output is replaced only after the new one is complete, so a failure leaves
+    it untouched and no partial output under the final name.  Temporaries of earlier
+    killed writes to ``path`` are removed first (:func:`clean_stale`).  While the block
+    runs, ``path`` is registered as being written (:func:`writing`).
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise StoreExistsError(
-            f"{str(path)!r} exists; pass overwrite=True (or --overwrite) to replace it, "
-            "or choose another path"
-        )
+    clean_stale(path)
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            refuse_existing(path)
+        if replaceable is not None:
+            replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:12]
-    tmp = path.with_name(f".{path.name}.tmp-{token}")
+    token = uuid.uuid4().hex[:8]
+    tmp = path.with_name(f".{path.name}{TEMP_TAG}{writer_id()}-{token}")
     try:
-        yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{token}")
-            os.replace(path, old)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                os.replace(old, path)
-                raise
-            _remove(old)
-        else:
-            os.replace(tmp, path)
+        with writing(path):
+            yield tmp
+        move_into_place(tmp, path, token)
     finally:
         # Tasks of a failed dask write may still be running in the thread pool and
         # re-create chunk files; remove until the temporary output stays gone.
         for _ in range(50):
             if not tmp.exists():
                 break
-            _remove(tmp)
+            remove(tmp)
             time.sleep(0.02)
 
 
-def _remove(p: Path) -> None:
-    if p.is_dir():
+def move_into_place(tmp: Path, path: Path, token: str | None = None) -> None:
+    """Rename the complete output ``tmp`` to ``path``, replacing what is there."""
+    if path.exists() or path.is_symlink():
+        old = path.with_name(f".{path.name}{OLD_TAG}{token or uuid.uuid4().hex[:8]}")
+        os.replace(path, old)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            os.replace(old, path)
+            raise
+        remove(old)
+    else:
+        os.replace(tmp, path)
+
+
+def remove(p: Path) -> None:
+    """Remove a file or a directory tree (nothing if it is gone)."""
+    p = Path(p)
+    if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p, ignore_errors=True)
     else:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
 
 
-__all__ = ["atomic_output"]
+__all__ = [
+    "atomic_output",
+    "check_source",
+    "clean_stale",
+    "is_temporary",
+    "move_into_place",
+    "overlaps",
+    "refuse_overlap",
+    "writing",
+]

@@ -1,23 +1,53 @@
-"""Susceptibility maps on disk: Zarr and GeoTIFF, streamed block by block, never half-written.
+"""Susceptibility maps on disk: Zarr and GeoTIFF, streamed, never half-written, resumable.
 
 :func:`write_map` writes a (y, x) map lazily, block by block, to a ``.zarr`` store or a
-tiled ``.tif``; :func:`open_map` reads one back lazily.  Both formats keep the CRS.
+tiled ``.tif``; :func:`open_map` reads one back lazily, after checking it is complete.  Both
+formats keep the CRS.
+
+Zarr maps are written block by block into a hidden partial folder and renamed into place when
+complete; ``write_map(prob, path, resume=True)`` after a killed write computes only the
+blocks still missing (``xlandslide predict ... --resume``): see
+:mod:`xlandslide.io.resumable`.
+
+GeoTIFF maps are written whole into a temporary sibling and renamed into place
+(:func:`~xlandslide.io.atomic.atomic_output`); they carry the tag ``XLANDSLIDE_MAP``, which
+tells :func:`open_map` and a later ``overwrite`` that xlandslide wrote them.
 """
 
 from __future__ import annotations
 
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from ..errors import ConfigError
-from .atomic import atomic_output
+from ..errors import (
+    ConfigError,
+    CorruptChunkError,
+    IncompleteStoreError,
+    RegionNotFoundError,
+)
+from .atomic import atomic_output, is_temporary
+from .guard import GuardedArray, guarded_variable, open_guarded_zarr, refuse_reading
+from .integrity import (
+    Root,
+    check_store,
+    foreign_output,
+    is_url,
+    local_path,
+    manifest_token,
+    missing_manifest_message,
+    read_manifest,
+    refuse_inside_store,
+    verify_store,
+)
+from .resumable import NUMPY_CHUNK, partial_path, write_zarr_map
 
 #: Map formats by file suffix.
 MAP_SUFFIXES = (".zarr", ".tif", ".tiff")
+#: GeoTIFF tag of the maps xlandslide writes (its value: the package version).
+TIFF_TAG = "XLANDSLIDE_MAP"
 
 
 def _suffix(path: Path) -> str:
@@ -30,68 +60,275 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def write_map(prob: xr.DataArray, path, *, overwrite: bool = False) -> Path:
+def _check_map(prob) -> None:
+    from ..errors import InputTypeError, ShapeError
+
+    if not isinstance(prob, xr.DataArray):
+        raise InputTypeError(
+            f"write_map needs an xarray.DataArray (y, x), got {type(prob).__name__}; pass "
+            "the result of xlandslide.predict (or region.landslide.predict)"
+        )
+    if set(prob.dims) != {"y", "x"}:
+        raise ShapeError(
+            f"a map has dims ('y', 'x'), got {prob.dims}; select one map first (for example "
+            "prob.isel(band=0))"
+        )
+
+
+def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool = False) -> Path:
     """Write a susceptibility map to ``path`` (``.zarr`` or ``.tif``/``.tiff``), streaming.
 
-    Zarr keeps the map's chunks and its CRS (``spatial_ref``); GeoTIFF is tiled, deflate
-    compressed, float32 with NaN as nodata, written block by block with a lock.
-    """
-    path = Path(path)
-    suffix = _suffix(path)
-    name = prob.name or "susceptibility"
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        if suffix == ".zarr":
-            ds = prob.rename(name).to_dataset()
-            with warnings.catch_warnings():
-                # consolidated metadata lets a plain xr.open_zarr(path) read the map quietly;
-                # zarr notes that it is not (yet) part of the v3 specification
-                warnings.filterwarnings("ignore", message="Consolidated metadata")
-                ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True)
-        else:
-            import rioxarray  # noqa: F401  (registers .rio)
+    Parameters
+    ----------
+    prob : xarray.DataArray
+        The (y, x) map, usually lazy (:func:`xlandslide.predict`): it is computed here,
+        block by block (dask chunk by dask chunk), never whole.
+    path : str or path-like
+        ``.zarr``: a Zarr v3 store keeping the map's chunks and CRS (``spatial_ref``), a
+        local path or an fsspec URL (written in place there: object stores cannot rename;
+        it opens only once complete); ``.tif``/``.tiff``: a tiled, deflate-compressed
+        float32 GeoTIFF, NaN as nodata, on a local (or shared) file system.
+    overwrite : bool
+        Replace an existing map written by xlandslide.  Anything else at ``path`` (a region
+        store, a folder or file xlandslide did not write) raises
+        :class:`~xlandslide.errors.ForeignOutputError`, overwrite or not.
+    resume : bool
+        ``.zarr`` only: continue a write to ``path`` that was killed, computing only the
+        blocks it had not written.  The map must be the same one (the same model, region
+        and settings: its fingerprint is checked, else
+        :class:`~xlandslide.errors.ResumeError`).  If the map is already complete under
+        ``path``, nothing is computed.  Without ``resume`` a leftover partial write is
+        discarded and the map computed from scratch.
 
-            out = prob.astype("float32").rio.write_nodata(np.nan, encoded=False)
-            out.rio.to_raster(
-                tmp,
-                driver="GTiff",
-                tiled=True,
-                blockxsize=256,
-                blockysize=256,
-                compress="DEFLATE",
-                lock=threading.Lock(),
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    StoreExistsError
+        ``path`` exists and neither ``overwrite`` nor a completed ``resume`` applies.
+    OutputIsInputError
+        ``path`` is, holds or lies inside a store the map is computed from.
+
+    Examples
+    --------
+    >>> prob = region.landslide.predict(model)  # lazy  # doctest: +SKIP
+    >>> xlandslide.write_map(prob, "susceptibility.zarr", resume=True)  # doctest: +SKIP
+    """
+    _check_map(prob)
+    url = is_url(path)
+    path = str(path) if url else local_path(path)
+    suffix = _suffix(Path(str(path).rstrip("/")))
+    prob = prob.transpose("y", "x")
+    if url:
+        if suffix != ".zarr":
+            raise ConfigError(
+                f"a GeoTIFF is written to a local (or shared) file system, not to {path!r}; "
+                "write the map to a .zarr URL, or to a local .tif and copy it"
             )
+        return write_zarr_map(prob, path, overwrite=overwrite, resume=resume)
+    refuse_inside_store(path)
+    refuse_reading(prob, path)  # before anything is created next to or inside an input
+    if suffix == ".zarr":
+        return write_zarr_map(prob, path, overwrite=overwrite, resume=resume)
+    if resume:
+        raise ConfigError(
+            f"resume=True needs a .zarr map (written block by block); {str(path)!r} is a "
+            "GeoTIFF, written whole and atomically: write the map to a .zarr store with "
+            "resume=True, then convert it (write_map(open_map(store), 'map.tif'))"
+        )
+    return _write_tif(prob, path, overwrite=overwrite)
+
+
+# ---------------------------------------------------------------------------------------------
+# GeoTIFF
+# ---------------------------------------------------------------------------------------------
+def _tif_tag(path: Path) -> str | None:
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            return src.tags().get(TIFF_TAG)
+    except (rasterio.errors.RasterioError, OSError):
+        return None
+
+
+def _replaceable_tif(path: Path) -> None:
+    if not path.is_file():
+        raise foreign_output(path, "not a GeoTIFF")
+    if _tif_tag(path) is None:
+        raise foreign_output(path, f"no {TIFF_TAG} tag")
+
+
+def _write_tif(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
+    import rioxarray  # noqa: F401  (registers .rio)
+
+    from .. import __version__
+
+    with atomic_output(path, overwrite=overwrite, replaceable=_replaceable_tif) as tmp:
+        out = prob.astype("float32").rio.write_nodata(np.nan, encoded=False)
+        out.rio.to_raster(
+            tmp,
+            driver="GTiff",
+            tiled=True,
+            blockxsize=256,
+            blockysize=256,
+            compress="DEFLATE",
+            lock=threading.Lock(),
+            tags={TIFF_TAG: __version__},
+        )
     return path
 
 
-def open_map(path, *, name: str | None = None) -> xr.DataArray:
+# ---------------------------------------------------------------------------------------------
+# Read
+# ---------------------------------------------------------------------------------------------
+def open_map(
+    path, *, name: str | None = None, verify: bool = False, foreign: bool = False
+) -> xr.DataArray:
     """Open a map written by :func:`write_map` lazily (dask-backed), with its CRS.
 
-    ``name`` selects the variable of a Zarr store holding several (default: its only one,
-    or ``susceptibility``).
-    """
-    from ..errors import RegionNotFoundError
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.zarr`` store or a ``.tif``/``.tiff`` written by :func:`write_map`.
+    name : str, optional
+        The variable of a Zarr store holding several (default: its only one, or
+        ``susceptibility``).
+    verify : bool
+        Decode every chunk (Zarr) or block (GeoTIFF) before returning; by default a cheap
+        check runs: the store's manifest lists every chunk file and its size, and they are
+        compared with a directory listing (a GeoTIFF: its xlandslide tag).
+    foreign : bool
+        Read a map xlandslide did not write (no manifest or tag): its completeness cannot be
+        checked.  Refused by default, since a map whose write was killed (a plain
+        ``to_zarr``) reads as complete with holes of NaN.
 
-    path = Path(path)
-    suffix = _suffix(path)
-    if not path.exists():
+    Raises
+    ------
+    RegionNotFoundError
+        Nothing at ``path`` (a ``FileNotFoundError``).
+    IncompleteStoreError
+        No manifest or tag (unfinished or foreign), or a chunk missing or truncated.
+    CorruptChunkError
+        A chunk or block that does not decode (``verify=True``, or at read time).
+    """
+    url = is_url(path)
+    path = str(path) if url else local_path(path)
+    suffix = _suffix(Path(str(path).rstrip("/")))
+    if not Root(path).exists():
         raise RegionNotFoundError(f"no map at {str(path)!r}; write one with xlandslide.write_map")
     if suffix == ".zarr":
-        with warnings.catch_warnings():
-            # write_map consolidates; a foreign store may not, and reads fine without
-            warnings.filterwarnings("ignore", message="Failed to open Zarr store with consolidated")
-            ds = xr.open_zarr(path, decode_coords="all")
-        names = list(ds.data_vars)
-        key = name or (names[0] if len(names) == 1 else "susceptibility")
-        if key not in ds:
-            raise ConfigError(f"{str(path)!r} holds {names}, not {key!r}; pass name=...")
-        return ds[key]
+        return _open_zarr_map(path, name, verify=verify, foreign=foreign)
+    if url:
+        raise ConfigError(f"GeoTIFF maps are read from local files, not {path!r}")
+    return _open_tif(path, name, verify=verify, foreign=foreign)
+
+
+def _open_zarr_map(path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
+    from dask.base import tokenize
+
+    root = Root(path)
+    if not root.url and is_temporary(root.path):  # even with a manifest: not renamed yet
+        raise IncompleteStoreError(missing_manifest_message(str(path), ""))
+    manifest = read_manifest(path)
+    if manifest is None:
+        if not foreign:
+            raise IncompleteStoreError(
+                missing_manifest_message(str(path), "xlandslide.write_map(prob, path)")
+            )
+        arrays, token = (), tokenize(root.key, root.read_text("zarr.json"))
+    else:
+        if manifest.get("kind") != "map":
+            raise ConfigError(
+                f"{str(path)!r} is an xlandslide {manifest.get('kind')} store, not a map: "
+                "give a map written by xlandslide.write_map (or `xlandslide predict`)"
+            )
+        (verify_store if verify else check_store)(path, manifest)
+        arrays = tuple(manifest.get("arrays", {}))
+        token = tokenize(root.key, manifest_token(manifest))
+    ds = open_guarded_zarr(
+        root,
+        arrays,
+        dask=True,
+        token=token,
+        manifest=manifest,
+        decode_coords="all",
+        consolidated=False,
+    )
+    names = list(ds.data_vars)
+    key = name or (names[0] if len(names) == 1 else "susceptibility")
+    if key not in ds:
+        raise ConfigError(f"{str(path)!r} holds {names}, not {key!r}; pass name=...")
+    return ds[key]
+
+
+def _tif_variable(path: str) -> xr.Variable:
+    return _tif_array(path).variable
+
+
+def _tif_array(path: str) -> xr.DataArray:
     import rioxarray
 
-    with warnings.catch_warnings():
-        # rioxarray 0.19 hands xarray its block-aligned chunks as a tuple (deprecated there)
-        warnings.filterwarnings("ignore", message="Supplying chunks as dimension-order tuples")
-        da = rioxarray.open_rasterio(path, masked=True, chunks=True)
-    return da.squeeze("band", drop=True).rename(name or "susceptibility")
+    da0 = rioxarray.open_rasterio(path, masked=True, chunks=None, cache=False)
+    return da0.squeeze("band", drop=True)
 
 
-__all__ = ["MAP_SUFFIXES", "open_map", "write_map"]
+def _open_tif(path: Path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
+    import rasterio
+    from dask.base import tokenize
+
+    label = str(path)
+    try:
+        with rasterio.open(path) as src:
+            tag = src.tags().get(TIFF_TAG)
+            by, bx = src.block_shapes[0]
+            problems = []
+            if verify:
+                for ij, window in src.block_windows(1):
+                    try:
+                        src.read(1, window=window)
+                    except rasterio.errors.RasterioError as exc:
+                        problems.append(f"block {ij} cannot be decoded ({exc})")
+    except rasterio.errors.RasterioError as exc:
+        raise CorruptChunkError(
+            f"{label!r} is not a readable GeoTIFF ({exc}); write the map again with "
+            "xlandslide.write_map"
+        ) from exc
+    if tag is None and not foreign:
+        raise IncompleteStoreError(
+            f"the GeoTIFF {label!r} has no {TIFF_TAG} tag: xlandslide.write_map did not "
+            "write it, so it cannot tell whether it is complete; write it with write_map, or "
+            "pass foreign=True to read it anyway"
+        )
+    if problems:
+        raise CorruptChunkError(
+            f"the GeoTIFF {label!r} is damaged: {'; '.join(problems[:3])}"
+            f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}; write the "
+            "map again"
+        )
+    try:
+        da0 = _tif_array(label)
+    except (rasterio.errors.RasterioError, OSError) as exc:  # pragma: no cover - opened above
+        raise CorruptChunkError(f"{label!r} is not a readable GeoTIFF ({exc})") from exc
+    chunks = (by * max(1, NUMPY_CHUNK // by), bx * max(1, NUMPY_CHUNK // bx))
+    guard = GuardedArray(
+        label,
+        label,
+        "band 1",
+        (by, bx),
+        _tif_variable,
+        (label,),
+        variable=da0.variable,
+        dask_chunks=chunks,
+    )
+    token = tokenize(str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size)
+    var = guarded_variable(guard, dask=True, token=token)
+    out = xr.DataArray(var, coords=da0.coords, name=name or "susceptibility")
+    out.attrs.pop(TIFF_TAG, None)
+    return out
+
+
+__all__ = ["MAP_SUFFIXES", "open_map", "partial_path", "write_map"]

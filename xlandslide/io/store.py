@@ -8,15 +8,36 @@ the one-hot layout of xlandslide 0.1 is refused with the way to rebuild it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
 
-from ..errors import GridError, RegionError, RegionNotFoundError, StoreExistsError
+from ..errors import (
+    GridError,
+    IncompleteStoreError,
+    LegacyStoreError,
+    RegionError,
+    RegionNotFoundError,
+    StoreExistsError,
+    XLandslideError,
+)
 from ..region import get_normalisation
 from ..validate import validate_region
-from .atomic import atomic_output
+from .atomic import atomic_output, is_temporary
+from .guard import open_guarded_zarr, refuse_reading
+from .integrity import (
+    Root,
+    check_store,
+    is_url,
+    local_path,
+    manifest_token,
+    missing_manifest_message,
+    read_manifest,
+    refuse_inside_store,
+    replaceable_store,
+    store_kind,
+    verify_store,
+    write_manifest,
+)
 
 #: Default chunk side (pixels) of region stores on y and x.
 STORE_CHUNK = 256
@@ -31,12 +52,15 @@ _NAME_COORDS = ("layer", "group")
 # ---------------------------------------------------------------------------------------------
 # Open
 # ---------------------------------------------------------------------------------------------
-def _is_url(store) -> bool:
-    return isinstance(store, str) and "://" in store and not store.startswith("file://")
-
-
-def open_region(store, *, chunks="store", validate: bool = True) -> xr.Dataset:
-    """Open a Zarr region store lazily.
+def open_region(
+    store,
+    *,
+    chunks="store",
+    validate: bool = True,
+    verify: bool = False,
+    foreign: bool = False,
+) -> xr.Dataset:
+    """Open a Zarr region store lazily, after checking that it is complete.
 
     Parameters
     ----------
@@ -44,11 +68,18 @@ def open_region(store, *, chunks="store", validate: bool = True) -> xr.Dataset:
         A local path or an fsspec URL of a store written by :func:`write_region`.
     chunks : "store", "auto", dict or None
         ``"store"`` (default): dask arrays with the store's chunks; ``"auto"`` or a dict:
-        dask chunks as in :func:`xarray.open_zarr`; ``None``: lazily indexed numpy-backed
-        variables (no dask; the fastest for reading patches, each read touching only the
-        chunks it needs).
+        dask chunks as in :meth:`xarray.Dataset.chunk`; ``None``: lazily indexed
+        numpy-backed variables (no dask; the fastest for reading patches, each read
+        touching only the chunks it needs).
     validate : bool
         Check the data model (metadata only; see :func:`xlandslide.validate_region`).
+    verify : bool
+        Decode every chunk of every variable before returning (a full read of the store);
+        by default only the cheap check runs (see Notes).
+    foreign : bool
+        Read a store that has no xlandslide manifest (written by another tool or an earlier
+        xlandslide): its completeness cannot be checked, and chunks missing there read as
+        fill values, as Zarr does.  Refused by default.
 
     Returns
     -------
@@ -59,55 +90,111 @@ def open_region(store, *, chunks="store", validate: bool = True) -> xr.Dataset:
     ------
     RegionNotFoundError
         The path does not exist (a ``FileNotFoundError`` and a ``RegionError``).
+    IncompleteStoreError
+        The store has no manifest (its write did not finish, or another tool wrote it), or
+        a chunk it lists is missing or has another size than it was written with (an
+        ``OSError``); the message names the variable, the chunk and the file.
+    CorruptChunkError
+        ``verify=True``: a chunk does not decode (an ``OSError``).
     LegacyStoreError
         A store of the one-hot layout of xlandslide 0.1 (the message says how to rebuild it).
     RegionError
-        The path is not a Zarr store or the store is not a region.
-    """
-    if chunks == "store":
-        chunks = {}
-    if not _is_url(store):
-        path = Path(str(store).removeprefix("file://")) if isinstance(store, str) else Path(store)
-        if not path.exists():
-            raise RegionNotFoundError(
-                f"no region store at {str(path)!r}; check the path, or create one with "
-                "xlandslide.write_region(region, path) (or `xlandslide synthetic STORE`)"
-            )
-        store = str(path)
-    else:
-        import fsspec
+        The path is not a Zarr store, the store is a map, or it is not a region.
 
-        fs, fs_path = fsspec.core.url_to_fs(store)
-        if not fs.exists(fs_path):
-            raise RegionNotFoundError(
-                f"no region store at {store!r}; check the URL, or create one with "
-                "xlandslide.write_region(region, url)"
+    Notes
+    -----
+    Every store written by :func:`write_region` ends with a manifest listing its arrays and
+    the size of every chunk file (:mod:`xlandslide.io.integrity`).  The default check
+    lists the store's files (no chunk is read) and compares; ``verify=True`` also decodes
+    every chunk.  After opening, a chunk that cannot be read — gone, or not decodable —
+    raises :class:`~xlandslide.errors.IncompleteStoreError` or
+    :class:`~xlandslide.errors.CorruptChunkError` naming the store, variable and chunk; it
+    is never read as a fill value.
+    """
+    from dask.base import tokenize
+
+    if chunks == "store" or (isinstance(chunks, dict) and not chunks):
+        chunks = "store"
+    root = Root(store)
+    if not root.exists():
+        where = "URL" if root.url else "path"
+        raise RegionNotFoundError(
+            f"no region store at {root.label!r}; check the {where}, or create one with "
+            "xlandslide.write_region(region, path) (or `xlandslide synthetic STORE`)"
+        )
+    if not root.url and root.path.is_file():
+        kind = "a GeoTIFF" if root.path.suffix.lower() in (".tif", ".tiff") else "a file"
+        raise RegionError(
+            f"{root.label!r} is {kind}, not a region store (a Zarr folder); build a region "
+            "from rasters with xlandslide.region_from_dem(...) and write it with "
+            "xlandslide.write_region(region, 'region.zarr')"
+        )
+    if not root.url and is_temporary(root.path):  # even with a manifest: not renamed yet
+        raise IncompleteStoreError(missing_manifest_message(root.label, ""))
+    manifest = read_manifest(store)
+    if manifest is None and not foreign:
+        _refuse_unmanifested(root)
+    if manifest is not None:
+        if manifest.get("kind") != "region":
+            raise RegionError(
+                f"{root.label!r} is an xlandslide {manifest.get('kind')} store, not a region; "
+                "open it with xlandslide.open_map"
             )
+        (verify_store if verify else check_store)(store, manifest)
+        arrays = tuple(manifest.get("arrays", {}))
+        token = tokenize(root.key, manifest_token(manifest))
+    else:
+        arrays = ()
+        token = tokenize(root.key, root.read_text("zarr.json"))
     try:
-        # cache=False: a variable read whole once (a reduction, a hash) must not stay in
-        # memory; windows are read from the store each time (what patches and predict do)
-        ds = xr.open_dataset(
-            store,
-            engine="zarr",
-            chunks=chunks,
-            cache=False,
+        ds = open_guarded_zarr(
+            root,
+            arrays,
+            dask=chunks is not None,
+            token=token,
+            manifest=manifest,
             decode_coords="all",
             consolidated=False,
         )
+    except XLandslideError:
+        raise
     except Exception as exc:
         raise RegionError(
-            f"{store!r} is not a readable Zarr store ({type(exc).__name__}: {exc}); "
+            f"{root.label!r} is not a readable Zarr store ({type(exc).__name__}: {exc}); "
             f"open a store written by xlandslide.write_region"
         ) from exc
+    if chunks not in ("store", None):
+        ds = ds.chunk(chunks)
     for name in _NAME_COORDS:
         if name in ds.coords and ds[name].dtype.kind in "OT":
             ds = ds.assign_coords({name: np.array(ds[name].values.tolist(), dtype=object)})
+    ds.encoding["source"] = root.label
     if validate:
         try:
             validate_region(ds)
         except (RegionError, GridError) as exc:
-            raise type(exc)(f"store {store!r} is not a valid region: {exc}") from None
+            raise type(exc)(f"store {root.label!r} is not a valid region: {exc}") from None
     return ds
+
+
+def _refuse_unmanifested(root: Root) -> None:
+    """A store without a manifest: say why it is refused (temporary, legacy, unfinished)."""
+    if not is_temporary(root.label):
+        try:
+            raw = xr.open_zarr(root.zarr_store(), chunks=None, consolidated=False)
+        except Exception as exc:
+            raise RegionError(
+                f"{root.label!r} is not a readable Zarr store ({type(exc).__name__}: {exc}); "
+                f"open a store written by xlandslide.write_region"
+            ) from exc
+        if "features" in raw.data_vars and "continuous" not in raw.data_vars:
+            try:
+                validate_region(raw)
+            except LegacyStoreError as exc:
+                raise LegacyStoreError(f"store {root.label!r}: {exc}") from None
+    raise IncompleteStoreError(
+        missing_manifest_message(root.label, "xlandslide.write_region(region, path)")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,10 +227,14 @@ def _prepared(ds: xr.Dataset, chunks) -> tuple[xr.Dataset, dict]:
         out[name] = var
         encoding[name] = {
             "chunks": tuple(var.chunks[i][0] for i in range(var.ndim)),
-            "compressors": (zarr.codecs.ZstdCodec(level=ZSTD_LEVEL),),
+            "compressors": (zarr.codecs.ZstdCodec(level=ZSTD_LEVEL, checksum=True),),
         }
     for name in out.coords:
         out[name].encoding = {}
+        if out[name].ndim:
+            encoding[name] = {
+                "compressors": (zarr.codecs.ZstdCodec(level=ZSTD_LEVEL, checksum=True),)
+            }
     for name in _NAME_COORDS:  # variable-length strings (fixed-width ones have no v3 spec)
         if name in out.coords:
             out = out.assign_coords({name: np.array(out[name].values.tolist(), dtype=object)})
@@ -154,7 +245,7 @@ def _prepared(ds: xr.Dataset, chunks) -> tuple[xr.Dataset, dict]:
 
 
 def write_region(ds: xr.Dataset, store, *, overwrite: bool = False, chunks=None):
-    """Write a region to a Zarr v3 store, block by block, atomically.
+    """Write a region to a Zarr v3 store, block by block, atomically, with a manifest.
 
     Parameters
     ----------
@@ -163,10 +254,13 @@ def write_region(ds: xr.Dataset, store, *, overwrite: bool = False, chunks=None)
         dask-backed.  It is never loaded whole: every variable is chunked (lazily) like the
         store and written chunk by chunk.
     store : str or path-like
-        Local directory to create (or an fsspec URL, written in place: not atomic).
+        Local directory to create (or an fsspec URL, written in place: not atomic, but
+        its manifest is written last, so an unfinished write is refused when opened).
     overwrite : bool
-        Replace an existing store.  Without it an existing store raises
-        :class:`~xlandslide.errors.StoreExistsError`.
+        Replace an existing region store written by xlandslide.  Without it an existing
+        path raises :class:`~xlandslide.errors.StoreExistsError`; with it, anything else
+        than a region store of this package (a folder of other files, a map, a store
+        without a manifest) raises :class:`~xlandslide.errors.ForeignOutputError`.
     chunks : int, (int, int), dict or None
         Chunk side(s) on y and x (default 256); every chunk holds all layers (and all
         distances of the uphill offsets).
@@ -176,25 +270,47 @@ def write_region(ds: xr.Dataset, store, *, overwrite: bool = False, chunks=None)
     pathlib.Path or str
         The store written.
 
+    Raises
+    ------
+    OutputIsInputError
+        ``store`` is, holds or lies inside a store ``ds`` is read from (raised at the first
+        read, before anything is written).
+
     Notes
     -----
     A local store is written to a temporary sibling directory and renamed into place only
     once complete; on failure the temporary directory is removed and any previous store
-    under ``store`` is left intact.  Variables are zstd-compressed (level 3); attrs,
-    normalisation and the CRS (``spatial_ref``) round-trip exactly.
+    under ``store`` is left intact; the temporary directory of a killed write is removed
+    by the next write to the same path, and is never opened as a region (it has no
+    manifest).  Every chunk is written (also those equal to the fill value), zstd-compressed
+    (level 3) with a checksum, and the manifest last (:mod:`xlandslide.io.integrity`).
+    Attrs, normalisation and the CRS (``spatial_ref``) round-trip exactly.
     """
     validate_region(ds)
-    out, encoding = _prepared(ds, chunks)
-    if _is_url(store):
+    if is_url(store):
+        out, encoding = _prepared(ds, chunks)
         return _write_url(out, encoding, store, overwrite)
-    final = Path(str(store).removeprefix("file://")) if isinstance(store, str) else Path(store)
-    with atomic_output(final, overwrite=overwrite) as tmp:
-        out.to_zarr(tmp, mode="w-", zarr_format=3, encoding=encoding, consolidated=False)
+    final = local_path(store)
+    refuse_inside_store(final)
+    refuse_reading(ds, final)
+    out, encoding = _prepared(ds, chunks)
+    with atomic_output(final, overwrite=overwrite, replaceable=replaceable_store("region")) as tmp:
+        out.to_zarr(
+            tmp,
+            mode="w-",
+            zarr_format=3,
+            encoding=encoding,
+            consolidated=False,
+            write_empty_chunks=True,
+        )
+        write_manifest(tmp, "region")
     return final
 
 
 def _write_url(out, encoding, url: str, overwrite: bool) -> str:
     import fsspec
+
+    from .atomic import writing
 
     fs, path = fsspec.core.url_to_fs(url)
     if fs.exists(path):
@@ -202,8 +318,26 @@ def _write_url(out, encoding, url: str, overwrite: bool) -> str:
             raise StoreExistsError(
                 f"{url!r} exists; pass overwrite=True to replace it, or choose another URL"
             )
+        found = store_kind(url)
+        if found != "region":
+            from ..errors import ForeignOutputError
+
+            what = "no xlandslide manifest" if found is None else f"an xlandslide {found} store"
+            raise ForeignOutputError(
+                f"{url!r} is not a region store of xlandslide ({what}); overwrite=True "
+                "replaces only xlandslide's own region stores: choose another URL"
+            )
         fs.rm(path, recursive=True)
-    out.to_zarr(url, mode="w-", zarr_format=3, encoding=encoding, consolidated=False)
+    with writing(url):
+        out.to_zarr(
+            url,
+            mode="w-",
+            zarr_format=3,
+            encoding=encoding,
+            consolidated=False,
+            write_empty_chunks=True,
+        )
+    write_manifest(url, "region")
     return url
 
 

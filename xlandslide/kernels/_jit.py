@@ -61,9 +61,13 @@ def resolve_threads(threads: int | None) -> int:
     """``threads`` as a positive count: ``None`` or ``0`` mean every available CPU."""
     if threads is None or threads == 0:
         return available_threads()
+    from ..errors import ConfigError
+
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ConfigError(
+            f"threads must be an integer >= 0 (0 or None = all CPUs), got {threads!r}"
+        )
     threads = int(threads)
-    if threads < 0:
-        raise ValueError(f"threads must be >= 0 (0 or None = all CPUs), got {threads}")
     return threads
 
 

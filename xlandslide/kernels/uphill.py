@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError, ShapeError
 from ._jit import jit, run_row_bands
 
 #: Columns per block of the row sweep: best (4 B) and index (4 B) per column stay in L1.
@@ -79,8 +80,14 @@ def ring_offsets(radius: int) -> np.ndarray:
     >>> [len(ring_offsets(r)) for r in (3, 10, 30)]
     [16, 56, 200]
     """
-    if isinstance(radius, bool) or int(radius) != radius or radius < 1:
-        raise ValueError(f"radius must be an integer >= 1 (pixels), got {radius!r}")
+    if (
+        isinstance(radius, bool)
+        or not isinstance(radius, (int, float, np.integer, np.floating))
+        or not np.isfinite(radius)
+        or int(radius) != radius
+        or radius < 1
+    ):
+        raise ConfigError(f"radius must be an integer >= 1 (pixels), got {radius!r}")
     r = int(radius)
     d = np.arange(-r, r + 1, dtype=np.int64)
     dy, dx = np.meshgrid(d, d, indexing="ij")  # row-major: dy outer, dx inner
@@ -222,7 +229,7 @@ def _ring_argmax_rows(dem, dys, dxs, out, row0, row1):
 def _as_dem(dem) -> np.ndarray:
     dem = np.asarray(dem)
     if dem.ndim != 2:
-        raise ValueError(f"dem must be 2-D (y, x), got shape {dem.shape}")
+        raise ShapeError(f"dem must be 2-D (y, x), got shape {dem.shape}")
     if dem.dtype not in (np.float32, np.float64):
         dem = dem.astype(np.result_type(dem.dtype, np.float32))
     return np.ascontiguousarray(dem)
@@ -251,7 +258,7 @@ def ring_argmax(dem, radius: int, *, threads: int | None = 1) -> np.ndarray:
     dem = _as_dem(dem)
     offs = ring_offsets(radius)
     if len(offs) > np.iinfo(np.int16).max:
-        raise ValueError(f"radius {radius} has {len(offs)} ring offsets, more than int16 holds")
+        raise ConfigError(f"radius {radius} has {len(offs)} ring offsets, more than int16 holds")
     out = np.empty(dem.shape, dtype=np.int16)
     if dem.size:
         dys = np.ascontiguousarray(offs[:, 0])
@@ -303,11 +310,11 @@ def gather(features, dy, dx, *, threads: int | None = 1) -> np.ndarray:
     """
     features = np.ascontiguousarray(features, dtype=np.float32)
     if features.ndim != 3:
-        raise ValueError(f"features must be 3-D (feature, y, x), got shape {features.shape}")
+        raise ShapeError(f"features must be 3-D (feature, y, x), got shape {features.shape}")
     dy = np.ascontiguousarray(dy, dtype=np.int8)
     dx = np.ascontiguousarray(dx, dtype=np.int8)
     if dy.shape != features.shape[1:] or dx.shape != features.shape[1:]:
-        raise ValueError(
+        raise ShapeError(
             f"dy {dy.shape} and dx {dx.shape} must have the (y, x) shape of the features "
             f"{features.shape[1:]}"
         )
@@ -347,7 +354,7 @@ def offsets_block(dem, radii, *, threads: int | None = 1) -> np.ndarray:
     for d, radius in enumerate(radii):
         offs = ring_offsets(radius)
         if np.abs(offs).max() > np.iinfo(np.int8).max:
-            raise ValueError(f"radius {radius} does not fit int8 offsets (at most 127 pixels)")
+            raise ConfigError(f"radius {radius} does not fit int8 offsets (at most 127 pixels)")
         if dem.size:
             dys = np.ascontiguousarray(offs[:, 0])
             dxs = np.ascontiguousarray(offs[:, 1])
@@ -367,7 +374,7 @@ def aligned_block(features, dy, dx, *, threads: int | None = 1) -> np.ndarray:
     dx = np.ascontiguousarray(dx, dtype=np.int8)
     nf, ny, nx = features.shape
     if dy.ndim != 3 or dy.shape[1:] != (ny, nx) or dx.shape != dy.shape:
-        raise ValueError(f"dy {dy.shape} and dx {dx.shape} must be (D, {ny}, {nx})")
+        raise ShapeError(f"dy {dy.shape} and dx {dx.shape} must be (D, {ny}, {nx})")
     out = np.empty((dy.shape[0] * nf, ny, nx), dtype=np.float32)
     if out.size:
         for d in range(dy.shape[0]):

@@ -224,13 +224,25 @@ def generate_block(
     )
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
 def _check_args(shape, seed, pixel_size):
-    if len(shape) != 2 or any(int(n) != n or n < 3 for n in shape):
-        raise ValueError(f"shape must be two integers >= 3 (rows, columns), got {shape!r}")
-    if int(seed) != seed or not 0 <= int(seed) < 2**62:
-        raise ValueError(f"seed must be an integer in [0, 2**62), got {seed!r}")
-    if not (math.isfinite(pixel_size) and pixel_size > 0):
-        raise ValueError(f"pixel_size must be a positive number of metres, got {pixel_size!r}")
+    from ..errors import ConfigError
+
+    try:
+        ok = len(shape) == 2 and all(_is_number(n) and int(n) == n and n >= 3 for n in shape)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"shape must be two integers >= 3 (rows, columns), got {shape!r}")
+    if not (_is_number(seed) and math.isfinite(seed) and int(seed) == seed):
+        raise ConfigError(f"seed must be an integer in [0, 2**62), got {seed!r}")
+    if not 0 <= int(seed) < 2**62:
+        raise ConfigError(f"seed must be an integer in [0, 2**62), got {seed!r}")
+    if not (_is_number(pixel_size) and math.isfinite(pixel_size) and pixel_size > 0):
+        raise ConfigError(f"pixel_size must be a positive number of metres, got {pixel_size!r}")
 
 
 def synthetic_region(

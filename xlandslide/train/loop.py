@@ -41,6 +41,7 @@ from ..errors import CheckpointError, ConfigError, PatchError, RegionError
 from ..model import LandslideModel, ModelSpec
 from .config import TrainConfig
 from .loss import masked_bce_sum
+from .state import read_resume
 
 
 def choose_device(device):
@@ -276,39 +277,6 @@ class _Run:
         save_model(self.best_model(), path, extra={"training_state": self.state()})
 
 
-def _read_resume(path, spec: ModelSpec, config: TrainConfig) -> dict:
-    from ..checkpoint import read_checkpoint
-
-    obj = read_checkpoint(path)
-    state = obj.get("training_state")
-    if not isinstance(state, dict):
-        raise CheckpointError(
-            f"{str(path)!r} holds a model but no training state to resume from (it was not "
-            "written by fit(..., checkpoint=...) of this version); train anew"
-        )
-    missing = sorted(
-        {"spec", "config", "module", "optimizer", "scheduler", "epoch", "batch"} - set(state)
-    )
-    if missing:
-        raise CheckpointError(
-            f"{str(path)!r} holds an incomplete training state (no {missing}); train anew"
-        )
-    mine, theirs = spec.to_dict(), dict(state["spec"])
-    mine.pop("version"), theirs.pop("version", None)
-    if mine != theirs:
-        diff = sorted(k for k in mine if mine[k] != theirs.get(k))
-        raise CheckpointError(
-            f"cannot resume from {str(path)!r}: its model differs from this run's in {diff}; "
-            "resume with the same model, region, patches and settings"
-        )
-    if TrainConfig.from_dict(state["config"]) != config:
-        raise CheckpointError(
-            f"cannot resume from {str(path)!r}: it was trained with other settings "
-            f"({state['config']}); resume with the same TrainConfig"
-        )
-    return state
-
-
 def _step(run: _Run, batch, halo: int, train: bool):
     """One batch: (sum of BCE, number of known core pixels) and, training, an update."""
     import torch
@@ -422,7 +390,15 @@ def train_module(
         module.init_prior(float(prior))
     run = _Run(spec, module.to(device), config, device)
     if resume is not None and Path(resume).exists():
-        run.restore(_read_resume(resume, spec, config))
+        state = read_resume(resume, spec, config)
+        try:
+            run.restore(state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            detail = " ".join(str(err).split())
+            raise CheckpointError(
+                f"cannot resume from {str(resume)!r}: its training state does not fit this "
+                f"run ({type(err).__name__}: {detail}); train anew"
+            ) from err
         if progress:
             print(
                 f"[xlandslide] {spec.name}: resuming from {resume} at epoch {run.epoch}, "

@@ -100,6 +100,8 @@ _LAZY = {
     "rank_aligned": "train.select",
     # evaluation
     "calibration": "evaluate.calibration",
+    "average_precision": "evaluate.metrics",
+    "brier_score": "evaluate.metrics",
     "naive_nll": "evaluate.metrics",
     "naive_ratio": "evaluate.metrics",
     "nll": "evaluate.metrics",

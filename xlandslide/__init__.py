@@ -89,6 +89,9 @@ _LAZY = {
     "PatchSet": "patches.grid",
     "PatchDataset": "patches.dataset",
     "split_sizes": "patches.splits",
+    "spatial_folds": "patches.folds",
+    "SpatialFolds": "patches.splits",
+    "mask_patches": "patches.grid",
     # models and training
     "ModelSpec": "model",
     "LandslideModel": "model",

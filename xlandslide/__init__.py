@@ -103,6 +103,9 @@ _LAZY = {
     "rank_aligned": "train.select",
     # evaluation
     "calibration": "evaluate.calibration",
+    "cross_validate": "evaluate.cv",
+    "fit_ensemble": "train.ensemble",
+    "EnsembleModel": "train.ensemble",
     "average_precision": "evaluate.metrics",
     "brier_score": "evaluate.metrics",
     "naive_nll": "evaluate.metrics",

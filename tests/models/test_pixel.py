@@ -91,3 +91,31 @@ def test_llr_learns_the_logistic_regression_of_scikit_learn():
     np.testing.assert_allclose(p, ref.predict_proba(xs)[:, 1], atol=1e-3)
     # and the estimate is near the truth that generated the data
     np.testing.assert_allclose(ref.coef_[0], w_true, atol=0.5)
+
+
+def test_dropout_regularises_in_training_only():
+    import torch
+
+    from xlandslide.errors import ConfigError
+    from xlandslide.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model(
+        "lann", n_continuous=3, aligned_index=[0], n_distances=1, hidden=[16], dropout=0.5
+    )
+    assert net.config["dropout"] == 0.5
+    x = torch.randn(2, 3, 6, 6)
+    off = torch.zeros(2, 1, 2, 6, 6, dtype=torch.int8)
+    net.eval()
+    torch.testing.assert_close(net(x, None, off), net(x, None, off))
+    net.train()
+    assert not torch.equal(net(x, None, off), net(x, None, off))
+    # no dropout: no key (checkpoints of earlier versions have none) and the same layers
+    plain = build_model("nn", n_continuous=3, hidden=[16])
+    assert "dropout" not in plain.config
+    assert list(plain.state_dict()) == list(
+        build_model("nn", n_continuous=3, hidden=[16], dropout=0.0).state_dict()
+    )
+    for bad in (-0.1, 1.0, "0.2", True):
+        with pytest.raises(ConfigError, match="dropout"):
+            build_model("nn", n_continuous=3, dropout=bad)

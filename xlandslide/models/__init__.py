@@ -157,7 +157,8 @@ def build_model(
         Aligned models only: number D of looking distances.
     **config
         Model options: ``hidden`` (nn, lann), ``base_width``, ``depth``, ``batch_norm``
-        (cnn, lacnn), ``validity_channel`` (lann, lacnn).
+        (cnn, lacnn), ``validity_channel`` (lann, lacnn), ``dropout`` (nn, lann, cnn,
+        lacnn; default 0).
 
     Returns
     -------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .layers import AlignedGather, LandslideNet
+from .pixel import _dropout_config
 from .unet import UNet
 
 
@@ -24,13 +25,21 @@ class CNN(LandslideNet):
         base_width: int = 16,
         depth: int = 4,
         batch_norm: bool = False,
+        dropout: float = 0.0,
     ):
         super().__init__(None, n_continuous, n_classes)
-        self.body = UNet(self.n_features, base_width=base_width, depth=depth, batch_norm=batch_norm)
+        self.body = UNet(
+            self.n_features,
+            base_width=base_width,
+            depth=depth,
+            batch_norm=batch_norm,
+            dropout=dropout,
+        )
         self.config = {
             "base_width": int(base_width),
             "depth": int(depth),
             "batch_norm": bool(batch_norm),
+            **_dropout_config(dropout),
         }
 
 
@@ -47,6 +56,7 @@ class LACNN(LandslideNet):
         depth: int = 4,
         batch_norm: bool = False,
         validity_channel: bool = False,
+        dropout: float = 0.0,
     ):
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
         super().__init__(None, n_continuous, n_classes, gather)
@@ -55,10 +65,12 @@ class LACNN(LandslideNet):
             base_width=base_width,
             depth=depth,
             batch_norm=batch_norm,
+            dropout=dropout,
         )
         self.config = {
             "base_width": int(base_width),
             "depth": int(depth),
             "batch_norm": bool(batch_norm),
             "validity_channel": bool(validity_channel),
+            **_dropout_config(dropout),
         }

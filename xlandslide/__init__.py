@@ -78,6 +78,8 @@ _LAZY = {
     "labels_from_points": "io.vector",
     "labels_from_polygons": "io.vector",
     "write_map": "io.maps",
+    "write_classed": "io.classed",
+    "open_classed": "io.classed",
     "open_map": "io.maps",
     # stages
     "synthetic_region": "synthetic.world",
@@ -104,6 +106,10 @@ _LAZY = {
     # evaluation
     "calibration": "evaluate.calibration",
     "cross_validate": "evaluate.cv",
+    "zoning": "evaluate.zoning",
+    "zoning_breaks": "evaluate.zoning",
+    "zoning_table": "evaluate.zoning",
+    "rate_curve": "evaluate.zoning",
     "fit_ensemble": "train.ensemble",
     "EnsembleModel": "train.ensemble",
     "average_precision": "evaluate.metrics",

@@ -110,6 +110,7 @@ _LAZY = {
     "zoning_breaks": "evaluate.zoning",
     "zoning_table": "evaluate.zoning",
     "rate_curve": "evaluate.zoning",
+    "paper_report": "evaluate.report",
     "llr_weights": "evaluate.importance",
     "permutation_importance": "evaluate.importance",
     "uncertainty_map": "evaluate.importance",

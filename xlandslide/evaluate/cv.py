@@ -65,6 +65,8 @@ class CVResult:
     folds : SpatialFolds
     settings : dict
         What was run (models, validation, seeds, geometry, configs).
+    curves : dict
+        ``name -> [(fpr, tpr) of fold 0, ...]``: the ROC curve of every fold.
     """
 
     table: object
@@ -74,6 +76,7 @@ class CVResult:
     aligned: dict
     folds: object
     settings: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict)
 
     def summary(self):
         """Mean and standard deviation (over folds, ``ddof=1``) per model and metric."""
@@ -246,6 +249,7 @@ def cross_validate(
     }
     k = folds.k
     rows, fold_models, fold_maps, chosen = [], {n: [] for n in names}, {n: [] for n in names}, {}
+    curves: dict = {}
     label = region["label"]
     for f in range(k):
         test = _materialise(folds.test_mask(f, region), region)
@@ -296,7 +300,7 @@ def cross_validate(
                     llr_model = model
             seconds = time.perf_counter() - t0
             prob = predict(region, model)
-            m = evaluate(prob, label, test)
+            m = evaluate(prob, label, test, roc=True)
             ece = calibration(prob, label, test, bins=ece_bins)["ece"]
             rows.append(
                 {
@@ -314,6 +318,7 @@ def cross_validate(
                     "seconds": seconds,
                 }
             )
+            curves.setdefault(name, []).append((m["fpr"], m["tpr"]))
             fold_models[name].append(model)
             fold_maps[name].append(prob)
             _log(
@@ -351,7 +356,8 @@ def cross_validate(
         "oversample": oversample,
         "geometry": {"core": geometry.core, "halo": geometry.halo},
     }
-    return CVResult(table, fold_models, fold_maps, oof, chosen, folds, settings)
+    curves = {n: curves[n] for n in names}
+    return CVResult(table, fold_models, fold_maps, oof, chosen, folds, settings, curves)
 
 
 def _choose(llr, threshold, max_aligned, rank_aligned):

@@ -158,7 +158,8 @@ def build_model(
     **config
         Model options: ``hidden`` (nn, lann), ``base_width``, ``depth``, ``batch_norm``
         (cnn, lacnn), ``validity_channel`` (lann, lacnn), ``dropout`` (nn, lann, cnn,
-        lacnn; default 0).
+        lacnn; default 0), ``linear_skip`` (nn, lann, cnn, lacnn: add a linear path, see
+        :meth:`~xlandslide.models.layers.LandslideNet.add_linear_skip`).
 
     Returns
     -------

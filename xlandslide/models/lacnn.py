@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .layers import AlignedGather, LandslideNet
-from .pixel import _dropout_config
+from .pixel import _extra_config
 from .unet import UNet
 
 
@@ -26,6 +26,7 @@ class CNN(LandslideNet):
         depth: int = 4,
         batch_norm: bool = False,
         dropout: float = 0.0,
+        linear_skip: bool = False,
     ):
         super().__init__(None, n_continuous, n_classes)
         self.body = UNet(
@@ -39,7 +40,7 @@ class CNN(LandslideNet):
             "base_width": int(base_width),
             "depth": int(depth),
             "batch_norm": bool(batch_norm),
-            **_dropout_config(dropout),
+            **_extra_config(self, dropout, linear_skip),
         }
 
 
@@ -57,6 +58,7 @@ class LACNN(LandslideNet):
         batch_norm: bool = False,
         validity_channel: bool = False,
         dropout: float = 0.0,
+        linear_skip: bool = False,
     ):
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
         super().__init__(None, n_continuous, n_classes, gather)
@@ -72,5 +74,5 @@ class LACNN(LandslideNet):
             "depth": int(depth),
             "batch_norm": bool(batch_norm),
             "validity_channel": bool(validity_channel),
-            **_dropout_config(dropout),
+            **_extra_config(self, dropout, linear_skip),
         }

@@ -251,7 +251,25 @@ class LandslideNet(nn.Module):
         self.expand = CodeExpand(n_continuous, n_classes)
         self.gather = gather
         self.body = body
+        self.linear: nn.Module | None = None
         self.config: dict = {}
+
+    def add_linear_skip(self) -> None:
+        """Add a linear path: logits = body(x) + w . x (a 1x1 convolution, no bias).
+
+        The body's final layer starts at zero weights, so the untrained model is the
+        logistic regression on the body's inputs (features and aligned features) and the
+        body learns only what it adds.  With few labels (point inventories) the model then
+        stays near the linear one unless the nonlinear part proves itself on validation
+        pixels — a wide-and-deep safeguard against overfitting.
+        """
+        self.linear = nn.Conv2d(self.in_channels, 1, 1, bias=False)
+        head = self.output_bias()
+        if head is not None:
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d) and m.bias is head:
+                    with torch.no_grad():
+                        m.weight.zero_()
 
     @property
     def n_features(self) -> int:
@@ -313,4 +331,7 @@ class LandslideNet(nn.Module):
         """Logits (B, H, W) from the expanded features ``x`` (no NaN)."""
         if self.gather is not None:
             x = self.gather(x, offsets)
-        return self.body(x).squeeze(1)
+        out = self.body(x).squeeze(1)
+        if self.linear is not None:
+            out = out + self.linear(x).squeeze(1)
+        return out

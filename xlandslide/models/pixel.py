@@ -83,11 +83,12 @@ class NN(LandslideNet):
         n_classes: Sequence[int] = (),
         hidden: Sequence[int] = DEFAULT_HIDDEN,
         dropout: float = 0.0,
+        linear_skip: bool = False,
     ):
         hidden = hidden_widths(hidden)
         super().__init__(None, n_continuous, n_classes)
         self.body = pixel_mlp(self.n_features, hidden, dropout)
-        self.config = {"hidden": hidden, **_dropout_config(dropout)}
+        self.config = {"hidden": hidden, **_extra_config(self, dropout, linear_skip)}
 
 
 class LANN(LandslideNet):
@@ -102,6 +103,7 @@ class LANN(LandslideNet):
         hidden: Sequence[int] = DEFAULT_HIDDEN,
         validity_channel: bool = False,
         dropout: float = 0.0,
+        linear_skip: bool = False,
     ):
         hidden = hidden_widths(hidden)
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
@@ -110,11 +112,18 @@ class LANN(LandslideNet):
         self.config = {
             "hidden": hidden,
             "validity_channel": bool(validity_channel),
-            **_dropout_config(dropout),
+            **_extra_config(self, dropout, linear_skip),
         }
 
 
-def _dropout_config(dropout) -> dict:
-    """``{"dropout": p}`` when ``p > 0``; nothing otherwise (older checkpoints have no key)."""
+def _extra_config(net: LandslideNet, dropout, linear_skip) -> dict:
+    """The regularisation options, recorded only when used (older checkpoints have none):
+    ``{"dropout": p}`` when ``p > 0``, ``{"linear_skip": True}`` (and the skip added)."""
     p = check_dropout(dropout)
-    return {"dropout": p} if p else {}
+    if not isinstance(linear_skip, bool):
+        raise ConfigError(f"linear_skip must be True or False, got {linear_skip!r}")
+    out = {"dropout": p} if p else {}
+    if linear_skip:
+        net.add_linear_skip()
+        out["linear_skip"] = True
+    return out

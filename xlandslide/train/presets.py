@@ -19,19 +19,19 @@ POINT_SETTINGS = {
     "llr": ({"optimizer": "adam", "lr": 0.05, "epochs": 30, "batch_size": 8}, {}),
     "nn": (
         {"optimizer": "adam", "lr": 0.01, "epochs": 30, "batch_size": 8},
-        {"hidden": [8], "dropout": 0.2},
+        {"hidden": [16], "dropout": 0.3, "linear_skip": True},
     ),
     "lann": (
         {"optimizer": "adam", "lr": 0.01, "epochs": 30, "batch_size": 8},
-        {"hidden": [8], "dropout": 0.2},
+        {"hidden": [16], "dropout": 0.3, "linear_skip": True},
     ),
     "cnn": (
         {"optimizer": "adam", "lr": 0.003, "epochs": 30, "batch_size": 4},
-        {"base_width": 4, "depth": 2, "dropout": 0.2},
+        {"base_width": 4, "depth": 2, "dropout": 0.3, "linear_skip": True},
     ),
     "lacnn": (
         {"optimizer": "adam", "lr": 0.003, "epochs": 30, "batch_size": 4},
-        {"base_width": 4, "depth": 2, "dropout": 0.2},
+        {"base_width": 4, "depth": 2, "dropout": 0.3, "linear_skip": True},
     ),
 }
 #: Core of the patches for point inventories (pixels).

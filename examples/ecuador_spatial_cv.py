@@ -98,7 +98,7 @@ def main(out="ecuador-cv-output", quick: bool = False) -> dict:
     print(f"region {dict(region.sizes)}; {n} labelled pixels; layers {list(region.layer.values)}")
     configs, options, seeds, core = settings(quick)
     geometry = xlandslide.PatchGeometry(core=core, halo=HALO)
-    k = 5
+    k = 3 if quick else 5
     results = {}
     for label, folds in (
         ("spatial", xlandslide.spatial_folds(region, "kmeans", k=k, seed=0)),

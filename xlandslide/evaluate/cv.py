@@ -154,6 +154,7 @@ def cross_validate(
     validation: str | None = "fold",
     seeds: Sequence[int] | Mapping[str, Sequence[int]] = (0,),
     oversample: int = 5,
+    warm_start: bool = True,
     threshold: float = 0.2,
     max_aligned: int | None = None,
     ece_bins=10,
@@ -192,6 +193,10 @@ def cross_validate(
     oversample : int
         Positive training patches repeated this many times (the paper's 5); 1 for a
         balanced point inventory, where nearly every patch holds a landslide point.
+    warm_start : bool
+        Models built with ``linear_skip=True`` start from the fold's LLR (trained first;
+        ``fit(..., warm_start=llr)``): the untrained model is the LLR, and the early
+        stopping on the validation fold keeps what the deep part adds only when it helps.
     threshold, max_aligned
         The LLR rule choosing the aligned features.
     ece_bins : int or sequence
@@ -269,21 +274,18 @@ def cross_validate(
         for name in order:
             t0 = time.perf_counter()
             kwargs = dict(common)
+            opts = dict(_per_model(model_configs, name, {}) or {})
+            if warm_start and opts.get("linear_skip") and name != "llr":
+                if llr_model is None:
+                    llr_model = _fold_llr(region, seed_of, configs, model_configs, common)
+                kwargs["warm_start"] = llr_model
             if name == "naive":
                 model = fit(region, "naive", patches=patches, train_mask=train, progress=False)
             else:
-                opts = dict(_per_model(model_configs, name, {}) or {})
                 if model_entry(name).needs_offsets:
                     if aligned is None:
                         if llr_model is None:
-                            llr_model = fit_ensemble(
-                                region,
-                                "llr",
-                                seeds=seeds[:1],
-                                config=_config_for(configs, "llr"),
-                                model_config=dict(_per_model(model_configs, "llr", {}) or {}),
-                                **kwargs,
-                            )
+                            llr_model = _fold_llr(region, seed_of, configs, model_configs, common)
                         chosen[f] = _choose(llr_model, threshold, max_aligned, rank_aligned)
                     else:
                         chosen[f] = tuple(aligned)
@@ -358,6 +360,20 @@ def cross_validate(
     }
     curves = {n: curves[n] for n in names}
     return CVResult(table, fold_models, fold_maps, oof, chosen, folds, settings, curves)
+
+
+def _fold_llr(region, seed_of, configs, model_configs, common):
+    """The fold's LLR (for the aligned features and warm starts) when none is asked for."""
+    from ..train.ensemble import fit_ensemble
+
+    return fit_ensemble(
+        region,
+        "llr",
+        seeds=seed_of.get("llr", [0])[:1],
+        config=_config_for(configs, "llr"),
+        model_config=dict(_per_model(model_configs, "llr", {}) or {}),
+        **common,
+    )
 
 
 def _choose(llr, threshold, max_aligned, rank_aligned):

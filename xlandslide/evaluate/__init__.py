@@ -3,7 +3,14 @@
 - :mod:`~xlandslide.evaluate.metrics`: NLL, Brier score, ROC curve and AUC, average
   precision (PR AUC) (exact or streaming with a rigorous error bound), :func:`evaluate`
   (all in one pass), the Naive baseline;
-- :mod:`~xlandslide.evaluate.calibration`: reliability curve and expected calibration error.
+- :mod:`~xlandslide.evaluate.calibration`: reliability curve and expected calibration error;
+- :mod:`~xlandslide.evaluate.cv`: :func:`~xlandslide.evaluate.cv.cross_validate` (every model
+  on every spatial fold, scored on held-out pixels; mean ± sd; out-of-fold maps);
+- :mod:`~xlandslide.evaluate.zoning`: susceptibility classes, the zoning table, success and
+  prediction-rate curves;
+- :mod:`~xlandslide.evaluate.importance`: LLR weights, permutation importance, the
+  uncertainty map of an ensemble;
+- :mod:`~xlandslide.evaluate.report`: the paper's Table 2 and Figures 4-6 in one call.
 
 Every function takes DataArrays backed by numpy, a lazily indexed store or dask, and
 computes reductions chunk by chunk: maps larger than memory are scored without loading them.

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rioxarray
 
 import xlandslide
@@ -120,8 +121,7 @@ def main(out="ecuador-cv-output", quick: bool = False) -> dict:
     side = compare(results)
     print("\nROC AUC, spatial vs random folds (mean, sd over folds):")
     print(side.round(3).to_string())
-    table = results["spatial"].table.assign(split="spatial")
-    table = table._append(results["random"].table.assign(split="random"))
+    table = pd.concat([res.table.assign(split=label) for label, res in results.items()])
     table.to_csv(out / "cv_table.csv", index=False)
     print(f"wrote {out / 'cv_table.csv'}")
     spatial = results["spatial"].table

@@ -94,7 +94,7 @@ class CVResult:
         lines = [head]
         for name, row in s.iterrows():
             cells = "".join(
-                f"{row[f'{m}_mean']:>9.3f} ± {row[f'{m}_sd']:<4.3f}"[:16].rjust(16) for m in metrics
+                f"{row[f'{m}_mean']:.3f} ± {row[f'{m}_sd']:.3f}".rjust(16) for m in metrics
             )
             per = self.table[self.table["model"] == name]["auc"].tolist()
             lines.append(f"{name:<8}{cells}   " + " ".join(f"{a:.3f}" for a in per))

@@ -204,7 +204,7 @@ def test_zoning_map_has_a_classed_legend_and_map_axes(tmp_path):
 def test_rate_curves_importance_and_uncertainty(tmp_path):
     import pandas as pd
 
-    from xlandslide.evaluate.zoning import rate_curve
+    from xlandslide.evaluate.rates import rate_curve
     from xlandslide.plot import plot_importance, plot_rate_curves, plot_uncertainty
 
     prob, label = make_maps()

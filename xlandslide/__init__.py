@@ -109,7 +109,7 @@ _LAZY = {
     "zoning": "evaluate.zoning",
     "zoning_breaks": "evaluate.zoning",
     "zoning_table": "evaluate.zoning",
-    "rate_curve": "evaluate.zoning",
+    "rate_curve": "evaluate.rates",
     "paper_report": "evaluate.report",
     "llr_weights": "evaluate.importance",
     "permutation_importance": "evaluate.importance",

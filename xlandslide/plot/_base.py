@@ -86,6 +86,9 @@ def map_axes(ax, a) -> None:
     ax.set_ylabel("y" + suffix, fontsize=8)
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.tick_params(labelsize=7)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(4))  # full map coordinates need room
 
 
 def reduction_factor(size: int, max_pixels: int) -> int:

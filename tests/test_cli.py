@@ -292,3 +292,44 @@ def test_report_trains_scores_and_draws_the_models(workflow, capsys):
     for name in ("roc.png", "maps.png", "calibration.png", "models/nn.pt", "maps/llr.zarr"):
         assert (out / name).exists(), name
     assert table.loc[0, "auc"] == pytest.approx(0.5)
+
+
+def test_importance_and_uncertainty(workflow, capsys):
+    import pandas as pd
+
+    d, _, store, models = workflow
+    capsys.readouterr()
+    out = d / "imp" / "llr.csv"
+    assert main(["importance", str(store), str(models["llr"]), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    llr = xlandslide.load_model(models["llr"])
+    want = xlandslide.llr_weights(llr)
+    assert table["feature"].tolist() == want["feature"].tolist()
+    assert out.with_suffix(".png").exists()
+    split = str(models["llr"].with_suffix(".split.json"))
+    out = d / "imp" / "lacnn.csv"
+    argv = ["importance", str(store), str(models["lacnn"]), "--out", str(out), "--split", split]
+    assert main([*argv, "--repeats", "1"]) == 0
+    table = pd.read_csv(out)
+    assert set(table["name"]) == {
+        "slope",
+        "dem",
+        "lithology",
+        "land_cover",
+        "rock_family",
+        "rock_age",
+    }
+    other = d / "llr_seed1.pt"
+    argv = ["train", str(store), "--model", "llr", "--out", str(other), *TINY, "--seed", "1"]
+    assert main([*argv, "--split", split]) == 0
+    u = d / "u.zarr"
+    argv = ["uncertainty", str(store), str(models["llr"]), str(other), "--out", str(u)]
+    assert main(argv) == 0
+    ds = xr.open_zarr(u, consolidated=False)
+    maps = [
+        xlandslide.open_region(store).landslide.predict(xlandslide.load_model(m)).values
+        for m in (models["llr"], other)
+    ]
+    assert np.nanmax(np.std(maps, 0)) > 0
+    np.testing.assert_allclose(ds["mean"].values, np.mean(maps, 0), atol=1e-6)
+    np.testing.assert_allclose(ds["std"].values, np.std(maps, 0), atol=1e-6)

@@ -19,6 +19,9 @@
   GeoTIFF of susceptibility zones (and the zoning table).
 - ``xlandslide report STORE --out DIR``: the paper's Table 2 and Figures 4-6 for all six
   models on one split.
+- ``xlandslide importance STORE MODEL.pt --out TABLE.csv``: LLR weights, or the permutation
+  importance of a model on held-out pixels (with a bar plot).
+- ``xlandslide uncertainty STORE A.pt B.pt ... --out U.zarr``: mean and sd of their maps.
 
 A user's mistake (a missing file, a bad setting, an output that exists) prints one line,
 ``xlandslide: error: ...``, and exits with status 2; a traceback is shown only for a bug, or

@@ -1,6 +1,7 @@
 """Skill sub-commands: ``evaluate`` (metrics of a map), ``cv`` (spatial cross-validation),
-``zone`` (susceptibility classes of a map) and ``report`` (the paper's Table 2 and
-Figures 4-6 for all six models)."""
+``zone`` (susceptibility classes of a map), ``report`` (the paper's Table 2 and Figures 4-6
+for all six models), ``importance`` (LLR weights, permutation importance) and
+``uncertainty`` (mean and spread of several models' maps)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,23 @@ def register(sub) -> None:
     r.add_argument("--device", default=None)
     r.add_argument("--split", default=None, help="a patch split JSON to reuse")
     r.set_defaults(func=report)
+
+    i = sub.add_parser("importance", help="LLR weights, or permutation importance of a model")
+    i.add_argument("store")
+    i.add_argument("model", help="a checkpoint (.pt)")
+    i.add_argument("--out", required=True, help="the importance table (.csv); a bar plot .png")
+    i.add_argument("--split", default=None, help="a patch split JSON: score its test cores")
+    i.add_argument("--repeats", type=int, default=3)
+    i.add_argument("--metric", default="auc", choices=("auc", "nll", "pr_auc", "brier"))
+    i.add_argument("--seed", type=int, default=0)
+    i.set_defaults(func=importance)
+
+    u = sub.add_parser("uncertainty", help="mean and sd of several models' maps (.zarr)")
+    u.add_argument("store")
+    u.add_argument("models", nargs="+", help="two or more checkpoints (.pt)")
+    u.add_argument("--out", required=True, help="a Zarr store with 'mean' and 'std'")
+    u.add_argument("--overwrite", action="store_true")
+    u.set_defaults(func=uncertainty)
 
 
 def evaluate(args) -> int:
@@ -230,4 +248,59 @@ def report(args) -> int:
     )
     print(rep.format())
     print(f"wrote {args.out}: table2.csv, roc.png, maps.png, calibration.png, models/, maps/")
+    return 0
+
+
+def importance(args) -> int:
+    from ..checkpoint import load_model
+    from ..evaluate.importance import llr_weights, permutation_importance
+    from ..io import open_region
+    from ..plot import plot_importance, save_figure
+
+    model = load_model(args.model)
+    region = open_region(args.store)
+    mask = None
+    if args.split:
+        from ..patches import PatchSet
+
+        mask = PatchSet.from_json(args.split).core_mask("test", like=region)
+    if model.name == "llr":
+        table = llr_weights(model)
+        title = "LLR weights"
+    else:
+        if model.needs_offsets:
+            region = region.landslide.with_offsets(model.spec.distances)
+        table = permutation_importance(
+            region, model, mask, n_repeats=args.repeats, seed=args.seed, metric=args.metric
+        )
+        title = f"{model.name}: permutation importance ({args.metric}, held-out pixels)"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    save_figure(plot_importance(table, title=title), out.with_suffix(".png"))
+    print(table.round(4).to_string(index=False))
+    print(f"wrote {out}, {out.with_suffix('.png')}")
+    return 0
+
+
+def uncertainty(args) -> int:
+    import dask
+
+    from ..checkpoint import load_model
+    from ..evaluate.importance import uncertainty_map
+    from ..io import open_region
+    from ..io.atomic import atomic_output
+
+    models = [load_model(m) for m in args.models]
+    region = open_region(args.store)
+    distances = sorted({d for m in models for d in m.spec.distances})
+    if distances and not region.landslide.offset_distances():
+        region = region.landslide.with_offsets(distances)
+    u = uncertainty_map(region, models)
+    with (
+        atomic_output(args.out, overwrite=args.overwrite) as tmp,
+        dask.config.set(scheduler="threads"),
+    ):
+        u.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+    print(f"wrote {args.out} (mean and std of {len(models)} models)")
     return 0

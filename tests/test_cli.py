@@ -362,3 +362,118 @@ def test_python_dash_m(tmp_path):
     assert (
         version.returncode == 0 and version.stdout.strip() == f"xlandslide {xlandslide.__version__}"
     )
+
+
+# ------------------------------------------------------------------ cv, zone, report
+
+
+def test_cv_writes_the_tables_and_reuses_its_folds(workflow, capsys):
+    import pandas as pd
+
+    d, _, store, _ = workflow
+    out = d / "cv"
+    argv = ["cv", str(store), "--models", "llr", "--k", "3", "--epochs", "1"]
+    argv += ["--core", "32", "--halo", "16", "--out", str(out)]
+    capsys.readouterr()
+    assert main([*argv, "--compare-random"]) == 0
+    printed = capsys.readouterr().out
+    assert "kmeans folds (k = 3" in printed and "±" in printed and "random - spatial" in printed
+    table = pd.read_csv(out / "cv_table.csv")
+    assert sorted(set(table.split)) == ["random", "spatial"] and len(table) == 6
+    folds = xlandslide.SpatialFolds.from_json(out / "folds.json")
+    assert folds.method == "kmeans" and folds.k == 3
+    # the same folds, from the file: the same table
+    region = xlandslide.open_region(store, chunks=None)
+    cfg = xlandslide.TrainConfig.paper("llr", epochs=1)
+    res = xlandslide.cross_validate(
+        region, ["llr"], folds, geometry=xlandslide.PatchGeometry(32, 16), configs={"llr": cfg}
+    )
+    spatial = table[table.split == "spatial"]
+    np.testing.assert_allclose(spatial["auc"], res.table["auc"])
+    assert main([*argv[:-2], "--out", str(out)]) == 2  # exists
+    one_error_line(capsys, "exists", "--overwrite")
+    again = [*argv[:-2], "--out", str(out), "--folds", str(out / "folds.json"), "--overwrite"]
+    assert main(again) == 0
+    assert main([*argv[:-2], "--out", str(d / "cv2"), "--folds", "hexagons"]) == 2
+    one_error_line(capsys, "--folds", "kmeans")
+
+
+def test_zone_writes_a_classed_geotiff_and_its_table(workflow, capsys):
+    import pandas as pd
+    import rasterio
+
+    d, _, store, models = workflow
+    prob = d / "zone_map.zarr"
+    assert main(["predict", str(store), str(models["llr"]), "--out", str(prob)]) == 0
+    out = d / "zones.tif"
+    capsys.readouterr()
+    assert main(["zone", str(prob), "--out", str(out), "--store", str(store)]) == 0
+    assert "very high" in capsys.readouterr().out
+    want = xlandslide.zoning(xlandslide.open_map(prob), "quantile", 5)
+    with rasterio.open(out) as src:
+        np.testing.assert_array_equal(src.read(1), want.values)
+        assert json.loads(src.tags(1)["CLASS_NAMES"])[0] == "very low"
+    table = pd.read_csv(out.with_suffix(".csv"))
+    assert table["area_pct"].sum() == pytest.approx(100) and len(table) == 5
+    argv = ["zone", str(prob), "--out", str(d / "z3.tif"), "--breaks", "0.01", "0.05"]
+    assert main(argv) == 0
+    with rasterio.open(d / "z3.tif") as src:
+        assert json.loads(src.tags(1)["CLASS_NAMES"]) == ["low", "moderate", "high"]
+
+
+def test_report_trains_scores_and_draws_the_models(workflow, capsys):
+    import pandas as pd
+
+    d, _, store, _ = workflow
+    out = d / "report"
+    argv = ["report", str(store), "--out", str(out), "--models", "naive", "llr", "nn"]
+    capsys.readouterr()
+    assert main([*argv, "--core", "48", "--halo", "16", "--epochs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "test NLL" in printed and "NN" in printed
+    table = pd.read_csv(out / "table2.csv")
+    assert table["model"].tolist() == ["Naive", "LLR", "NN"]
+    for name in ("roc.png", "maps.png", "calibration.png", "models/nn.pt", "maps/llr.zarr"):
+        assert (out / name).exists(), name
+    assert table.loc[0, "auc"] == pytest.approx(0.5)
+
+
+def test_importance_and_uncertainty(workflow, capsys):
+    import pandas as pd
+
+    d, _, store, models = workflow
+    capsys.readouterr()
+    out = d / "imp" / "llr.csv"
+    assert main(["importance", str(store), str(models["llr"]), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    llr = xlandslide.load_model(models["llr"])
+    want = xlandslide.llr_weights(llr)
+    assert table["feature"].tolist() == want["feature"].tolist()
+    assert out.with_suffix(".png").exists()
+    split = str(models["llr"].with_suffix(".split.json"))
+    out = d / "imp" / "lacnn.csv"
+    argv = ["importance", str(store), str(models["lacnn"]), "--out", str(out), "--split", split]
+    assert main([*argv, "--repeats", "1"]) == 0
+    table = pd.read_csv(out)
+    assert set(table["name"]) == {
+        "slope",
+        "dem",
+        "lithology",
+        "land_cover",
+        "rock_family",
+        "rock_age",
+    }
+    other = d / "llr_seed1.pt"
+    argv = ["train", str(store), "--model", "llr", "--out", str(other), *TINY, "--seed", "1"]
+    assert main([*argv, "--split", split]) == 0
+    u = d / "u.zarr"
+    argv = ["uncertainty", str(store), str(models["llr"]), str(other), "--out", str(u)]
+    assert main(argv) == 0
+    ds = xr.open_zarr(u, consolidated=False)
+    maps = [
+        xlandslide.open_region(store).landslide.predict(xlandslide.load_model(m)).values
+        for m in (models["llr"], other)
+    ]
+    assert np.nanmax(np.std(maps, 0)) > 0
+    np.testing.assert_allclose(ds["mean"].values, np.mean(maps, 0), atol=1e-6)
+    np.testing.assert_allclose(ds["std"].values, np.std(maps, 0), atol=1e-6)

@@ -26,22 +26,45 @@ def test_demo_writes_everything(demo_out, capsys):
         "region.zarr",
         "susceptibility.zarr",
         "susceptibility.tif",
+        "susceptibility_llr.zarr",
         "map.png",
         "maps.png",
         "roc.png",
         "calibration.png",
-        "models/llr.pt",
-        "models/lacnn.pt",
         "metrics.json",
         "split.json",
+        "table2.csv",
+        "zones.tif",
+        "zones.qml",
+        "zones.tif.aux.xml",
+        "zoning.csv",
+        "zoning.png",
+        "rates.png",
+        *(f"models/{n}.pt" for n in ("naive", "llr", "nn", "lann", "cnn", "lacnn")),
+        *(f"maps/{n}.zarr" for n in ("naive", "llr", "nn", "lann", "cnn", "lacnn")),
     ):
         assert (demo_out / name).exists(), name
     m = json.loads((demo_out / "metrics.json").read_text())
-    assert set(m) >= {"naive", "models", "split"}
-    assert set(m["models"]) == {"LLR", "LACNN"}
+    assert set(m) >= {"naive", "models", "split", "zoning"}
+    assert list(m["models"]) == ["LLR", "NN", "LANN", "CNN", "LACNN"]  # Table 2's order
     for r in m["models"].values():
         assert 0 <= r["auc"] <= 1 and r["nll"] > 0 and r["train_nll"] > 0
-        assert 0 <= r["ece"] <= 1
+        assert 0 <= r["ece"] <= 1 and 0 <= r["pr_auc"] <= 1 and 0 <= r["brier"] <= 1
+    # the six-model table on disk is the one in metrics.json
+    import pandas as pd
+
+    table = pd.read_csv(demo_out / "table2.csv")
+    assert table["model"].tolist() == ["Naive", "LLR", "NN", "LANN", "CNN", "LACNN"]
+    assert table.loc[5, "auc"] == pytest.approx(m["models"]["LACNN"]["auc"])
+    # the zoning table: areas add up to the region, landslides to the labelled ones
+    zones = pd.read_csv(demo_out / "zoning.csv")
+    assert zones["area_pct"].sum() == pytest.approx(100)
+    assert len(zones) == 5 and zones["name"].iloc[-1] == "very high"
+    region = xlandslide.open_region(demo_out / "region.zarr")
+    assert zones["pixels"].sum() == int(region["dem"].notnull().sum())
+    assert zones["landslide_pixels"].sum() == int((region["label"] == 1).sum())
+    z = m["zoning"]
+    assert 0 <= z["success_rate_auc"] <= 1 and 0 <= z["prediction_rate_auc"] <= 1
     # the Naive NLL is the closed form of the training ratio on the test pixels
     r, p = m["naive"]["ratio"], m["split"]["test_positive_ratio"]
     assert m["naive"]["nll"] == pytest.approx(-(p * np.log(r) + (1 - p) * np.log(1 - r)))
@@ -51,11 +74,16 @@ def test_demo_writes_everything(demo_out, capsys):
 
     _print_table(m)
     rows = capsys.readouterr().out.splitlines()
-    assert "train NLL" in rows[2] and rows[3].split()[:3] == [
-        "Naive",
-        f"{m['naive']['nll']:.4f}",
-        f"{m['naive']['train_nll']:.4f}",
-    ]
+    assert (
+        "train NLL" in rows[2]
+        and "PR AUC" in rows[2]
+        and rows[3].split()[:3]
+        == [
+            "Naive",
+            f"{m['naive']['nll']:.4f}",
+            f"{m['naive']['train_nll']:.4f}",
+        ]
+    )
     tif = rioxarray.open_rasterio(demo_out / "susceptibility.tif", masked=True)
     assert tif.rio.crs is not None and tif.shape[1:] == (192, 192)
 

@@ -66,3 +66,41 @@ def test_coded_polygons_example(tmp_path, capsys):
     tif = rioxarray.open_rasterio(tmp_path / "out" / "susceptibility.tif", masked=True)
     assert tif.rio.crs.to_epsg() == 32632
     assert "lithology code -> class read back" in capsys.readouterr().out
+
+
+SPATIAL_CV = EXAMPLES / "ecuador_spatial_cv.py"
+
+
+def test_ecuador_spatial_cv_example(tmp_path, capsys):
+    """The spatial CV of LLR, LANN and LACNN on the five attributes, quick settings."""
+    import ast
+
+    import pandas as pd
+
+    tree = ast.parse(SPATIAL_CV.read_text())
+    imported = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    imported |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
+    assert "sklearn" not in imported  # xlandslide's own folds, training and scores
+    spec = importlib.util.spec_from_file_location("ecuador_spatial_cv", SPATIAL_CV)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    region = module.terrain_region()
+    assert list(region.layer.values) == ["slope", "cplan", "cprof", "elev", "log10_carea"]
+    cont = region["continuous"].values
+    inside = np.isfinite(cont).all(0)
+    np.testing.assert_allclose(np.nanmean(cont[:, inside], axis=1), 0, atol=1e-4)
+    np.testing.assert_allclose(np.nanstd(cont[:, inside], axis=1), 1, atol=1e-3)
+    figures = module.main(tmp_path / "out", quick=True)
+    assert 340 <= figures["n_points"] <= 350
+    for name in ("llr", "lann", "lacnn"):
+        aucs = figures["spatial_auc"][name]
+        assert len(aucs) == 3 and all(0 <= a <= 1 for a in aucs)
+        assert 0 <= figures["random_auc_mean"][name] <= 1
+    table = pd.read_csv(tmp_path / "out" / "cv_table.csv")
+    assert set(table.split) == {"spatial", "random"} and len(table) == 2 * 3 * 3
+    out = capsys.readouterr().out
+    assert "spatial vs random" in out and "±" in out

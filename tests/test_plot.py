@@ -165,3 +165,106 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, module):
             draw()
     with pytest.raises(ImportError):  # also an ImportError
         plot_calibration({})
+
+
+# --------------------------------------------------------------------------- skill figures
+
+
+def _georef(a):
+    import rioxarray  # noqa: F401
+
+    return a.rio.write_crs("EPSG:32717")
+
+
+def test_zoning_map_has_a_classed_legend_and_map_axes(tmp_path):
+    from xlandslide.evaluate.zoning import zoning, zoning_table
+    from xlandslide.io.classed import class_colours
+    from xlandslide.plot import plot_zoning
+
+    prob, label = make_maps()
+    zones = zoning(_georef(prob), "quantile", 5)
+    table = zoning_table(zones, label)
+    fig = plot_zoning(zones, table=table)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[0].startswith("very high:") and texts[-1].startswith("very low:")
+    assert "% area" in texts[0] and "% slides" in texts[0]
+    colours = [
+        tuple(np.round(np.array(p.get_facecolor()[:3]) * 255).astype(int))
+        for p in ax.get_legend().get_patches()
+    ]
+    assert colours[::-1] == class_colours(5)
+    assert "EPSG:32717" in ax.get_xlabel() and "m" in ax.get_ylabel()
+    assert ax.get_xlim() == pytest.approx((-5.0, 635.0))
+    assert_png(save_figure(fig, tmp_path / "zones.png"))
+    with pytest.raises(ConfigError, match="class names"):
+        plot_zoning(zones.assign_attrs(class_names=[]))
+
+
+def test_rate_curves_importance_and_uncertainty(tmp_path):
+    import pandas as pd
+
+    from xlandslide.evaluate.rates import rate_curve
+    from xlandslide.plot import plot_importance, plot_rate_curves, plot_uncertainty
+
+    prob, label = make_maps()
+    half = xr.zeros_like(label, dtype=bool)
+    half[:, 32:] = True
+    curves = {
+        "success (training labels)": rate_curve(prob, label, ~half),
+        "prediction (held-out labels)": rate_curve(prob, label, half),
+    }
+    fig = plot_rate_curves(curves)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 3 and lines[0].get_xdata()[-1] == pytest.approx(100)
+    assert "AUC = " in fig.axes[0].get_legend().get_texts()[0].get_text()
+    assert_png(save_figure(fig, tmp_path / "rates.png"))
+    table = pd.DataFrame(
+        {
+            "name": ["slope", "geology"],
+            "kind": ["feature", "group"],
+            "importance": [0.2, -0.01],
+            "sd": [0.02, 0.01],
+        }
+    )
+    fig = plot_importance(table)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["slope", "geology"]
+    assert len(fig.axes[0].patches) == 2
+    weights = pd.DataFrame({"feature": ["a", "b"], "weight": [1.0, -0.5], "sd": [0.0, 0.0]})
+    assert_png(save_figure(plot_importance(weights), tmp_path / "w.png"))
+    with pytest.raises(ConfigError, match="tables"):
+        plot_importance(pd.DataFrame({"x": [1]}))
+    u = xr.Dataset({"mean": _georef(prob), "std": _georef(prob) / 4}, attrs={"n_members": 5})
+    fig = plot_uncertainty(u)
+    assert "EPSG:32717" in fig.axes[0].get_xlabel()
+    assert fig.get_suptitle() == "ensemble of 5 models"
+    assert_png(save_figure(fig, tmp_path / "u.png"))
+
+
+def test_per_fold_roc(tmp_path):
+    import pandas as pd
+
+    from xlandslide.evaluate.cv import CVResult
+    from xlandslide.plot import plot_cv_roc
+
+    prob, label = make_maps()
+    masks = [label.copy(data=np.arange(64)[None, :].repeat(50, 0) % 2 == f) for f in (0, 1)]
+    res = [evaluate(prob, label, m, roc=True) for m in masks]
+    table = pd.DataFrame({"model": ["llr", "llr"], "fold": [0, 1], "auc": [r["auc"] for r in res]})
+    cv = CVResult(
+        table,
+        {},
+        {},
+        {},
+        {},
+        None,
+        {"method": "kmeans"},
+        {"llr": [(r["fpr"], r["tpr"]) for r in res]},
+    )
+    fig = plot_cv_roc(cv)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[0] == f"fold 1 (AUC = {res[0]['auc']:.3f})" and len(texts) == 3
+    assert "kmeans" in fig.axes[0].get_title()
+    assert_png(save_figure(fig, tmp_path / "cv.png"))
+    with pytest.raises(ConfigError, match="no model"):
+        plot_cv_roc(cv, model="lacnn")

@@ -1,12 +1,15 @@
 """The demo: the whole pipeline on a built-in synthetic region, on a laptop's CPU.
 
 Steps (each printed with its time): build the region and its uphill offsets lazily and
-write the region store; cut patches and split them 80/10/10; fit the Naive baseline (the
-training positive ratio); train LLR and pick the aligned features from its weights (the
-paper's |w| >= 0.2 rule, :func:`xlandslide.select_aligned_features`), train LACNN; predict the
-maps lazily and stream them to Zarr (and the LACNN map to GeoTIFF); evaluate NLL, ROC AUC and
-calibration on the test split (and the train NLL) against the Naive baseline; write plots and
-``metrics.json``.
+write the region store; cut patches and split them 80/10/10; the paper's report
+(:func:`xlandslide.paper_report`): fit the six models — Naive (the training positive
+ratio), LLR, NN, then the aligned features picked from the LLR's weights (the paper's
+|w| >= 0.2 rule), LANN, CNN and LACNN — predict their maps lazily and stream them to Zarr,
+score them on the test split (Table 2: test NLL, train NLL, AUC; with PR AUC, Brier score
+and ECE) and draw the ROC curves of all, their maps in a zoomed window beside the truth
+and the reliability diagram; then zone the LACNN map into five quantile classes (a classed
+GeoTIFF that QGIS shows with its classes, the zoning table) and draw the success- and
+prediction-rate curves; write ``metrics.json`` and print the tables.
 
 Sizes are small so that it runs in minutes on 2 cores; the paper's settings are the
 package defaults (core 500, halo 64, Table 1 of DESIGN.md via ``TrainConfig.paper``).
@@ -38,8 +41,15 @@ class DemoConfig:
     lacnn_lr: float = 0.002
     lacnn_batch: int = 4
     lacnn_width: int = 8
+    nn_epochs: int = 2
+    nn_lr: float = 0.01
+    nn_batch: int = 4
+    nn_batches_per_epoch: int = 12
+    cnn_epochs: int = 3
+    cnn_lr: float = 0.005
     max_batches_per_epoch: int | None = 24
     max_aligned: int = 22
+    zones: int = 5
 
     @classmethod
     def quick(cls) -> DemoConfig:
@@ -51,6 +61,9 @@ class DemoConfig:
             chunks=96,
             llr_epochs=2,
             lacnn_epochs=1,
+            nn_epochs=1,
+            nn_batches_per_epoch=4,
+            cnn_epochs=1,
             lacnn_width=4,
             max_batches_per_epoch=4,
         )
@@ -68,6 +81,39 @@ class _Progress:
         print(f"[{time.perf_counter() - self.t0:7.1f}s] {msg}", file=self.stream, flush=True)
 
 
+def configs(cfg: DemoConfig) -> tuple[dict, dict]:
+    """The training settings and model options of the demo's five trained models.
+
+    Budgeted for 2 CPU cores (the whole demo: 6 min 48 s): the per-pixel NN and LANN see
+    2 x 12 batches of 4 patches (an MLP on every pixel of a 256 x 256 patch costs as much as
+    the LLR's 15-patch batch), the CNN 3 epochs (Adam, lr 0.005; at 0.002 it had not left
+    the prior after 3 epochs) and the LACNN 10 (Adam, lr 0.002); Table 1's SGD at 0.125
+    needs its 20 epochs.
+    """
+    from .train import TrainConfig
+
+    common = {"seed": cfg.seed, "max_batches_per_epoch": cfg.max_batches_per_epoch}
+    conv = {"batch_size": cfg.lacnn_batch, "optimizer": "adam", **common}
+    pixel = {
+        "epochs": cfg.nn_epochs,
+        "lr": cfg.nn_lr,
+        "batch_size": cfg.nn_batch,
+        "seed": cfg.seed,
+        "max_batches_per_epoch": cfg.nn_batches_per_epoch,
+    }
+    train = {
+        "llr": TrainConfig.paper("llr").replace(epochs=cfg.llr_epochs, lr=cfg.llr_lr, **common),
+        "nn": TrainConfig.paper("nn").replace(**pixel),
+        "lann": TrainConfig.paper("lann").replace(**pixel),
+        "cnn": TrainConfig.paper("cnn").replace(epochs=cfg.cnn_epochs, lr=cfg.cnn_lr, **conv),
+        "lacnn": TrainConfig.paper("lacnn").replace(
+            epochs=cfg.lacnn_epochs, lr=cfg.lacnn_lr, **conv
+        ),
+    }
+    options = {"cnn": {"base_width": cfg.lacnn_width}, "lacnn": {"base_width": cfg.lacnn_width}}
+    return train, options
+
+
 def run_demo(out, config: DemoConfig | None = None) -> dict:
     """Run the demo into folder ``out`` and return the metrics dict (also in metrics.json).
 
@@ -75,21 +121,15 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     """
     import dask
 
-    from .checkpoint import load_model
-    from .evaluate import calibration, evaluate, naive_nll, nll
-    from .evaluate.calibration import SUSCEPTIBILITY_EDGES
+    from .evaluate.rates import rate_curve
+    from .evaluate.report import DISPLAY, paper_report
+    from .evaluate.zoning import zoning, zoning_table
     from .grid import PatchGeometry
     from .io import open_map, open_region, write_map, write_region
+    from .io.classed import write_classed
     from .patches import make_patches
-    from .plot import (
-        plot_calibration,
-        plot_model_maps,
-        plot_roc,
-        plot_susceptibility,
-        save_figure,
-    )
+    from .plot import plot_rate_curves, plot_susceptibility, plot_zoning, save_figure
     from .synthetic import synthetic_region
-    from .train import TrainConfig, fit, select_aligned_features
 
     cfg = config or DemoConfig()
     out = Path(out)
@@ -112,151 +152,142 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     counts = patches.counts()
     log(f"patches: {counts}")
 
-    # 3. the Naive baseline; an LLR and the aligned features picked from its weights (the
-    #    paper's |w| >= 0.2 rule); the LACNN on them
-    fit(train_region, "naive", patches=patches, checkpoint=out / "models" / "naive.pt")
-    llr_cfg = TrainConfig.paper("llr").replace(
-        epochs=cfg.llr_epochs,
-        lr=cfg.llr_lr,
-        seed=cfg.seed,
-        max_batches_per_epoch=cfg.max_batches_per_epoch,
-    )
-    log("training LLR and choosing the aligned features from its weights")
-    selection = select_aligned_features(
+    # 3. the paper's Table 2 and Figures 4-6: six models, one split
+    train_cfg, options = configs(cfg)
+    region = open_region(out / "region.zarr")
+    log("the six models of the paper: training, predicting, scoring (paper_report)")
+    report = paper_report(
         train_region,
         patches,
-        config=llr_cfg,
-        threshold=0.2,
-        max_features=cfg.max_aligned,
-        checkpoint=out / "models" / "llr.pt",
-    )
-    aligned = selection.names
-    log(f"aligned features ({len(aligned)}): {', '.join(aligned)}")
-
-    lacnn_cfg = TrainConfig.paper("lacnn").replace(
-        epochs=cfg.lacnn_epochs,
-        lr=cfg.lacnn_lr,
-        batch_size=cfg.lacnn_batch,
-        seed=cfg.seed,
-        max_batches_per_epoch=cfg.max_batches_per_epoch,
-    )
-    log("training LACNN")
-    fit(
-        train_region,
-        "lacnn",
-        patches=patches,
-        config=lacnn_cfg,
-        model_config={"base_width": cfg.lacnn_width},
-        aligned=aligned,
+        configs=train_cfg,
+        model_configs=options,
         distances=cfg.distances,
-        checkpoint=out / "models" / "lacnn.pt",
+        max_aligned=cfg.max_aligned,
+        out=out,
+        predict_region=region,
+        progress=True,
     )
-
-    # 4. lazy prediction from the store, streamed to disk
-    region = open_region(out / "region.zarr")
-    models = {
-        "LLR": load_model(out / "models" / "llr.pt"),
-        "LACNN": load_model(out / "models" / "lacnn.pt"),
-    }
-    log("predicting the whole region (LLR, LACNN), streamed to Zarr")
+    log(f"aligned features ({len(report.aligned)}): {', '.join(report.aligned)}")
     with dask.config.set(scheduler="threads"):
-        for name, m in models.items():
-            path = out / ("susceptibility.zarr" if name == "LACNN" else "susceptibility_llr.zarr")
-            write_map(region.landslide.predict(m), path, overwrite=True)
-        saved = {
-            "LACNN": open_map(out / "susceptibility.zarr"),
-            "LLR": open_map(out / "susceptibility_llr.zarr"),
-        }
-        write_map(saved["LACNN"], out / "susceptibility.tif", overwrite=True)
-    log("wrote susceptibility.zarr, susceptibility_llr.zarr, susceptibility.tif")
-
-    # 5. evaluation on the test split (and the train NLL, as in Table 2 of the paper);
-    #    Naive = the training positive ratio everywhere
-    log("evaluating on the test split")
+        for name, target in (("lacnn", "susceptibility.zarr"), ("llr", "susceptibility_llr.zarr")):
+            write_map(report.maps[name], out / target, overwrite=True)
+        write_map(report.maps["lacnn"], out / "susceptibility.tif", overwrite=True)
+    lacnn = open_map(out / "susceptibility.zarr")
     label = region["label"]
-    test_mask = patches.core_mask("test", like=region)
-    train_mask = patches.core_mask("train", like=region)
-    results = {name: evaluate(p, label, test_mask, roc=True) for name, p in saved.items()}
-    reliability = {
-        name: calibration(p, label, test_mask, bins=SUSCEPTIBILITY_EDGES)
-        for name, p in saved.items()
+    log("wrote maps/*.zarr, susceptibility.zarr (LACNN), susceptibility.tif, table2.csv")
+
+    # 4. zoning of the LACNN map; success and prediction rates
+    inside = region["dem"].notnull()
+    zones = zoning(lacnn, "quantile", cfg.zones, mask=inside)
+    write_classed(zones, out / "zones.tif", overwrite=True)
+    table = zoning_table(zones, label)
+    table.to_csv(out / "zoning.csv", index=False)
+    rates = {
+        "success (training labels)": rate_curve(
+            lacnn, label, patches.core_mask("train", like=region), area=inside
+        ),
+        "prediction (test labels)": rate_curve(
+            lacnn, label, patches.core_mask("test", like=region), area=inside
+        ),
     }
-    curves = {name: (r["fpr"], r["tpr"]) for name, r in results.items()}
-    naive = load_model(out / "models" / "naive.pt").module.ratio
+    save_figure(
+        plot_zoning(zones, table=table, title="LACNN susceptibility zones (quantiles)"),
+        out / "zoning.png",
+    )
+    save_figure(
+        plot_rate_curves(rates, title="LACNN: success and prediction rates"), out / "rates.png"
+    )
+    fig = plot_susceptibility(lacnn, label, title="LACNN susceptibility")
+    save_figure(fig, out / "map.png")
+    log("wrote zones.tif (+ .qml, .aux.xml), zoning.csv, zoning.png, rates.png, map.png")
+
+    rows = {r["model"]: r for r in report.table.to_dict(orient="records")}
+    naive = report.models["naive"].module.ratio
+    first = next(iter(report.results.values()))
     metrics = {
         "naive": {
-            "nll": float(naive_nll(naive, label, test_mask)),
-            "train_nll": float(naive_nll(naive, label, train_mask)),
+            "nll": float(rows["Naive"]["test_nll"]),
+            "train_nll": float(rows["Naive"]["train_nll"]),
             "ratio": naive,
         },
         "models": {
-            name: {
-                "auc": float(r["auc"]),
-                "nll": float(r["nll"]),
-                "train_nll": float(nll(saved[name], label, train_mask)),
-                "ece": reliability[name]["ece"],
-                "auc_error_bound": float(r.get("auc_error_bound", 0.0)),
+            DISPLAY[n]: {
+                key: float(rows[DISPLAY[n]][col])
+                for key, col in (
+                    ("auc", "auc"),
+                    ("nll", "test_nll"),
+                    ("train_nll", "train_nll"),
+                    ("pr_auc", "pr_auc"),
+                    ("brier", "brier"),
+                    ("ece", "ece"),
+                    ("auc_error_bound", "auc_error_bound"),
+                    ("seconds", "seconds"),
+                )
             }
-            for name, r in results.items()
+            for n in report.models
+            if n != "naive"
         },
-        "aligned": {"features": list(aligned), "distances": list(cfg.distances)},
+        "aligned": {"features": list(report.aligned), "distances": list(cfg.distances)},
         "split": {
             "seed": cfg.seed,
             "core": cfg.core,
             "halo": cfg.halo,
             "counts": counts,
-            "test_pixels": int(next(iter(results.values()))["n_pixels"]),
-            "test_positive_ratio": float(next(iter(results.values()))["positive_ratio"]),
+            "test_pixels": int(first["n_pixels"]),
+            "test_positive_ratio": float(first["positive_ratio"]),
+        },
+        "zoning": {
+            "method": "quantile",
+            "breaks": zones.attrs["breaks"],
+            "table": table.to_dict(orient="records"),
+            "success_rate_auc": rates["success (training labels)"]["auc"],
+            "prediction_rate_auc": rates["prediction (test labels)"]["auc"],
         },
         "config": dataclasses.asdict(cfg),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-
-    # 6. plots
-    fig = plot_susceptibility(saved["LACNN"], label, title="LACNN susceptibility")
-    save_figure(fig, out / "map.png")
-    fig = plot_model_maps(
-        {"LLR": saved["LLR"], "LACNN": saved["LACNN"]},
-        label,
-        window=_zoom_window(patches, label, "test"),
-    )
-    save_figure(fig, out / "maps.png")
-    fig = plot_roc({k: v for k, v in curves.items()}, naive=True)
-    save_figure(fig, out / "roc.png")
-    fig = plot_calibration(reliability, title="reliability on the test split")
-    save_figure(fig, out / "calibration.png")
-    log("wrote map.png, maps.png, roc.png, calibration.png, metrics.json")
-
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_plain))
     _print_table(metrics)
+    _print_zoning(metrics)
     return metrics
 
 
-def _zoom_window(patches, label, split: str) -> dict:
-    """The window (core and halo) of the ``split`` patch whose core holds most landslides."""
-    import numpy as np
-
-    lab = np.asarray(label.values)
-    best, best_k = -1, None
-    for k in patches.indices(split):
-        r, c = patches.origins[k]
-        core = patches.geometry.core
-        n = int(np.count_nonzero(lab[r : r + core, c : c + core] == 1))
-        if n > best:
-            best, best_k = n, k
-    if best_k is None:
-        return {"y": slice(0, lab.shape[0] // 2), "x": slice(0, lab.shape[1] // 2)}
-    y0, y1, x0, x1 = patches.window(best_k)
-    return {"y": slice(max(y0, 0), y1), "x": slice(max(x0, 0), x1)}
+def _plain(value):
+    """JSON for what json cannot write (numpy scalars, infinities as strings)."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
 
 
 def _print_table(metrics: dict) -> None:
     naive = metrics["naive"]
-    rows = [("Naive", f"{naive['nll']:.4f}", f"{naive['train_nll']:.4f}", "0.500", "")]
+    rows = [("Naive", f"{naive['nll']:.4f}", f"{naive['train_nll']:.4f}", "0.500", "", "")]
     for name, m in metrics["models"].items():
         rows.append(
-            (name, f"{m['nll']:.4f}", f"{m['train_nll']:.4f}", f"{m['auc']:.3f}", f"{m['ece']:.4f}")
+            (
+                name,
+                f"{m['nll']:.4f}",
+                f"{m['train_nll']:.4f}",
+                f"{m['auc']:.3f}",
+                f"{m.get('pr_auc', float('nan')):.3f}",
+                f"{m['ece']:.4f}",
+            )
         )
-    print("\nMetrics (NLL per known pixel; AUC and ECE on the test split)")
-    print(f"{'model':<8} {'test NLL':>9} {'train NLL':>10} {'AUC':>7} {'ECE':>8}")
+    print("\nTable 2 (NLL per known pixel; AUC, PR AUC and ECE on the test split)")
+    print(f"{'model':<8} {'test NLL':>9} {'train NLL':>10} {'AUC':>7} {'PR AUC':>7} {'ECE':>8}")
     for r in rows:
-        print(f"{r[0]:<8} {r[1]:>9} {r[2]:>10} {r[3]:>7} {r[4]:>8}")
+        print(f"{r[0]:<8} {r[1]:>9} {r[2]:>10} {r[3]:>7} {r[4]:>7} {r[5]:>8}")
+
+
+def _print_zoning(metrics: dict) -> None:
+    z = metrics["zoning"]
+    print(f"\nLACNN zoning ({z['method']}): area and landslides per class")
+    print(f"{'class':<10} {'area km2':>9} {'area %':>7} {'slides %':>9} {'FR':>6}")
+    for r in z["table"]:
+        print(
+            f"{r['name']:<10} {r['area_km2']:>9.3f} {r['area_pct']:>7.1f} "
+            f"{r['landslide_pct']:>9.1f} {r['frequency_ratio']:>6.2f}"
+        )
+    print(
+        f"success-rate AUC {z['success_rate_auc']:.3f}, "
+        f"prediction-rate AUC {z['prediction_rate_auc']:.3f}"
+    )

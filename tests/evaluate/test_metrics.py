@@ -14,7 +14,16 @@ from sklearn import metrics
 from tests.helpers import raise_if_dask_computes
 from tests.strategies import yx_chunks
 from xlandslide.errors import EvaluationError, GridMismatchError, ShapeError
-from xlandslide.evaluate import evaluate, naive_nll, naive_ratio, nll, roc_auc, roc_curve
+from xlandslide.evaluate import (
+    average_precision,
+    brier_score,
+    evaluate,
+    naive_nll,
+    naive_ratio,
+    nll,
+    roc_auc,
+    roc_curve,
+)
 from xlandslide.evaluate.metrics import BINS, bin_index
 
 
@@ -314,3 +323,84 @@ def test_errors():
         evaluate(p.rename(y="lat"), lab)
     # the typed errors are still ValueErrors
     assert issubclass(EvaluationError, ValueError) and issubclass(ShapeError, ValueError)
+
+
+# --------------------------------------------------------------------------- Brier, PR AUC
+
+
+def test_brier_score_equals_sklearn():
+    p, lab = make_maps(seed=14)
+    p[5, 5] = np.nan  # left out
+    pv, y = known(p, lab)
+    ref = metrics.brier_score_loss(y, pv)
+    assert brier_score(p, lab) == pytest.approx(ref, rel=1e-9)
+    assert evaluate(p, lab)["brier"] == pytest.approx(ref, rel=1e-9)
+    assert evaluate(p, lab, exact_limit=10)["brier"] == pytest.approx(ref, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("ties", [False, True])
+def test_exact_average_precision_equals_sklearn(seed, ties):
+    p, lab = make_maps(seed=seed, ties=ties)
+    pv, y = known(p, lab)
+    ap, bound = average_precision(p, lab)
+    assert bound == 0.0
+    assert ap == pytest.approx(metrics.average_precision_score(y, pv), abs=1e-12)
+    assert evaluate(p, lab)["pr_auc"] == ap
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("bins", [16, 64, BINS])
+def test_histogram_average_precision_within_its_bound(seed, ties, bins):
+    p, lab = make_maps(seed=seed, ties=ties)
+    pv, y = known(p, lab)
+    exact = metrics.average_precision_score(y, pv)
+    res = evaluate(p, lab, exact_limit=10, bins=bins)
+    assert res["auc_method"] == "histogram"
+    assert abs(res["pr_auc"] - exact) <= res["pr_auc_error_bound"] + 1e-12
+    if bins == BINS and not ties:
+        assert res["pr_auc_error_bound"] < 2e-3
+    if bins == 16 and not ties:
+        assert res["pr_auc_error_bound"] > 0
+
+
+def test_average_precision_bound_holds_for_adversarial_bins():
+    """Within one bin any order and any tie structure stays inside the bound."""
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        n = int(rng.integers(5, 60))
+        y = rng.random(n) < rng.uniform(0.1, 0.9)
+        y[0], y[1] = True, False
+        # values crowded in few coarse bins, with random ties
+        p = np.round(rng.uniform(0.30, 0.36, n), int(rng.integers(1, 4)))
+        ap, bound = average_precision(p[None, :], y[None, :].astype("int8"), exact_limit=0, bins=8)
+        exact = metrics.average_precision_score(y, p)
+        assert abs(ap - exact) <= bound + 1e-12
+
+
+def test_average_precision_special_cases():
+    # a perfect ranking: AP 1, exactly, even from the histogram
+    y = np.array([[0, 0, 1, 1, 0, 1]], "int8")
+    p = np.array([[0.1, 0.2, 0.9, 0.8, 0.3, 0.7]])
+    assert average_precision(p, y) == (1.0, 0.0)
+    ap, bound = average_precision(p, y, exact_limit=0)
+    assert abs(ap - 1.0) <= bound + 1e-12
+    # a constant map: AP = positive ratio (one tied threshold), exactly
+    const = np.full((1, 6), 0.4)
+    assert average_precision(const, y, exact_limit=0) == (pytest.approx(0.5), 0.0)
+    with pytest.raises(EvaluationError, match="both classes"):
+        average_precision(p, np.zeros_like(y))
+
+
+@settings(max_examples=10, deadline=None)
+@given(chunks=yx_chunks((60, 70)))
+def test_brier_and_average_precision_any_chunking(chunks):
+    p, lab = make_maps(seed=15)
+    c = dict(zip(("y", "x"), chunks))
+    for exact_limit in (10, 5_000_000):
+        ref = evaluate(p, lab, exact_limit=exact_limit)
+        got = evaluate(p.chunk(c), lab.chunk(c), exact_limit=exact_limit)
+        assert got["brier"] == pytest.approx(ref["brier"], rel=1e-12)
+        assert got["pr_auc"] == ref["pr_auc"]
+        assert got["pr_auc_error_bound"] == ref["pr_auc_error_bound"]

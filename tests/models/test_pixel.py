@@ -91,3 +91,59 @@ def test_llr_learns_the_logistic_regression_of_scikit_learn():
     np.testing.assert_allclose(p, ref.predict_proba(xs)[:, 1], atol=1e-3)
     # and the estimate is near the truth that generated the data
     np.testing.assert_allclose(ref.coef_[0], w_true, atol=0.5)
+
+
+def test_dropout_regularises_in_training_only():
+    import torch
+
+    from xlandslide.errors import ConfigError
+    from xlandslide.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model(
+        "lann", n_continuous=3, aligned_index=[0], n_distances=1, hidden=[16], dropout=0.5
+    )
+    assert net.config["dropout"] == 0.5
+    x = torch.randn(2, 3, 6, 6)
+    off = torch.zeros(2, 1, 2, 6, 6, dtype=torch.int8)
+    net.eval()
+    torch.testing.assert_close(net(x, None, off), net(x, None, off))
+    net.train()
+    assert not torch.equal(net(x, None, off), net(x, None, off))
+    # no dropout: no key (checkpoints of earlier versions have none) and the same layers
+    plain = build_model("nn", n_continuous=3, hidden=[16])
+    assert "dropout" not in plain.config
+    assert list(plain.state_dict()) == list(
+        build_model("nn", n_continuous=3, hidden=[16], dropout=0.0).state_dict()
+    )
+    for bad in (-0.1, 1.0, "0.2", True):
+        with pytest.raises(ConfigError, match="dropout"):
+            build_model("nn", n_continuous=3, dropout=bad)
+
+
+@pytest.mark.parametrize("name", ["nn", "lann", "cnn", "lacnn"])
+def test_linear_skip_starts_as_the_linear_model(name):
+    from xlandslide.models import build_model
+
+    aligned = name in ("lann", "lacnn")
+    kw = {"aligned_index": [0, 1], "n_distances": 2} if aligned else {}
+    size = {"hidden": [6]} if name in ("nn", "lann") else {"base_width": 2, "depth": 2}
+    torch.manual_seed(1)
+    net = build_model(name, n_continuous=3, n_classes=(2,), linear_skip=True, **kw, **size)
+    assert net.config["linear_skip"] is True and "linear.weight" in net.state_dict()
+    net.init_prior(0.1)
+    net.eval()
+    x = torch.randn(2, 3, 8, 8)
+    codes = torch.randint(0, 2, (2, 1, 8, 8), dtype=torch.uint8)
+    off = torch.randint(-2, 3, (2, 2, 2, 8, 8), dtype=torch.int8) if aligned else None
+    feats = net.expand(x, codes)
+    if aligned:
+        feats = net.gather(feats, off)
+    w = net.linear.weight.view(-1)
+    want = torch.einsum("bchw,c->bhw", feats, w) + np.log(0.1 / 0.9)
+    torch.testing.assert_close(net(x, codes, off), want, rtol=1e-5, atol=1e-5)
+    # rebuilt from its config (a checkpoint): the same parameters
+    again = build_model(name, n_continuous=3, n_classes=(2,), **kw, **net.config)
+    assert list(again.state_dict()) == list(net.state_dict())
+    with pytest.raises(Exception, match="linear_skip"):
+        build_model(name, n_continuous=3, n_classes=(2,), linear_skip="yes", **kw, **size)

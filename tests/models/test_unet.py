@@ -77,3 +77,22 @@ def test_output_depends_on_the_neighbourhood():
 def test_bad_options(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         UNet(3, **kwargs)
+
+
+def test_unet_dropout_in_training_only():
+    import torch
+
+    from xlandslide.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model("cnn", n_continuous=2, base_width=4, depth=2, dropout=0.3)
+    assert net.config["dropout"] == 0.3
+    x = torch.randn(1, 2, 16, 16)
+    net.eval()
+    torch.testing.assert_close(net(x), net(x))
+    net.train()
+    assert not torch.equal(net(x), net(x))
+    # the same parameters as without dropout: checkpoints load either way
+    plain = build_model("cnn", n_continuous=2, base_width=4, depth=2)
+    assert list(net.state_dict()) == list(plain.state_dict())
+    plain.load_state_dict(net.state_dict())

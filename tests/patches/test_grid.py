@@ -224,3 +224,47 @@ def test_core_mask_any_chunking(chunks):
     mask = ps.core_mask("train", like=like)
     assert mask.chunks == chunks
     np.testing.assert_array_equal(mask.values, want)
+
+
+# --------------------------------------------------------------------------- mask_patches
+
+
+def test_mask_patches_holds_the_cores_of_each_mask():
+    from xlandslide.patches import PatchDataset
+    from xlandslide.patches.grid import mask_patches
+
+    region = make_region(23, 31, offsets=False)
+    lab = region["label"].values
+    rows = np.arange(23)[:, None] + 0 * np.arange(31)[None, :]
+    train = region["label"].copy(data=rows < 9)
+    val = region["label"].copy(data=(rows >= 9) & (rows < 12))
+    test = region["label"].copy(data=rows >= 12)
+    ps = mask_patches(region.chunk(10), GEOM, train=train, val=val, test=test, oversample=3)
+    for split, m in (("train", train), ("val", val), ("test", test)):
+        want, pos = set(), set()
+        for i in range(0, 23, 8):
+            for j in range(0, 31, 8):
+                core = (m.values & (lab >= 0))[i : i + 8, j : j + 8]
+                if core.any():
+                    want.add((i, j))
+                if (core & (lab == 1)[i : i + 8, j : j + 8]).any():
+                    pos.add((i, j))
+        got = [k for k in range(len(ps)) if ps.split[k] == split]
+        assert {ps.origins[k] for k in got} == want
+        assert {ps.origins[k] for k in got if ps.positive[k]} == pos
+    # row 8 of cores holds train (row 8) and val (rows 9-11) pixels: listed in both
+    assert ps.origins.count((8, 0)) >= 2
+    assert PatchSet.from_dict(json.loads(json.dumps(ps.to_dict()))) == ps
+    # the loss sees only the mask's pixels: the dataset's labels are masked
+    ds = PatchDataset(region, ps, "val", label_mask=val)
+    k = ps.indices("val")[0]
+    item = ds[0]
+    y0, _, x0, _ = ps.window(k)
+    want = np.where(val.values, lab, -1)
+    h = GEOM.halo
+    core = item["label"].numpy()[h : h + 8, h : h + 8]
+    np.testing.assert_array_equal(
+        core, want[y0 + h : y0 + h + 8, x0 + h : x0 + h + 8][: core.shape[0]]
+    )
+    with pytest.raises(GridMismatchError):
+        mask_patches(region, GEOM, train=train.isel(y=slice(0, 5)), val=val)

@@ -325,3 +325,66 @@ def test_fit_result_predicts_like_its_module():
     with torch.no_grad():
         z = model.module(torch.from_numpy(cont), torch.from_numpy(codes))
     np.testing.assert_array_equal(model.predict_proba(cont, codes), torch.sigmoid(z).numpy())
+
+
+def test_a_warm_start_begins_at_the_llr_and_is_kept_unless_beaten():
+    region, patches = tiny(), tiny_patches()
+    llr = fit(region, "llr", patches=patches, config=quick("llr"), progress=False)
+    opts = {"hidden": [4], "linear_skip": True}
+    # a learning rate too small to move: the result is the LLR itself (epoch 0 kept or
+    # an epoch equal to it)
+    lann = fit(
+        region,
+        "lann",
+        patches=patches,
+        aligned=tiny_aligned(),
+        model_config=opts,
+        config=quick("lann", lr=1e-12, epochs=1),
+        warm_start=llr,
+        progress=False,
+    )
+    assert lann.history["best_epoch"] in (0, 1) and "start_val_loss" in lann.history
+    a = xl.predict(region, llr).values
+    b = xl.predict(region, lann).values
+    np.testing.assert_allclose(b, a, atol=1e-5)
+    # with training: never worse than the start on the validation pixels
+    lann = fit(
+        region,
+        "lann",
+        patches=patches,
+        aligned=tiny_aligned(),
+        model_config=opts,
+        config=quick("lann", lr=0.5, epochs=2),
+        warm_start=llr,
+        progress=False,
+    )
+    start = lann.history["start_val_loss"][0]
+    best = min([start, *lann.history["val_loss"]])
+    chosen = (
+        start
+        if lann.history["best_epoch"] == 0
+        else lann.history["val_loss"][lann.history["best_epoch"] - 1]
+    )
+    assert chosen == best
+    with pytest.raises(ConfigError, match="linear"):
+        fit(
+            region,
+            "lann",
+            patches=patches,
+            aligned=tiny_aligned(),
+            model_config={"hidden": [4]},
+            config=quick("lann"),
+            warm_start=llr,
+            progress=False,
+        )
+    with pytest.raises(ConfigError, match="LLR"):
+        fit(
+            region,
+            "lann",
+            patches=patches,
+            aligned=tiny_aligned(),
+            model_config=opts,
+            config=quick("lann"),
+            warm_start=lann,
+            progress=False,
+        )

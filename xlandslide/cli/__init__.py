@@ -14,6 +14,16 @@
   blocks).
 - ``xlandslide evaluate STORE MAP.zarr [--split MODEL.split.json]``: metrics of a map against
   the region's labels (on the test cores of a split when given).
+- ``xlandslide cv STORE --models llr lann --folds kmeans --k 5 --out DIR``: spatial
+  cross-validation (per-fold and mean ± sd table; ``--compare-random`` puts random folds
+  beside it).
+- ``xlandslide zone MAP --out ZONES.tif [--method quantile] [--store STORE]``: a classed
+  GeoTIFF of susceptibility zones (and the zoning table).
+- ``xlandslide report STORE --out DIR``: the paper's Table 2 and Figures 4-6 for all six
+  models on one split.
+- ``xlandslide importance STORE MODEL.pt --out TABLE.csv``: LLR weights, or the permutation
+  importance of a model on held-out pixels (with a bar plot).
+- ``xlandslide uncertainty STORE A.pt B.pt ... --out U.zarr``: mean and sd of their maps.
 
 A user's mistake (a missing file, a bad setting, an output that exists, a damaged store, a
 full disk) prints one line, ``xlandslide: error: ...``, and exits with status 2; an interrupt

@@ -1,8 +1,14 @@
-"""Skill sub-commands: ``evaluate`` (metrics of a map against the labels)."""
+"""Skill sub-commands: ``evaluate`` (metrics of a map), ``cv`` (spatial cross-validation),
+``zone`` (susceptibility classes of a map), ``report`` (the paper's Table 2 and Figures 4-6
+for all six models), ``importance`` (LLR weights, permutation importance) and
+``uncertainty`` (mean and spread of several models' maps)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+FOLD_CHOICES = ("kmeans", "blocks", "random")
 
 
 def register(sub) -> None:
@@ -11,6 +17,76 @@ def register(sub) -> None:
     e.add_argument("map", help="a susceptibility map written by `predict` (.zarr or .tif)")
     e.add_argument("--split", default=None, help="a patch split JSON; evaluate its test cores")
     e.set_defaults(func=evaluate)
+
+    c = sub.add_parser("cv", help="spatial cross-validation of models on a region store")
+    c.add_argument("store")
+    c.add_argument("--models", nargs="+", default=["llr"], help="e.g. llr lann lacnn")
+    c.add_argument("--out", required=True, help="folder: cv_table.csv, cv_summary.csv, folds")
+    c.add_argument(
+        "--folds",
+        default="kmeans",
+        help="kmeans, blocks or random, or a folds JSON written by an earlier run",
+    )
+    c.add_argument("--k", type=int, default=5, help="number of folds (5)")
+    c.add_argument("--buffer", type=float, default=0.0, help="metres excluded around tests")
+    c.add_argument("--block-size", type=float, default=None, help="blocks: side in metres")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--compare-random", action="store_true", help="also random folds, beside")
+    c.add_argument(
+        "--preset",
+        choices=("paper", "points"),
+        default="paper",
+        help="training settings: Table 1 of the paper, or those for point inventories",
+    )
+    c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--core", type=int, default=None)
+    c.add_argument("--halo", type=int, default=None)
+    c.add_argument("--seeds", type=int, nargs="+", default=None, help="seed ensemble")
+    c.add_argument("--device", default=None)
+    c.add_argument("--overwrite", action="store_true")
+    c.set_defaults(func=cv)
+
+    z = sub.add_parser("zone", help="susceptibility classes of a map (a classed GeoTIFF)")
+    z.add_argument("map", help="a susceptibility map (.zarr or .tif)")
+    z.add_argument("--out", required=True, help="the classed GeoTIFF (.tif)")
+    z.add_argument(
+        "--method", default="quantile", choices=("quantile", "natural_breaks", "equal_interval")
+    )
+    z.add_argument("--classes", type=int, default=5)
+    z.add_argument("--breaks", type=float, nargs="+", default=None, help="inner thresholds")
+    z.add_argument("--store", default=None, help="a region store: adds the zoning table")
+    z.add_argument("--table", default=None, help="zoning table CSV (default OUT.csv)")
+    z.add_argument("--overwrite", action="store_true")
+    z.set_defaults(func=zone)
+
+    r = sub.add_parser("report", help="the paper's Table 2 and Figures 4-6, all six models")
+    r.add_argument("store")
+    r.add_argument("--out", required=True, help="folder: models, maps, table2.csv, figures")
+    r.add_argument("--models", nargs="+", default=None, help="default all six")
+    r.add_argument("--core", type=int, default=500)
+    r.add_argument("--halo", type=int, default=64)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--epochs", type=int, default=None)
+    r.add_argument("--device", default=None)
+    r.add_argument("--split", default=None, help="a patch split JSON to reuse")
+    r.set_defaults(func=report)
+
+    i = sub.add_parser("importance", help="LLR weights, or permutation importance of a model")
+    i.add_argument("store")
+    i.add_argument("model", help="a checkpoint (.pt)")
+    i.add_argument("--out", required=True, help="the importance table (.csv); a bar plot .png")
+    i.add_argument("--split", default=None, help="a patch split JSON: score its test cores")
+    i.add_argument("--repeats", type=int, default=3)
+    i.add_argument("--metric", default="auc", choices=("auc", "nll", "pr_auc", "brier"))
+    i.add_argument("--seed", type=int, default=0)
+    i.set_defaults(func=importance)
+
+    u = sub.add_parser("uncertainty", help="mean and sd of several models' maps (.zarr)")
+    u.add_argument("store")
+    u.add_argument("models", nargs="+", help="two or more checkpoints (.pt)")
+    u.add_argument("--out", required=True, help="a Zarr store with 'mean' and 'std'")
+    u.add_argument("--overwrite", action="store_true")
+    u.set_defaults(func=uncertainty)
 
 
 def evaluate(args) -> int:
@@ -25,4 +101,206 @@ def evaluate(args) -> int:
 
         mask = PatchSet.from_json(args.split).core_mask("test", like=region)
     print(json.dumps(evaluate(prob, region["label"], mask), indent=2))
+    return 0
+
+
+def _settings(names, preset, epochs, device):
+    from ..train import TrainConfig
+    from ..train.presets import point_inventory
+
+    configs, options, seeds = {}, {}, {}
+    for name in names:
+        if name == "naive":
+            continue
+        if preset == "points":
+            p = point_inventory(name)
+            cfg, options[name], seeds[name] = p["config"], p["model_config"], p["seeds"]
+        else:
+            cfg = TrainConfig.paper(name)
+        changes = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
+        configs[name] = cfg.replace(**changes)
+    return configs, options, seeds
+
+
+def cv(args) -> int:
+    from ..errors import StoreExistsError
+    from ..evaluate.cv import compare, cross_validate
+    from ..grid import PatchGeometry
+    from ..io import open_region
+    from ..models import canonical_name
+    from ..patches.folds import spatial_folds
+    from ..patches.splits import SpatialFolds
+    from ..train.presets import POINT_CORE, POINT_OVERSAMPLE
+    from ._common import check_device
+
+    check_device(args.device)
+    out = Path(args.out)
+    if (out / "cv_table.csv").exists() and not args.overwrite:
+        raise StoreExistsError(
+            f"{str(out / 'cv_table.csv')!r} exists; pass --overwrite or choose another --out"
+        )
+    names = [canonical_name(m) for m in args.models]
+    region = open_region(args.store, chunks=None)
+    if Path(args.folds).suffix == ".json":
+        folds = SpatialFolds.from_json(args.folds)
+    elif args.folds in FOLD_CHOICES:
+        folds = spatial_folds(
+            region,
+            args.folds,
+            k=args.k,
+            seed=args.seed,
+            buffer=args.buffer,
+            block_size=args.block_size,
+        )
+    else:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"--folds {args.folds!r}: use kmeans, blocks, random or a folds JSON file"
+        )
+    configs, options, seeds = _settings(names, args.preset, args.epochs, args.device)
+    if args.seeds:
+        seeds = {n: tuple(args.seeds) for n in names}
+    points = args.preset == "points"
+    geometry = None
+    if args.core is not None or args.halo is not None or points:
+        from ..grid import pixel_size, radius_pixels
+        from ..region import offset_distances
+
+        px = pixel_size(region)
+        reach = max([16] + [radius_pixels(d, px) for d in offset_distances(region)])
+        geometry = PatchGeometry(
+            core=args.core or (POINT_CORE if points else 64), halo=args.halo or reach
+        )
+    kwargs = {
+        "geometry": geometry,
+        "configs": configs,
+        "model_configs": options,
+        "seeds": seeds or (0,),
+        "oversample": POINT_OVERSAMPLE if points else 5,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"spatial": cross_validate(region, names, folds, **kwargs)}
+    folds.to_json(out / "folds.json")
+    print(f"{folds.method} folds (k = {folds.k}, buffer {folds.buffer:g} m): {folds.counts}")
+    print(results["spatial"].format())
+    if args.compare_random:
+        rnd = spatial_folds(region, "random", k=folds.k, seed=args.seed)
+        results["random"] = cross_validate(region, names, rnd, **kwargs)
+        print("random folds:")
+        print(results["random"].format())
+        print(compare(results).round(3).to_string())
+    tables = [res.table.assign(split=label) for label, res in results.items()]
+    import pandas as pd
+
+    pd.concat(tables).to_csv(out / "cv_table.csv", index=False)
+    summary = pd.concat({label: res.summary() for label, res in results.items()})
+    summary.to_csv(out / "cv_summary.csv")
+    print(f"wrote {out / 'cv_table.csv'}, {out / 'cv_summary.csv'}, {out / 'folds.json'}")
+    return 0
+
+
+def zone(args) -> int:
+    from ..evaluate.zoning import zoning, zoning_table
+    from ..io import open_map, open_region
+    from ..io.classed import write_classed
+
+    prob = open_map(args.map)
+    zones = zoning(prob, args.method, args.classes, breaks=args.breaks)
+    write_classed(zones, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out} ({zones.attrs['method']} breaks {zones.attrs['breaks']})")
+    if args.store:
+        region = open_region(args.store)
+        table = zoning_table(zones, region["label"])
+        path = Path(args.table) if args.table else Path(args.out).with_suffix(".csv")
+        table.to_csv(path, index=False)
+        cols = ["name", "area_km2", "area_pct", "landslide_pct", "frequency_ratio"]
+        print(table[cols].round(3).to_string(index=False))
+        print(f"wrote {path}")
+    return 0
+
+
+def report(args) -> int:
+    from ..evaluate.report import PAPER_MODELS, paper_report
+    from ..grid import PatchGeometry
+    from ..io import open_region
+    from ..patches import PatchSet, make_patches
+    from ._common import check_device
+
+    check_device(args.device)
+    region = open_region(args.store, chunks=None)
+    names = args.models or list(PAPER_MODELS)
+    configs, _, _ = _settings(names, "paper", args.epochs, args.device)
+    if args.split and Path(args.split).exists():
+        patches = PatchSet.from_json(args.split)
+    else:
+        patches = make_patches(region, PatchGeometry(args.core, args.halo), seed=args.seed)
+        if args.split:
+            patches.to_json(args.split)
+    configs = {k: v.replace(seed=args.seed) for k, v in configs.items()}
+    rep = paper_report(
+        region,
+        patches,
+        models=names,
+        configs=configs,
+        out=args.out,
+        predict_region=open_region(args.store),
+    )
+    print(rep.format())
+    print(f"wrote {args.out}: table2.csv, roc.png, maps.png, calibration.png, models/, maps/")
+    return 0
+
+
+def importance(args) -> int:
+    from ..checkpoint import load_model
+    from ..evaluate.importance import llr_weights, permutation_importance
+    from ..io import open_region
+    from ..plot import plot_importance, save_figure
+
+    model = load_model(args.model)
+    region = open_region(args.store)
+    mask = None
+    if args.split:
+        from ..patches import PatchSet
+
+        mask = PatchSet.from_json(args.split).core_mask("test", like=region)
+    if model.name == "llr":
+        table = llr_weights(model)
+        title = "LLR weights"
+    else:
+        if model.needs_offsets:
+            region = region.landslide.with_offsets(model.spec.distances)
+        table = permutation_importance(
+            region, model, mask, n_repeats=args.repeats, seed=args.seed, metric=args.metric
+        )
+        title = f"{model.name}: permutation importance ({args.metric}, held-out pixels)"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    save_figure(plot_importance(table, title=title), out.with_suffix(".png"))
+    print(table.round(4).to_string(index=False))
+    print(f"wrote {out}, {out.with_suffix('.png')}")
+    return 0
+
+
+def uncertainty(args) -> int:
+    import dask
+
+    from ..checkpoint import load_model
+    from ..evaluate.importance import uncertainty_map
+    from ..io import open_region
+    from ..io.atomic import atomic_output
+
+    models = [load_model(m) for m in args.models]
+    region = open_region(args.store)
+    distances = sorted({d for m in models for d in m.spec.distances})
+    if distances and not region.landslide.offset_distances():
+        region = region.landslide.with_offsets(distances)
+    u = uncertainty_map(region, models)
+    with (
+        atomic_output(args.out, overwrite=args.overwrite) as tmp,
+        dask.config.set(scheduler="threads"),
+    ):
+        u.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+    print(f"wrote {args.out} (mean and std of {len(models)} models)")
     return 0

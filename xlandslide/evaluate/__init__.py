@@ -1,8 +1,16 @@
 """Skill of susceptibility maps: streaming metrics and calibration.
 
-- :mod:`~xlandslide.evaluate.metrics`: NLL, ROC curve and AUC (exact or streaming with a
-  rigorous error bound), :func:`evaluate` (all in one pass), the Naive baseline;
-- :mod:`~xlandslide.evaluate.calibration`: reliability curve and expected calibration error.
+- :mod:`~xlandslide.evaluate.metrics`: NLL, Brier score, ROC curve and AUC, average
+  precision (PR AUC) (exact or streaming with a rigorous error bound), :func:`evaluate`
+  (all in one pass), the Naive baseline;
+- :mod:`~xlandslide.evaluate.calibration`: reliability curve and expected calibration error;
+- :mod:`~xlandslide.evaluate.cv`: :func:`~xlandslide.evaluate.cv.cross_validate` (every model
+  on every spatial fold, scored on held-out pixels; mean ± sd; out-of-fold maps);
+- :mod:`~xlandslide.evaluate.zoning`: susceptibility classes, the zoning table, success and
+  prediction-rate curves;
+- :mod:`~xlandslide.evaluate.importance`: LLR weights, permutation importance, the
+  uncertainty map of an ensemble;
+- :mod:`~xlandslide.evaluate.report`: the paper's Table 2 and Figures 4-6 in one call.
 
 Every function takes DataArrays backed by numpy, a lazily indexed store or dask, and
 computes reductions chunk by chunk: maps larger than memory are scored without loading them.
@@ -11,10 +19,21 @@ computes reductions chunk by chunk: maps larger than memory are scored without l
 from __future__ import annotations
 
 from .calibration import SUSCEPTIBILITY_EDGES, calibration
-from .metrics import evaluate, naive_nll, naive_ratio, nll, roc_auc, roc_curve
+from .metrics import (
+    average_precision,
+    brier_score,
+    evaluate,
+    naive_nll,
+    naive_ratio,
+    nll,
+    roc_auc,
+    roc_curve,
+)
 
 __all__ = [
     "SUSCEPTIBILITY_EDGES",
+    "average_precision",
+    "brier_score",
     "calibration",
     "evaluate",
     "naive_nll",

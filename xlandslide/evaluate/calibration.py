@@ -30,7 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ConfigError, EvaluationError
-from .metrics import _chunked, _prepare
+from ._histogram import chunked as _chunked
+from ._histogram import prepare as _prepare
 
 #: Bin edges for rare-event maps: roughly logarithmic below 0.1, then wider.
 SUSCEPTIBILITY_EDGES = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)

@@ -1,4 +1,4 @@
-"""Metrics of a susceptibility map: NLL, ROC curve and AUC — streaming and dask-friendly.
+"""Metrics of a susceptibility map: NLL, Brier score, ROC and PR AUC — streaming, dask-friendly.
 
 Every function takes a probability map ``prob`` and the ground truth ``label`` (1 landslide,
 0 stable, -1 unknown) on the same grid — DataArrays backed by numpy, a lazily indexed store
@@ -35,152 +35,58 @@ is exact in float32 for ``p >= 0.5``), so the bound is rigorous.  The keys betwe
 ``p = 2**-40`` and ``1 - 2**-40`` are cut into ``bins`` equal ranges (with ``2**16`` bins,
 about 840 per factor of two: a relative resolution of 0.08 %); probabilities beyond them go
 to the end bins.
+
+Average precision (PR AUC)
+--------------------------
+``AP = sum_k (R_k - R_{k-1}) P_k`` over the distinct thresholds (scikit-learn's
+``average_precision_score``: ties form one threshold).  Exact below ``exact_limit``.  From
+the histogram, with ``T``, ``F`` the positives and negatives of the bins above and ``p``,
+``n`` those of bin ``b``, the precision at each of the bin's positives lies between
+``(T + t) / (T + F + t + n)`` (its ``t``-th positive after all the bin's negatives) and
+``(T + p) / (T + F + p)`` (every positive first, all tied), whatever the order and ties
+inside the bin.  The bin contributes the middle of the two sums (over ``t = 1 .. p``,
+divided by ``P``) and half their difference to ``pr_auc_error_bound`` — a rigorous bound
+(up to float64 round-off).  Bins holding a single value, or no positive, are exact;
+bins whose classes do not overlap get the tighter bounds of their order.
+
+Brier score
+-----------
+``mean((p - y)^2)`` over the evaluated pixels: a sum, exact in one pass for any map size.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from ..errors import EvaluationError, ShapeError
+from ..errors import EvaluationError
 from ..grid import check_same_grid
+from ._histogram import (
+    BINS,
+    EPS,
+    EXACT_LIMIT,
+    Stats,
+    bin_index,
+    stats,
+)
 
-#: Largest number of evaluated pixels scored exactly (sorting); above it, histograms.
-EXACT_LIMIT = 5_000_000
-#: Histogram bins of the streaming AUC / ROC curve.
-BINS = 2**16
-#: Default probability clip of the NLL: ``p`` is taken in ``[eps, 1 - eps]``.
-EPS = 1e-7
-
-_N_SCALARS = 5  # nll_sum, n, n_positive, n_missing, n_invalid
-_HALF_BITS = int(np.float32(0.5).view(np.int32))
-_KEY_LO = int(np.float32(2.0**-40).view(np.int32))
-_KEY_HI = 2 * _HALF_BITS - _KEY_LO
-_CHUNK = 2048
+# --------------------------------------------------------------------------- rank metrics
 
 
-# --------------------------------------------------------------------------- kernels
-
-
-def bin_index(p: np.ndarray, bins: int = BINS) -> np.ndarray:
-    """Histogram bin (int64, ``0 .. bins - 1``) of probabilities ``p`` in [0, 1].
-
-    Non-decreasing in ``p`` by construction (see the module notes): the float32 bit
-    pattern of ``min(p, 1 - p)``, mirrored above 0.5, cut into ``bins`` equal ranges
-    between ``p = 2**-40`` and ``1 - 2**-40``.
-    """
-    p32 = np.asarray(p, dtype=np.float32)
-    low = p32 <= np.float32(0.5)
-    q = np.where(low, p32, np.float32(1.0) - p32)  # exact for p >= 0.5 (Sterbenz)
-    bits = q.view(np.int32).astype(np.int64)
-    key = np.where(low, bits, 2 * _HALF_BITS - bits)
-    np.clip(key, _KEY_LO, _KEY_HI, out=key)
-    return (key - _KEY_LO) * bins // (_KEY_HI - _KEY_LO + 1)
-
-
-def _block_stats(prob, label, mask=None, *, bins: int, eps: float) -> np.ndarray:
-    """Per-block reduction: ``[nll_sum, n, n_positive, n_missing, n_invalid]`` then, when
-    ``bins > 0``, counts, minima and maxima per bin (negatives then positives), float64."""
-    prob = np.asarray(prob)
-    label = np.asarray(label)
-    known = label >= 0
-    if mask is not None:
-        known &= np.asarray(mask, dtype=bool)
-    nan = np.isnan(prob)
-    n_missing = np.count_nonzero(known & nan)
-    sel = known & ~nan
-    p = prob[sel]
-    y = label[sel]
-    pos = y == 1
-    bad = ((y != 0) & ~pos) | (p < 0) | (p > 1)
-    n_invalid = np.count_nonzero(bad)
-    if n_invalid:
-        p, y, pos = p[~bad], y[~bad], pos[~bad]
-    work = np.result_type(p.dtype, np.float32)
-    pc = np.clip(p.astype(work, copy=False), work.type(eps), work.type(1 - eps))
-    nll_sum = -(
-        np.sum(np.log(pc[pos]), dtype=np.float64) + np.sum(np.log1p(-pc[~pos]), dtype=np.float64)
-    )
-    head = np.array([nll_sum, p.size, np.count_nonzero(pos), n_missing, n_invalid], np.float64)
-    if bins <= 0:
-        return head
-    key = bin_index(p, bins) + bins * pos
-    counts = np.bincount(key, minlength=2 * bins).astype(np.float64)
-    pv = p.astype(np.float64, copy=False)
-    lo = np.full(2 * bins, np.inf)
-    hi = np.full(2 * bins, -np.inf)
-    np.minimum.at(lo, key, pv)
-    np.maximum.at(hi, key, pv)
-    return np.concatenate([head, counts, lo, hi])
-
-
-def _block_stats_3d(*blocks, bins, eps):
-    return _block_stats(*blocks, bins=bins, eps=eps)[None, None, :]
-
-
-@dataclass
-class _Stats:
-    nll_sum: float
-    n: int
-    n_positive: int
-    n_missing: int
-    # per bin, ascending: counts and class minima / maxima (inf where empty)
-    neg: np.ndarray | None = None
-    pos: np.ndarray | None = None
-    lo_neg: np.ndarray | None = None
-    lo_pos: np.ndarray | None = None
-    hi_neg: np.ndarray | None = None
-    hi_pos: np.ndarray | None = None
-    method: str = "exact"
-
-
-def _parse(head, hist=None, lo=None, hi=None, bins=0) -> _Stats:
-    n_invalid = int(head[4])
-    if n_invalid:
-        raise EvaluationError(
-            f"{n_invalid} evaluated pixels have a probability outside [0, 1] or a label other "
-            "than -1 (unknown), 0 (stable) or 1 (landslide); pass probabilities (not logits) "
-            "and labels following the region data model"
-        )
-    st = _Stats(float(head[0]), int(head[1]), int(head[2]), int(head[3]))
-    if bins:
-        st.neg, st.pos = hist[:bins], hist[bins:]
-        st.lo_neg, st.lo_pos = lo[:bins], lo[bins:]
-        st.hi_neg, st.hi_pos = hi[:bins], hi[bins:]
-        st.method = "histogram"
-    return st
-
-
-def _exact_bins(st: _Stats, p: np.ndarray, y: np.ndarray) -> _Stats:
-    """Fill ``st`` with one bin per distinct probability (exact ranks, ties averaged)."""
-    p = np.asarray(p)
-    y = np.asarray(y)
-    ok = ~np.isnan(p)
-    p, y = p[ok], y[ok]
-    u, inv = np.unique(p, return_inverse=True)
-    inv = inv.ravel()
-    pos = y == 1
-    st.pos = np.bincount(inv[pos], minlength=u.size).astype(np.float64)
-    st.neg = np.bincount(inv[~pos], minlength=u.size).astype(np.float64)
-    uf = u.astype(np.float64)
-    st.lo_pos = np.where(st.pos > 0, uf, np.inf)
-    st.hi_pos = np.where(st.pos > 0, uf, -np.inf)
-    st.lo_neg = np.where(st.neg > 0, uf, np.inf)
-    st.hi_neg = np.where(st.neg > 0, uf, -np.inf)
-    st.method = "exact"
-    return st
-
-
-def _auc(st: _Stats) -> tuple[float, float]:
+def _need_both(st: Stats, what: str) -> tuple[float, float]:
     P, N = st.pos.sum(), st.neg.sum()
     if P == 0 or N == 0:
         raise EvaluationError(
-            f"the AUC needs both classes among the evaluated pixels, got {int(P)} landslide "
+            f"{what} needs both classes among the evaluated pixels, got {int(P)} landslide "
             f"and {int(N)} stable pixels; evaluate on a larger area or another split"
         )
+    return P, N
+
+
+def _auc(st: Stats) -> tuple[float, float]:
+    P, N = _need_both(st, "the AUC")
     pos, neg = st.pos, st.neg
     below = np.cumsum(neg) - neg
     both = (pos > 0) & (neg > 0)
@@ -195,7 +101,46 @@ def _auc(st: _Stats) -> tuple[float, float]:
     return float(auc), float(bound)
 
 
-def _curve(st: _Stats, drop_intermediate: bool):
+def _precision_sum(T, D, p):
+    """``sum_{t=1..p} (T + t) / (D + t)`` elementwise (``D >= T``), via the digamma function."""
+    from scipy.special import digamma
+
+    T, D, p = (np.asarray(v, dtype=np.float64) for v in (T, D, p))
+    gap = D - T
+    with np.errstate(invalid="ignore"):
+        harmonic = digamma(D + p + 1.0) - digamma(D + 1.0)
+    return np.where(gap > 0, p - gap * harmonic, p)
+
+
+def _average_precision(st: Stats) -> tuple[float, float]:
+    """Average precision and a rigorous bound on its error (see the module notes)."""
+    P, _ = _need_both(st, "the average precision")
+    # descending bins
+    pos, neg = st.pos[::-1], st.neg[::-1]
+    lo = np.minimum(st.lo_neg, st.lo_pos)[::-1]
+    hi = np.maximum(st.hi_neg, st.hi_pos)[::-1]
+    T = np.cumsum(pos) - pos
+    F = np.cumsum(neg) - neg
+    has = pos > 0
+    p, n = pos[has], neg[has]
+    T, F, lo, hi = T[has], F[has], lo[has], hi[has]
+    lo_neg, hi_neg = st.lo_neg[::-1][has], st.hi_neg[::-1][has]
+    lo_pos, hi_pos = st.lo_pos[::-1][has], st.hi_pos[::-1][has]
+    tied = lo == hi
+    above = (n == 0) | (hi_neg < lo_pos)  # no negative of the bin before any positive
+    under = (n > 0) & (hi_pos < lo_neg)  # every negative of the bin before every positive
+    exact = p * (T + p) / (T + F + p + n)  # one threshold for the whole bin (a true tie)
+    lower = _precision_sum(T, T + F + np.where(above, 0.0, n), p)
+    upper = p * (T + p) / (T + F + p + np.where(under, n, 0.0))
+    sure = tied | ((F == 0) & above)  # a tie, or precision 1 throughout
+    mid = np.where(sure, exact, 0.5 * (lower + upper))
+    half = np.where(sure, 0.0, 0.5 * np.maximum(upper - lower, 0.0))
+    ap = float(np.sum(mid) / P)
+    bound = float(np.sum(half) / P)
+    return min(max(ap, 0.0), 1.0), bound
+
+
+def _curve(st: Stats, drop_intermediate: bool):
     P, N = st.pos.sum(), st.neg.sum()
     if P == 0 or N == 0:
         raise EvaluationError(
@@ -214,104 +159,6 @@ def _curve(st: _Stats, drop_intermediate: bool):
     return fpr, tpr, np.r_[np.inf, thr]
 
 
-# --------------------------------------------------------------------------- driver
-
-
-def _prepare(prob, label, mask):
-    """DataArrays with dims (y, x) on one grid (raw arrays get dims and no coordinates)."""
-
-    def as_da(a, name):
-        if isinstance(a, xr.DataArray):
-            out = a
-        else:
-            a = a if hasattr(a, "ndim") else np.asarray(a)
-            if a.ndim != 2:
-                raise ShapeError(f"{name} must be 2-D (y, x), got shape {a.shape}")
-            out = xr.DataArray(a, dims=("y", "x"))
-        if set(out.dims) != {"y", "x"}:
-            raise ShapeError(f"{name} must have dims ('y', 'x'), got {out.dims}")
-        return out.transpose("y", "x")
-
-    prob = as_da(prob, "prob")
-    label = as_da(label, "label")
-    if prob.dtype.kind != "f":
-        raise EvaluationError(
-            f"prob must hold floating-point probabilities, got dtype {prob.dtype}; pass the "
-            "map of xlandslide.predict (or open_map)"
-        )
-    check_same_grid(prob, label, "prob and label")
-    if mask is not None:
-        mask = as_da(mask, "mask")
-        check_same_grid(prob, mask, "prob and mask")
-        if mask.dtype != bool:
-            mask = mask.astype(bool)
-    return prob, label, mask
-
-
-def _chunked(a: xr.DataArray) -> xr.DataArray:
-    return a if a.chunks is not None else a.chunk({"y": _CHUNK, "x": _CHUNK})
-
-
-def _stats(prob, label, mask=None, *, eps=EPS, bins=BINS, exact_limit=EXACT_LIMIT, auc=True):
-    """Compute the evaluation reductions (one ``dask.compute``; two when a large map has few
-    evaluated pixels and the exact AUC is wanted)."""
-    import dask
-
-    prob, label, mask = _prepare(prob, label, mask)
-    arrays = [a for a in (prob, label, mask) if a is not None]
-    if prob.size <= exact_limit:  # small: load and score exactly
-        lazy = [a.data if a.chunks is not None else None for a in arrays]
-        computed = dask.compute(*[x for x in lazy if x is not None])
-        it = iter(computed)
-        data = [next(it) if x is not None else a.values for a, x in zip(arrays, lazy)]
-        st = _parse(_block_stats(*data, bins=0, eps=eps))
-        if auc:
-            p, lab = data[0], data[1]
-            sel = lab >= 0
-            if mask is not None:
-                sel &= np.asarray(data[2], dtype=bool)
-            _exact_bins(st, p[sel], lab[sel])
-        return st
-
-    import dask.array as da
-
-    data = [_chunked(a).data for a in arrays]
-    _, data = da.core.unify_chunks(*[x for d in data for x in (d, "ij")])
-    nbins = bins if auc else 0
-    K = _N_SCALARS + 6 * nbins
-    cy, cx = data[0].chunks
-    vec = da.map_blocks(
-        _block_stats_3d,
-        *data,
-        bins=nbins,
-        eps=eps,
-        new_axis=2,
-        chunks=((1,) * len(cy), (1,) * len(cx), (K,)),
-        dtype=np.float64,
-        meta=np.empty((0, 0, 0), np.float64),
-        token="xlandslide-eval-stats",
-    )
-    a = _N_SCALARS + 2 * nbins
-    parts = [vec[:, :, :a].sum(axis=(0, 1))]
-    if nbins:
-        parts += [vec[:, :, a : a + 2 * nbins].min(axis=(0, 1))]
-        parts += [vec[:, :, a + 2 * nbins :].max(axis=(0, 1))]
-    computed = dask.compute(*parts)
-    head = computed[0]
-    if not nbins:
-        return _parse(head)
-    st = _parse(head[:_N_SCALARS], head[_N_SCALARS:], computed[1], computed[2], nbins)
-    if st.n <= exact_limit:  # few evaluated pixels on a large map: gather them, exact AUC
-        p, lab = data[0], data[1]
-        sel = lab >= 0
-        if mask is not None:
-            sel &= data[2]
-        sel &= ~da.isnan(p)
-        pv, yv = dask.compute(p[sel], lab[sel])
-        _exact_bins(st, pv, yv)
-    return st
-
-
 # --------------------------------------------------------------------------- public API
 
 
@@ -327,8 +174,24 @@ def nll(prob, label, mask=None, *, eps: float = EPS) -> float:
     >>> round(nll(np.array([[0.9, 0.2]]), np.array([[1, 0]])), 6)
     0.164252
     """
-    st = _stats(prob, label, mask, eps=eps, auc=False)
+    st = stats(prob, label, mask, eps=eps, ranks=False)
     return st.nll_sum / st.n if st.n else math.nan
+
+
+def brier_score(prob, label, mask=None) -> float:
+    """Mean squared difference between probability and label over the evaluated pixels.
+
+    ``mean((p - y)^2)`` (``sklearn.metrics.brier_score_loss``), pixels selected as by
+    :func:`nll`; one streaming pass, exact for any map size.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(brier_score(np.array([[0.9, 0.2]]), np.array([[1, 0]])), 6)
+    0.025
+    """
+    st = stats(prob, label, mask, ranks=False)
+    return st.brier_sum / st.n if st.n else math.nan
 
 
 def naive_ratio(label, mask=None) -> float:
@@ -372,7 +235,21 @@ def roc_auc(
     Raises :class:`~xlandslide.errors.EvaluationError` (a ValueError) when the evaluated
     pixels hold only one class.
     """
-    return _auc(_stats(prob, label, mask, exact_limit=exact_limit, bins=bins))
+    return _auc(stats(prob, label, mask, exact_limit=exact_limit, bins=bins))
+
+
+def average_precision(
+    prob, label, mask=None, *, exact_limit: int = EXACT_LIMIT, bins: int = BINS
+) -> tuple[float, float]:
+    """Area under the precision-recall curve (average precision) and its error bound.
+
+    ``(ap, error_bound)``: exact (bound 0; equal to
+    ``sklearn.metrics.average_precision_score``) when at most ``exact_limit`` pixels are
+    evaluated, otherwise from the streaming histogram with the rigorous bound of the module
+    notes.  The AP of a random map is the positive ratio (not 0.5, as for the ROC AUC).
+    Raises :class:`~xlandslide.errors.EvaluationError` when one class is absent.
+    """
+    return _average_precision(stats(prob, label, mask, exact_limit=exact_limit, bins=bins))
 
 
 def roc_curve(
@@ -391,7 +268,7 @@ def roc_curve(
     most ``exact_limit`` evaluated pixels; above, one point per non-empty histogram bin (the
     threshold is the bin's smallest probability, so every point lies exactly on the curve).
     """
-    st = _stats(prob, label, mask, exact_limit=exact_limit, bins=bins)
+    st = stats(prob, label, mask, exact_limit=exact_limit, bins=bins)
     return _curve(st, drop_intermediate)
 
 
@@ -426,10 +303,12 @@ def evaluate(
     Returns
     -------
     dict
-        ``nll``, ``auc``, ``auc_error_bound``, ``auc_method`` (``"exact"`` or
-        ``"histogram"``), ``n_pixels`` (evaluated), ``n_positive``, ``positive_ratio``,
+        ``nll``, ``brier``, ``auc``, ``auc_error_bound``, ``pr_auc`` (average precision),
+        ``pr_auc_error_bound``, ``auc_method`` (``"exact"`` or ``"histogram"``, for both
+        AUCs), ``n_pixels`` (evaluated), ``n_positive``, ``positive_ratio``,
         ``n_missing`` (known pixels with a NaN probability, left out) and, when
-        ``train_ratio`` is given, ``naive_nll``.  ``auc`` is NaN when one class is absent.
+        ``train_ratio`` is given, ``naive_nll``.  ``auc`` and ``pr_auc`` are NaN when one
+        class is absent.
 
     Notes
     -----
@@ -438,9 +317,10 @@ def evaluate(
     evaluated pixels when a large map holds at most ``exact_limit`` of them, for the exact
     AUC.
     """
-    st = _stats(prob, label, mask, eps=eps, exact_limit=exact_limit, bins=bins)
+    st = stats(prob, label, mask, eps=eps, exact_limit=exact_limit, bins=bins)
     out = {
         "nll": st.nll_sum / st.n if st.n else math.nan,
+        "brier": st.brier_sum / st.n if st.n else math.nan,
         "n_pixels": st.n,
         "n_positive": st.n_positive,
         "positive_ratio": st.n_positive / st.n if st.n else math.nan,
@@ -448,8 +328,10 @@ def evaluate(
     }
     if st.n_positive and st.n_positive < st.n:
         out["auc"], out["auc_error_bound"] = _auc(st)
+        out["pr_auc"], out["pr_auc_error_bound"] = _average_precision(st)
     else:
         out["auc"], out["auc_error_bound"] = math.nan, math.nan
+        out["pr_auc"], out["pr_auc_error_bound"] = math.nan, math.nan
     out["auc_method"] = st.method
     if train_ratio is not None:
         out["naive_nll"] = _naive_nll(out["positive_ratio"], train_ratio, eps)
@@ -461,4 +343,17 @@ def evaluate(
     return out
 
 
-__all__ = ["bin_index", "evaluate", "naive_nll", "naive_ratio", "nll", "roc_auc", "roc_curve"]
+__all__ = [
+    "BINS",
+    "EPS",
+    "EXACT_LIMIT",
+    "average_precision",
+    "bin_index",
+    "brier_score",
+    "evaluate",
+    "naive_nll",
+    "naive_ratio",
+    "nll",
+    "roc_auc",
+    "roc_curve",
+]

@@ -157,7 +157,9 @@ def build_model(
         Aligned models only: number D of looking distances.
     **config
         Model options: ``hidden`` (nn, lann), ``base_width``, ``depth``, ``batch_norm``
-        (cnn, lacnn), ``validity_channel`` (lann, lacnn).
+        (cnn, lacnn), ``validity_channel`` (lann, lacnn), ``dropout`` (nn, lann, cnn,
+        lacnn; default 0), ``linear_skip`` (nn, lann, cnn, lacnn: add a linear path, see
+        :meth:`~xlandslide.models.layers.LandslideNet.add_linear_skip`).
 
     Returns
     -------

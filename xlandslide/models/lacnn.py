@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .layers import AlignedGather, LandslideNet
+from .pixel import _extra_config
 from .unet import UNet
 
 
@@ -24,13 +25,22 @@ class CNN(LandslideNet):
         base_width: int = 16,
         depth: int = 4,
         batch_norm: bool = False,
+        dropout: float = 0.0,
+        linear_skip: bool = False,
     ):
         super().__init__(None, n_continuous, n_classes)
-        self.body = UNet(self.n_features, base_width=base_width, depth=depth, batch_norm=batch_norm)
+        self.body = UNet(
+            self.n_features,
+            base_width=base_width,
+            depth=depth,
+            batch_norm=batch_norm,
+            dropout=dropout,
+        )
         self.config = {
             "base_width": int(base_width),
             "depth": int(depth),
             "batch_norm": bool(batch_norm),
+            **_extra_config(self, dropout, linear_skip),
         }
 
 
@@ -47,6 +57,8 @@ class LACNN(LandslideNet):
         depth: int = 4,
         batch_norm: bool = False,
         validity_channel: bool = False,
+        dropout: float = 0.0,
+        linear_skip: bool = False,
     ):
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
         super().__init__(None, n_continuous, n_classes, gather)
@@ -55,10 +67,12 @@ class LACNN(LandslideNet):
             base_width=base_width,
             depth=depth,
             batch_norm=batch_norm,
+            dropout=dropout,
         )
         self.config = {
             "base_width": int(base_width),
             "depth": int(depth),
             "batch_norm": bool(batch_norm),
             "validity_channel": bool(validity_channel),
+            **_extra_config(self, dropout, linear_skip),
         }

@@ -251,7 +251,28 @@ class LandslideNet(nn.Module):
         self.expand = CodeExpand(n_continuous, n_classes)
         self.gather = gather
         self.body = body
+        self.linear: nn.Module | None = None
         self.config: dict = {}
+
+    def add_linear_skip(self) -> None:
+        """Add a linear path: logits = body(x) + w . x (a 1x1 convolution, no bias).
+
+        The linear weights and the body's final layer start at zero, so the untrained
+        model predicts the prior (the output bias) and the body learns only what it adds to
+        the linear part; :meth:`warm_start_linear` starts the linear part from a trained
+        LLR instead.  With few labels (point inventories) the model then stays near the
+        linear one unless the nonlinear part proves itself on validation pixels — a
+        wide-and-deep safeguard against overfitting.
+        """
+        self.linear = nn.Conv2d(self.in_channels, 1, 1, bias=False)
+        with torch.no_grad():
+            self.linear.weight.zero_()
+        head = self.output_bias()
+        if head is not None:
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d) and m.bias is head:
+                    with torch.no_grad():
+                        m.weight.zero_()
 
     @property
     def n_features(self) -> int:
@@ -277,6 +298,30 @@ class LandslideNet(nn.Module):
             if isinstance(m, nn.Conv2d) and m.out_channels == 1 and m.bias is not None:
                 last = m
         return None if last is None else last.bias
+
+    @torch.no_grad()
+    def warm_start_linear(self, weights, bias: float) -> None:
+        """Start the linear skip at an LLR's solution: ``weights`` (F,) on the input features
+        (aligned channels at 0) and the output bias at ``bias``.
+
+        Needs :meth:`add_linear_skip`; the body's contribution starts at zero, so the
+        untrained model *is* the LLR.
+        """
+        if self.linear is None:
+            raise ConfigError(
+                "warm_start_linear needs a linear skip: build the model with linear_skip=True"
+            )
+        w = torch.as_tensor(weights, dtype=self.linear.weight.dtype).reshape(-1)
+        if w.numel() != self.n_features:
+            raise ShapeError(
+                f"the LLR has {w.numel()} weights, this model {self.n_features} features; "
+                "warm-start from an LLR trained on the same layout"
+            )
+        self.linear.weight.zero_()
+        self.linear.weight.view(-1)[: self.n_features] = w.to(self.linear.weight.device)
+        head = self.output_bias()
+        if head is not None:
+            head.fill_(float(bias))
 
     @torch.no_grad()
     def init_prior(self, ratio: float) -> None:
@@ -313,4 +358,7 @@ class LandslideNet(nn.Module):
         """Logits (B, H, W) from the expanded features ``x`` (no NaN)."""
         if self.gather is not None:
             x = self.gather(x, offsets)
-        return self.body(x).squeeze(1)
+        out = self.body(x).squeeze(1)
+        if self.linear is not None:
+            out = out + self.linear(x).squeeze(1)
+        return out

@@ -30,12 +30,27 @@ def hidden_widths(hidden) -> list[int]:
         ) from None
 
 
-def pixel_mlp(in_channels: int, hidden: Sequence[int]) -> nn.Sequential:
-    """1x1 convolutions ``in -> hidden[0] -> ... -> 1`` with ReLU between them."""
+def check_dropout(dropout) -> float:
+    """``dropout`` as a float in [0, 1); :class:`ConfigError` otherwise."""
+    ok = isinstance(dropout, (int, float)) and not isinstance(dropout, bool)
+    if not ok or not 0.0 <= float(dropout) < 1.0:
+        raise ConfigError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    return float(dropout)
+
+
+def pixel_mlp(in_channels: int, hidden: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
+    """1x1 convolutions ``in -> hidden[0] -> ... -> 1`` with ReLU between them.
+
+    With ``dropout > 0`` every hidden activation is dropped with that probability in
+    training (:class:`torch.nn.Dropout`, per pixel and channel); evaluation is unchanged.
+    """
     layers: list[nn.Module] = []
     c = int(in_channels)
+    dropout = check_dropout(dropout)
     for width in hidden_widths(hidden):
         layers += [nn.Conv2d(c, width, 1), nn.ReLU(inplace=True)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
         c = width
     layers.append(nn.Conv2d(c, 1, 1))
     return nn.Sequential(*layers)
@@ -59,18 +74,21 @@ class LLR(LandslideNet):
 
 
 class NN(LandslideNet):
-    """Per-pixel neural network: 1x1 convolutions with ReLU (widths ``hidden``)."""
+    """Per-pixel neural network: 1x1 convolutions with ReLU (widths ``hidden``), optional
+    ``dropout`` after each hidden layer."""
 
     def __init__(
         self,
         n_continuous: int,
         n_classes: Sequence[int] = (),
         hidden: Sequence[int] = DEFAULT_HIDDEN,
+        dropout: float = 0.0,
+        linear_skip: bool = False,
     ):
         hidden = hidden_widths(hidden)
         super().__init__(None, n_continuous, n_classes)
-        self.body = pixel_mlp(self.n_features, hidden)
-        self.config = {"hidden": hidden}
+        self.body = pixel_mlp(self.n_features, hidden, dropout)
+        self.config = {"hidden": hidden, **_extra_config(self, dropout, linear_skip)}
 
 
 class LANN(LandslideNet):
@@ -84,9 +102,28 @@ class LANN(LandslideNet):
         n_distances: int,
         hidden: Sequence[int] = DEFAULT_HIDDEN,
         validity_channel: bool = False,
+        dropout: float = 0.0,
+        linear_skip: bool = False,
     ):
         hidden = hidden_widths(hidden)
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
         super().__init__(None, n_continuous, n_classes, gather)
-        self.body = pixel_mlp(gather.out_channels(self.n_features), hidden)
-        self.config = {"hidden": hidden, "validity_channel": bool(validity_channel)}
+        self.body = pixel_mlp(gather.out_channels(self.n_features), hidden, dropout)
+        self.config = {
+            "hidden": hidden,
+            "validity_channel": bool(validity_channel),
+            **_extra_config(self, dropout, linear_skip),
+        }
+
+
+def _extra_config(net: LandslideNet, dropout, linear_skip) -> dict:
+    """The regularisation options, recorded only when used (older checkpoints have none):
+    ``{"dropout": p}`` when ``p > 0``, ``{"linear_skip": True}`` (and the skip added)."""
+    p = check_dropout(dropout)
+    if not isinstance(linear_skip, bool):
+        raise ConfigError(f"linear_skip must be True or False, got {linear_skip!r}")
+    out = {"dropout": p} if p else {}
+    if linear_skip:
+        net.add_linear_skip()
+        out["linear_skip"] = True
+    return out

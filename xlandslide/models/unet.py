@@ -21,6 +21,10 @@ H, W >= 1 works (odd sizes included), not only multiples of ``2**depth``.  The o
 depends on where the pooling grid starts: shifting the input by a number of pixels that is
 not a multiple of ``2**depth`` changes the prediction slightly.
 
+Dropout (``dropout > 0``, off by default) drops whole channels (:class:`torch.nn.Dropout2d`)
+after the bottom block and after every up stage, in training only: a regulariser for
+few labels (point inventories).
+
 Batch normalisation is off by default (the paper does not use it; with it, outputs in train
 mode depend on the batch).  ``batch_norm=True`` inserts ``BatchNorm2d`` after each convolution.
 """
@@ -58,12 +62,23 @@ class UNet(nn.Module):
         Number of down (and up) stages (default 4, the paper's).
     batch_norm : bool
         Insert BatchNorm after every 3x3 convolution (default False).
+    dropout : float
+        Channel dropout after the bottom block and every up stage (default 0: none).
     """
 
     def __init__(
-        self, in_channels: int, base_width: int = 16, depth: int = 4, batch_norm: bool = False
+        self,
+        in_channels: int,
+        base_width: int = 16,
+        depth: int = 4,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
     ):
         super().__init__()
+        from .pixel import check_dropout
+
+        dropout = check_dropout(dropout)
+        self.drop = nn.Dropout2d(dropout) if dropout else nn.Identity()
         base_width = positive_int("base_width", base_width)
         depth = positive_int("depth", depth)
         widths = [base_width * 2**i for i in range(depth + 1)]
@@ -85,8 +100,8 @@ class UNet(nn.Module):
             x = block(x)
             skips.append(x)
             x = F.max_pool2d(x, 2, ceil_mode=True)
-        x = self.bottom(x)
+        x = self.drop(self.bottom(x))
         for block, skip in zip(self.up, reversed(skips)):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = block(torch.cat([skip, x], dim=1))
+            x = self.drop(block(torch.cat([skip, x], dim=1)))
         return self.head(x)

@@ -12,7 +12,11 @@ pixel (every label -1) is dropped.
 
 :func:`make_patches` returns a :class:`PatchSet` — the grid, the random train / val / test
 split and the "holds a landslide" flags — which round-trips through JSON so that a split can
-be recorded and reused.  :class:`~xlandslide.patches.dataset.PatchDataset` reads the patches
+be recorded and reused.  :func:`mask_patches` makes the patch set of pixel masks instead
+(the train / val / test pixels of a spatial fold): a patch belongs to every split whose
+pixels its core holds, so one core may appear in several splits; the masks, passed to
+:func:`xlandslide.fit` as ``train_mask`` / ``val_mask``, decide which of its pixels count.
+:class:`~xlandslide.patches.dataset.PatchDataset` reads the patches
 of one split as a map-style torch Dataset.
 """
 
@@ -43,7 +47,9 @@ class PatchSet:
     Patch ``k`` (its id, ``0 <= k < len(patchset)``) has its core's top-left pixel at
     ``origins[k] = (row, col)`` in region pixel coordinates, belongs to split ``split[k]``
     (``"train"``, ``"val"`` or ``"test"``) and ``positive[k]`` says whether its core holds at
-    least one landslide pixel.  Ids follow the grid in row-major order.
+    least one landslide pixel.  Ids follow the grid in row-major order.  A patch set made
+    from pixel masks (:func:`mask_patches`) lists a core once per split whose pixels it
+    holds, and ``positive[k]`` then says whether it holds a landslide pixel of that split.
     """
 
     geometry: PatchGeometry
@@ -393,4 +399,102 @@ def _core_block_max(label: xr.DataArray, core: int) -> np.ndarray:
     return np.asarray(out)
 
 
-__all__ = ["PatchSet", "make_patches"]
+# --------------------------------------------------------------------------- mask_patches
+
+
+def mask_patches(
+    region: xr.Dataset,
+    geometry: PatchGeometry = PatchGeometry(),  # noqa: B008  (frozen, immutable)
+    *,
+    train,
+    val,
+    test=None,
+    oversample: int = 5,
+    seed: int = 0,
+) -> PatchSet:
+    """The patches whose cores hold the pixels of pixel masks (spatial folds).
+
+    Parameters
+    ----------
+    region : Dataset
+        A region with ``label``.
+    geometry : PatchGeometry
+        Core and halo (the grid of :func:`make_patches`, anchored at pixel (0, 0)).
+    train, val : DataArray (y, x) of bool
+        Training and validation pixels (e.g. ``folds.train_mask(f, region)``).
+    test : DataArray (y, x) of bool, optional
+        Test pixels: their cores become the ``test`` patches.
+    oversample : int
+        As for :func:`make_patches` (positive = a landslide pixel of the split's mask).
+    seed : int
+        Recorded in the patch set (nothing is random here).
+
+    Returns
+    -------
+    PatchSet
+        A core appears once in each split whose mask holds one of its known pixels; cores
+        holding none are left out (counted in ``n_dropped``).  Train with
+        ``fit(region, model, patches=ps, train_mask=train, val_mask=val)`` so that the loss
+        sees only the mask's pixels of each patch.
+
+    Notes
+    -----
+    One pass over the label and the masks (a dask reduction per core block).
+    """
+    import dask
+    import dask.array as da
+
+    if not isinstance(geometry, PatchGeometry):
+        raise ConfigError(f"geometry must be a PatchGeometry, got {type(geometry).__name__}")
+    if int(oversample) < 1:
+        raise ConfigError(f"oversample must be >= 1, got {oversample!r}")
+    if "label" not in region.data_vars:
+        raise RegionError("the region has no 'label' variable; patches need the ground truth")
+    label = region["label"].transpose("y", "x")
+    ny, nx = label.shape
+    core = geometry.core
+    gy, gx = -(-ny // core), -(-nx // core)
+    step = core * max(1, 4096 // core)
+    lab = (label if label.chunks is not None else label.chunk(step)).data
+    masks = {"train": train, "val": val, "test": test}
+    layers = []
+    names = [n for n, m in masks.items() if m is not None]
+    for name in names:
+        m = masks[name]
+        if (m.sizes.get("y"), m.sizes.get("x")) != (ny, nx):
+            raise GridMismatchError(
+                f"the {name} mask has (y, x) sizes ({m.sizes.get('y')}, {m.sizes.get('x')}), "
+                f"not the region's ({ny}, {nx})"
+            )
+        m = m.transpose("y", "x")
+        md = (m if m.chunks is not None else m.chunk(step)).data.astype(bool)
+        known = md & (lab >= 0)
+        layers += [known, known & (lab == LABEL_LANDSLIDE)]
+    stack = da.stack([da.asarray(a) for a in layers]).astype(np.uint8)
+    stack = da.pad(stack, ((0, 0), (0, gy * core - ny), (0, gx * core - nx)))
+    stack = stack.rechunk((-1, min(step, gy * core), min(step, gx * core)))
+    (flags,) = dask.compute(da.coarsen(np.max, stack, {1: core, 2: core}))
+    flags = np.asarray(flags, dtype=bool)
+    origins, split, positive = [], [], []
+    for s_i, name in enumerate(names):
+        has, pos = flags[2 * s_i], flags[2 * s_i + 1]
+        for i, j in zip(*np.nonzero(has)):
+            origins.append((int(i) * core, int(j) * core))
+            split.append(name)
+            positive.append(bool(pos[i, j]))
+    used = flags[0::2].any(axis=0)
+    fr = (1.0, 0.0, 0.0)
+    return PatchSet(
+        geometry=geometry,
+        shape=(ny, nx),
+        origins=tuple(origins),
+        split=tuple(split),
+        positive=tuple(positive),
+        seed=seed,
+        fractions=fr,
+        oversample=int(oversample),
+        n_dropped=int(used.size - used.sum()),
+    )
+
+
+__all__ = ["PatchSet", "make_patches", "mask_patches"]

@@ -77,6 +77,7 @@ def fit(
     resume=None,
     callbacks: Sequence[Callable] | None = None,
     cache_bytes: int = CACHE_BYTES,
+    warm_start=None,
 ) -> LandslideModel:
     """Train one landslide model on a region, as in the paper.
 
@@ -120,6 +121,13 @@ def fit(
     cache_bytes : int
         Budget of the in-memory patch cache (default 1 GiB): every patch is read (or
         computed, for a lazy region) once per run, not once per epoch.
+    warm_start : LandslideModel or EnsembleModel, optional
+        An LLR trained on the same layout: a model built with ``linear_skip=True`` starts
+        from its weights and bias (:meth:`~xlandslide.models.layers.LandslideNet.
+        warm_start_linear`), so the untrained model is that LLR (an ensemble: the mean of
+        its members' weights); the start is scored on the validation pixels as epoch 0,
+        so training keeps it unless an epoch does better there.  Not recorded in the spec:
+        a resumed run restores its own weights.
 
     Returns
     -------
@@ -223,6 +231,7 @@ def fit(
         if checkpoint is not None:
             save_model(result, checkpoint)
         return result
+    init = None if warm_start is None else _warm_start_init(warm_start, spec)
     read = {"offsets": entry.needs_offsets, "cache_bytes": cache_bytes}
     train = PatchDataset(region, patches, "train", label_mask=train_mask, **read)
     val = PatchDataset(region, patches, "val", oversample=False, label_mask=val_mask, **read)
@@ -237,7 +246,34 @@ def fit(
         resume=resume,
         callbacks=callbacks,
         prior=prior,
+        init=init,
+        validate_start=init is not None,
     )
+
+
+def _warm_start_init(llr, spec):
+    """``init(module)`` setting the linear skip to the LLR's weights (see ``fit``)."""
+    import numpy as np
+
+    members = getattr(llr, "members", [llr])
+    if any(getattr(m, "name", None) != "llr" for m in members):
+        raise ConfigError(f"warm_start must be an LLR model, got {llr!r}")
+    if members[0].spec.layout != spec.layout:
+        raise ConfigError(
+            "warm_start: the LLR reads another layout than this model; train it on the same region"
+        )
+    if not spec.model_config.get("linear_skip"):
+        raise ConfigError(
+            f"warm_start needs a linear path: model_config={{'linear_skip': True, ...}} "
+            f"for the {spec.name} model"
+        )
+    w = np.mean([m.module.linear_weights() for m in members], axis=0)
+    b = float(np.mean([float(m.module.body.bias.detach()) for m in members]))
+
+    def init(module):
+        module.warm_start_linear(w, b)
+
+    return init
 
 
 __all__ = ["fit", "suggest_geometry"]

@@ -355,6 +355,8 @@ def train_module(
     resume=None,
     callbacks: Sequence[Callable] | None = None,
     prior: float | None = None,
+    init: Callable | None = None,
+    validate_start: bool = False,
 ) -> LandslideModel:
     """Train the module of ``spec`` on map-style datasets of patch dicts.
 
@@ -362,7 +364,12 @@ def train_module(
     the region), ``"categorical"`` (G, S, S) uint8, ``"label"`` (S, S) int8 (1/0/-1) and,
     for aligned models, ``"offsets"`` (D, 2, S, S) int8, with ``S = spec.geometry.size``.
     ``prior`` (the training positive ratio), when given, sets the output bias to
-    ``logit(prior)`` before training.  ``checkpoint``, ``save_every`` and ``resume``: see
+    ``logit(prior)`` before training; ``init(module)``, when given, runs after that (a warm
+    start, :func:`xlandslide.fit`'s ``warm_start``).  ``validate_start`` scores the
+    untrained module on ``val`` first, as epoch 0: when no epoch beats it, the returned
+    model is the starting one (``best_epoch`` 0) — a warm start is never made worse on
+    the validation pixels.  ``checkpoint``, ``save_every`` and
+    ``resume``: see
     the module notes.  See :func:`xlandslide.fit` for the rest.
     """
     import torch
@@ -388,6 +395,8 @@ def train_module(
     module = spec.build_module()
     if prior is not None:
         module.init_prior(float(prior))
+    if init is not None:
+        init(module)
     run = _Run(spec, module.to(device), config, device)
     if resume is not None and Path(resume).exists():
         state = read_resume(resume, spec, config)
@@ -406,6 +415,12 @@ def train_module(
                 file=sys.stderr,
                 flush=True,
             )
+    if validate_start and run.epoch == 1 and run.best_state is None:
+        score = _validate(run, val, halo, progress=False)
+        if not math.isnan(score):
+            run.best_score, run.best_epoch = score, 0
+            run.best_state = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
+            run.history["start_val_loss"] = [score]
     try:
         _epochs(run, train, val, halo, progress, checkpoint, save_every, callbacks)
     finally:

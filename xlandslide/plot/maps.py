@@ -1,65 +1,15 @@
-"""Figures: susceptibility maps beside the ground truth, ROC and reliability curves (matplotlib).
-
-matplotlib is imported inside the functions; without it they raise
-:class:`~xlandslide.errors.MissingOptionalDependency`.  Figures are built with the
-object-oriented API (``matplotlib.figure.Figure``, no pyplot state, no ``show``), so they
-work with the Agg backend on headless machines; write them with :func:`save_figure`.
-"""
+"""Map figures: a susceptibility map beside the truth, all models in a zoomed window (the
+paper's Figures 5-6), the zoning map with its classed legend, the uncertainty map."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .errors import ConfigError, MissingOptionalDependency, ShapeError
-
-
-def _figure_class():
-    try:
-        import matplotlib  # noqa: F401  (the package first: a stub of it fails here)
-        from matplotlib.figure import Figure
-    except ImportError as err:
-        raise MissingOptionalDependency(
-            "plotting needs matplotlib, which is not installed: "
-            "pip install 'xlandslide[plot]' (or matplotlib)"
-        ) from err
-    return Figure
-
-
-def _single_axes(ax):
-    """``(figure, axes)``: a new 5.5 x 5 inch one-panel figure, or the given axes' own."""
-    Figure = _figure_class()
-    if ax is None:
-        fig = Figure(figsize=(5.5, 5), layout="constrained")
-        return fig, fig.subplots()
-    return ax.figure, ax
-
-
-def _downsample(a: xr.DataArray, factor: int, how: str) -> np.ndarray:
-    """``a`` reduced by ``factor`` on y and x without loading it whole.
-
-    dask-backed: a lazy ``coarsen`` (mean for probabilities, max for labels) then compute;
-    otherwise every ``factor``-th pixel (a strided read of a lazily indexed store).
-    """
-    if factor <= 1:
-        return np.asarray(a.values)
-    if a.chunks is not None:
-        c = a.coarsen(y=factor, x=factor, boundary="pad")
-        return np.asarray((c.mean() if how == "mean" else c.max()).values)
-    return np.asarray(a.isel(y=slice(None, None, factor), x=slice(None, None, factor)).values)
-
-
-def _extent(a: xr.DataArray):
-    if "x" not in a.coords or "y" not in a.coords or a.sizes["x"] < 2 or a.sizes["y"] < 2:
-        return None
-    x = a["x"].values
-    y = a["y"].values
-    dx = (x[-1] - x[0]) / (x.size - 1)
-    dy = (y[-1] - y[0]) / (y.size - 1)
-    return (x[0] - dx / 2, x[-1] + dx / 2, y[-1] + dy / 2, y[0] - dy / 2)
+from ..errors import ConfigError, ShapeError
+from ._base import _downsample, _extent, _figure_class, map_axes, reduction_factor
 
 
 def plot_susceptibility(
@@ -137,8 +87,10 @@ def plot_susceptibility(
         interpolation="nearest",
     )
     axes[1].set_title("ground truth (red: landslide)")
+    for a in axes:
+        map_axes(a, prob)
     if factor > 1:
-        axes[0].set_xlabel(f"shown at 1/{factor} resolution")
+        axes[0].set_title(f"susceptibility (shown at 1/{factor} resolution)")
     if title:
         fig.suptitle(title)
     return fig
@@ -234,112 +186,119 @@ def plot_model_maps(
     return fig
 
 
-def _as_curve(value):
-    """(fpr, tpr, auc or None) from a tuple or an :func:`~xlandslide.evaluate` dict."""
-    if isinstance(value, dict):
-        if "fpr" not in value or "tpr" not in value:
-            raise ConfigError("a result dict needs 'fpr' and 'tpr'; call evaluate(..., roc=True)")
-        return np.asarray(value["fpr"]), np.asarray(value["tpr"]), value.get("auc")
-    fpr, tpr = value[0], value[1]
-    return np.asarray(fpr), np.asarray(tpr), None
+def _check_map(a, name):
+    if not isinstance(a, xr.DataArray) or set(a.dims) != {"y", "x"}:
+        raise ShapeError(f"{name} must be a DataArray with dims ('y', 'x')")
+    return a.transpose("y", "x")
 
 
-def plot_roc(curves: dict, *, naive: bool = True, ax=None, title: str | None = None):
-    """ROC curves of several models on one plot, their AUC in the legend.
+def plot_zoning(
+    classes: xr.DataArray,
+    *,
+    table=None,
+    ax=None,
+    title: str | None = None,
+    max_pixels: int = 2_000_000,
+):
+    """The zoning map with a classed legend (class names and colours; area and landslides).
 
     Parameters
     ----------
-    curves : dict
-        ``name -> (fpr, tpr[, thresholds])`` (as from :func:`xlandslide.roc_curve`) or
-        ``name -> evaluate(..., roc=True)`` results.  The AUC shown is the result's ``auc``
-        when given, else the trapezoid area under the points.
-    naive : bool
-        Draw the diagonal of the Naive (constant) model, AUC 0.5.
+    classes : DataArray (y, x) uint8
+        From :func:`xlandslide.zoning` (255: no data, blank).
+    table : DataFrame, optional
+        :func:`xlandslide.zoning_table` of the map: the legend then gives each class's % of
+        area and % of landslides.
     ax : Axes, optional
     title : str, optional
+    max_pixels : int
+        Larger maps are read strided (every k-th pixel: classes are not averaged).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from ..io.classed import class_colours
+    from ._base import _single_axes
+
+    classes = _check_map(classes, "classes")
+    names = list(classes.attrs.get("class_names", ()))
+    if not names:
+        raise ConfigError("the class map has no class names; make it with xlandslide.zoning")
+    factor = reduction_factor(classes.size, max_pixels)
+    step = {"y": slice(None, None, factor), "x": slice(None, None, factor)}
+    codes = np.asarray(classes.isel(step).values)
+    colours = np.array(class_colours(len(names))) / 255.0
     fig, ax = _single_axes(ax)
-    for name, value in curves.items():
-        fpr, tpr, auc = _as_curve(value)
-        if auc is None or not np.isfinite(auc):
-            auc = float(np.trapezoid(tpr, fpr))
-        ax.plot(fpr, tpr, label=f"{name} (AUC = {auc:.3f})")
-    if naive:
-        ax.plot([0, 1], [0, 1], linestyle="--", color="0.5", label="Naive (AUC = 0.500)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.legend(loc="lower right")
-    if title:
-        ax.set_title(title)
+    shown = np.ma.masked_greater_equal(codes.astype(float), len(names))
+    ax.imshow(
+        shown,
+        cmap=ListedColormap(colours),
+        vmin=-0.5,
+        vmax=len(names) - 0.5,
+        extent=_extent(classes),
+        interpolation="nearest",
+    )
+    handles = []
+    for i, name in enumerate(names):
+        label = name
+        if table is not None:
+            row = table.iloc[i]
+            label = f"{name}: {row['area_pct']:.1f} % area, {row['landslide_pct']:.1f} % slides"
+        handles.append(Patch(facecolor=colours[i], edgecolor="0.3", label=label))
+    ax.legend(
+        handles=handles[::-1],
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1),
+        fontsize=8,
+        title="susceptibility",
+        title_fontsize=8,
+        frameon=False,
+    )
+    map_axes(ax, classes)
+    method = classes.attrs.get("method")
+    ax.set_title(title or (f"susceptibility zones ({method})" if method else "susceptibility"))
     return fig
 
 
-def plot_calibration(results: dict, *, ax=None, title: str | None = None, log: bool = True):
-    """Reliability diagram: observed landslide frequency against mean predicted probability.
+def plot_uncertainty(
+    uncertainty: xr.Dataset,
+    *,
+    title: str | None = None,
+    max_pixels: int = 1_000_000,
+    cmap: str = "inferno",
+):
+    """Mean (left) and standard deviation (right) of an ensemble's maps.
 
-    Parameters
-    ----------
-    results : dict
-        ``name -> calibration(...)`` results (:func:`xlandslide.calibration`).
-    ax : Axes, optional
-    title : str, optional
-    log : bool
-        Logarithmic axes (default): susceptibilities crowd near 0, where a linear plot
-        shows nothing.  Bins with an observed frequency of 0 are then drawn at the bottom.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    ``uncertainty``: :func:`xlandslide.uncertainty_map` (``mean`` and ``std``).  Large maps
+    are coarsened lazily (mean) before drawing.
     """
-    fig, ax = _single_axes(ax)
-    lows = []
-    for name, r in results.items():
-        pred = np.asarray(r["mean_predicted"], dtype=np.float64)
-        freq = np.asarray(r["observed_frequency"], dtype=np.float64)
-        ok = np.isfinite(pred) & np.isfinite(freq)
-        pred, freq = pred[ok], freq[ok]
-        if log:
-            positive = np.concatenate([pred[pred > 0], freq[freq > 0]])
-            lows.append(positive.min() if positive.size else 1e-3)
-        ax.plot(pred, freq, marker="o", label=f"{name} (ECE = {r['ece']:.4f})")
-    lo = 0.0
-    if log:
-        lo = 10 ** math.floor(math.log10(min(lows))) if lows else 1e-3
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        for line in ax.get_lines():  # zero frequencies at the bottom edge
-            y = np.asarray(line.get_ydata(), dtype=np.float64)
-            line.set_ydata(np.where(y > 0, y, lo))
-    ax.plot([lo, 1], [lo, 1], linestyle="--", color="0.5", label="perfect calibration")
-    ax.set_xlim(lo, 1)
-    ax.set_ylim(lo, 1)
-    ax.set_xlabel("mean predicted probability")
-    ax.set_ylabel("observed landslide frequency")
-    ax.legend(loc="upper left")
-    if title:
-        ax.set_title(title)
+    Figure = _figure_class()
+    for v in ("mean", "std"):
+        if v not in uncertainty:
+            raise ConfigError("give xlandslide.uncertainty_map(...): a Dataset of mean and std")
+    mean = _check_map(uncertainty["mean"], "mean")
+    std = _check_map(uncertainty["std"], "std")
+    factor = reduction_factor(mean.size, max_pixels)
+    panels = [
+        (_downsample(mean, factor, "mean"), "mean susceptibility", cmap),
+        (_downsample(std, factor, "mean"), "standard deviation over the models", "viridis"),
+    ]
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
+    extent = _extent(mean)
+    for ax, (a, label, cm) in zip(axes, panels):
+        finite = np.isfinite(a)
+        top = float(np.nanmax(a)) if finite.any() else 1.0
+        im = ax.imshow(
+            a, cmap=cm, vmin=0.0, vmax=top or 1.0, extent=extent, interpolation="nearest"
+        )
+        fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+        map_axes(ax, mean)
+        ax.set_title(label)
+    n = uncertainty.attrs.get("n_members")
+    fig.suptitle(title or (f"ensemble of {n} models" if n else "ensemble"))
     return fig
-
-
-def save_figure(fig, path, *, dpi: int = 150) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix, parents created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    return path
-
-
-__all__ = [
-    "plot_calibration",
-    "plot_model_maps",
-    "plot_roc",
-    "plot_susceptibility",
-    "save_figure",
-]

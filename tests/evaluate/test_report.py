@@ -1,0 +1,97 @@
+"""Tests of xlandslide.evaluate.report: Table 2 and Figures 4-6 for the six models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import xlandslide as xl
+from tests.helpers import tiny_region
+from xlandslide.errors import ConfigError
+from xlandslide.evaluate.report import PAPER_MODELS, paper_report, zoom_window
+from xlandslide.grid import PatchGeometry
+from xlandslide.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    region = tiny_region(distances=(30.0, 100.0), halo=16).compute()
+    patches = xl.make_patches(region, PatchGeometry(32, 16), seed=0)
+    quick = {
+        n: TrainConfig.paper(n, epochs=1, batch_size=4, device="cpu", max_batches_per_epoch=2)
+        for n in PAPER_MODELS[1:]
+    }
+    small = {
+        "nn": {"hidden": [4]},
+        "lann": {"hidden": [4]},
+        "cnn": {"base_width": 2},
+        "lacnn": {"base_width": 2},
+    }
+    out = tmp_path_factory.mktemp("report")
+    rep = paper_report(
+        region, patches, configs=quick, model_configs=small, max_aligned=4, out=out, progress=False
+    )
+    return region, patches, rep, out
+
+
+def test_table2_is_the_scores_of_the_maps(report):
+    region, patches, rep, _ = report
+    t = rep.table
+    assert t.model.tolist() == ["Naive", "LLR", "NN", "LANN", "CNN", "LACNN"]
+    test = patches.core_mask("test", like=region)
+    train = patches.core_mask("train", like=region)
+    label = region["label"]
+    for name, row in zip(PAPER_MODELS, t.itertuples()):
+        prob = xl.predict(region, rep.models[name])
+        m = xl.evaluate(prob, label, test)
+        assert row.test_nll == pytest.approx(m["nll"], rel=1e-5)
+        assert row.auc == pytest.approx(m["auc"], abs=1e-6)
+        assert row.pr_auc == pytest.approx(m["pr_auc"], abs=1e-6)
+        if name != "naive":
+            assert row.train_nll == pytest.approx(xl.nll(prob, label, train), rel=1e-5)
+    # the Naive row in closed form: the training ratio r on pixels of positive fraction p
+    r = rep.models["naive"].module.ratio
+    p = xl.naive_ratio(label, test)
+    assert t.test_nll[0] == pytest.approx(-(p * math.log(r) + (1 - p) * math.log(1 - r)))
+    assert t.train_nll[0] == pytest.approx(-(r * math.log(r) + (1 - r) * math.log(1 - r)))
+    assert t.auc[0] == 0.5
+    # the aligned models read what the LLR chose; "Table 2" text
+    assert rep.models["lacnn"].spec.aligned == rep.aligned == rep.models["lann"].spec.aligned
+    assert "test NLL" in rep.format() and "LACNN" in rep.format()
+
+
+def test_figures_and_files(report):
+    region, patches, rep, out = report
+    for name in ("table2.csv", "table2.json", "roc.png", "maps.png", "calibration.png"):
+        assert (out / name).stat().st_size > 0, name
+    for name in PAPER_MODELS:
+        assert (out / "models" / f"{name}.pt").exists()
+        saved = xl.open_map(out / "maps" / f"{name}.zarr")
+        np.testing.assert_allclose(
+            saved.values, xl.predict(region, rep.models[name]).values, atol=1e-6
+        )
+    w = zoom_window(patches, region["label"])
+    k = max(
+        patches.indices("test"),
+        key=lambda k: int(
+            (
+                region["label"].values[
+                    patches.origins[k][0] : patches.origins[k][0] + 32,
+                    patches.origins[k][1] : patches.origins[k][1] + 32,
+                ]
+                == 1
+            ).sum()
+        ),
+    )
+    y0, y1, x0, x1 = patches.window(k)
+    assert w == {"y": slice(max(y0, 0), min(y1, 96)), "x": slice(max(x0, 0), min(x1, 112))}
+
+
+def test_report_errors(report):
+    region, patches, _, _ = report
+    with pytest.raises(ConfigError, match="distinct"):
+        paper_report(region, patches, models=["llr", "llr"])
+    with pytest.raises(ConfigError, match="unknown model"):
+        paper_report(region, patches, models=["svm"])

@@ -1,0 +1,285 @@
+""":func:`paper_report`: the paper's Table 2 and Figures 4-6 for all six models, in one call.
+
+On one patch split (:func:`xlandslide.make_patches`, the paper's random 80 / 10 / 10):
+
+1. fit Naive (the training positive ratio), LLR, NN, then choose the aligned features from
+   the LLR's weights (the paper's ``|w| >= 0.2`` rule) and fit LANN, CNN and LACNN;
+2. predict every map lazily — streamed to ``out/maps/NAME.zarr`` when ``out`` is given, so
+   that the scores and figures read each map from disk instead of recomputing it;
+3. score: test NLL, train NLL and ROC AUC (Table 2), with PR AUC, Brier score and ECE;
+4. draw the ROC curves of all models on one plot (Figure 4) and every map over the whole
+   region and in a zoomed window beside the ground truth (Figures 5-6), and the
+   reliability diagram.
+
+Which split every figure is on is said in the table (``split`` column) and the figure
+titles; for skill on held-out *space*, run :func:`xlandslide.cross_validate` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+
+#: The models of Table 2, in its order.
+PAPER_MODELS = ("naive", "llr", "nn", "lann", "cnn", "lacnn")
+#: Display names.
+DISPLAY = {
+    "naive": "Naive",
+    "llr": "LLR",
+    "nn": "NN",
+    "lann": "LANN",
+    "cnn": "CNN",
+    "lacnn": "LACNN",
+}
+
+
+@dataclass
+class Report:
+    """What :func:`paper_report` returns.
+
+    ``table``: one row per model — ``model``, ``test_nll``, ``train_nll``, ``auc``,
+    ``pr_auc``, ``brier``, ``ece``, ``auc_error_bound``, ``seconds`` (training), ``split``;
+    ``results``: per model the :func:`xlandslide.evaluate` dict on the test cores (with the
+    ROC curve); ``models``, ``maps`` (lazy or opened from ``out``); ``aligned`` names;
+    ``files``: what was written.
+    """
+
+    table: object
+    results: dict
+    models: dict
+    maps: dict
+    aligned: tuple
+    files: dict = field(default_factory=dict)
+
+    def format(self) -> str:
+        """Table 2 as text (NLL per known pixel; AUC; PR AUC; ECE — on the test split)."""
+        lines = [
+            f"{'model':<7} {'test NLL':>9} {'train NLL':>10} {'AUC':>7} {'PR AUC':>7} "
+            f"{'Brier':>8} {'ECE':>8}"
+        ]
+        for _, r in self.table.iterrows():
+            lines.append(
+                f"{r['model']:<7} {r['test_nll']:>9.4f} {r['train_nll']:>10.4f} "
+                f"{r['auc']:>7.3f} {r['pr_auc']:>7.3f} {r['brier']:>8.5f} {r['ece']:>8.4f}"
+            )
+        return "\n".join(lines)
+
+
+def _log(progress, msg):
+    if progress:
+        print(f"[xlandslide report] {msg}", file=sys.stderr, flush=True)
+
+
+def paper_report(
+    region,
+    patches,
+    *,
+    models: Sequence[str] = PAPER_MODELS,
+    configs: Mapping | None = None,
+    model_configs: Mapping | None = None,
+    aligned: Sequence[str] | None = None,
+    distances: Sequence[float] | None = None,
+    threshold: float = 0.2,
+    max_aligned: int | None = None,
+    out=None,
+    predict_region=None,
+    window: dict | None = None,
+    progress: bool = True,
+) -> Report:
+    """Train, predict, score and draw all six models of the paper on one split.
+
+    Parameters
+    ----------
+    region : Dataset
+        The training region (for aligned models, with the offsets of ``distances``).  A
+        store opened with ``chunks=None`` trains fastest.
+    patches : PatchSet
+        The split (:func:`xlandslide.make_patches`); scores are on its ``test`` cores, the
+        train NLL on its ``train`` cores.
+    models : sequence of str
+        Any of :data:`PAPER_MODELS` (default all six, in Table 2's order).
+    configs, model_configs : mapping of name -> TrainConfig / options, optional
+        Per-model training settings (default ``TrainConfig.paper(name)``) and options.
+    aligned : sequence of str, optional
+        The aligned features (default: the LLR's choice, ``threshold`` / ``max_aligned``).
+    distances : sequence of float, optional
+        Looking distances of the aligned models (default: all the region holds).
+    out : path, optional
+        Folder: checkpoints ``models/NAME.pt``, maps ``maps/NAME.zarr``, ``table2.csv``,
+        ``table2.json``, ``roc.png``, ``maps.png``, ``calibration.png``.
+    predict_region : Dataset, optional
+        The region to predict (default ``region``): e.g. the same store opened with dask
+        chunks.
+    window : dict, optional
+        Pixel slices of the zoomed window (default: the test patch with most landslides).
+    progress : bool
+
+    Returns
+    -------
+    Report
+    """
+    import dask
+    import pandas as pd
+
+    from ..models import canonical_name, model_entry
+    from ..predict import predict
+    from ..train.config import TrainConfig
+    from ..train.fit import fit
+    from ..train.select import select_aligned_features
+    from .calibration import calibration
+    from .metrics import evaluate, naive_nll, nll
+
+    names = [canonical_name(m) for m in models]
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"models must name distinct models, got {list(models)}")
+    order = {n: i for i, n in enumerate(PAPER_MODELS)}
+    names.sort(key=order.get)
+    configs = dict(configs or {})
+    model_configs = dict(model_configs or {})
+    out = Path(out) if out is not None else None
+    if out is not None:
+        (out / "models").mkdir(parents=True, exist_ok=True)
+    files: dict = {}
+    trained, seconds = {}, {}
+    needs = any(model_entry(n).needs_offsets for n in names)
+
+    def ckpt(name):
+        return None if out is None else out / "models" / f"{name}.pt"
+
+    def train(name, **kw):
+        t0 = time.perf_counter()
+        _log(progress, f"training {DISPLAY[name]}")
+        if name == "naive":
+            m = fit(region, "naive", patches=patches, checkpoint=ckpt(name))
+        else:
+            cfg = configs.get(name) or TrainConfig.paper(name)
+            m = fit(
+                region,
+                name,
+                patches=patches,
+                config=cfg,
+                model_config=model_configs.get(name),
+                checkpoint=ckpt(name),
+                progress=progress,
+                **kw,
+            )
+        seconds[name] = time.perf_counter() - t0
+        trained[name] = m
+        return m
+
+    for name in [n for n in names if not model_entry(n).needs_offsets]:
+        train(name)
+    chosen: tuple = ()
+    if needs:
+        if aligned is not None:
+            chosen = tuple(aligned)
+        else:
+            llr = trained.get("llr")
+            if llr is None:
+                cfg = configs.get("llr") or TrainConfig.paper("llr")
+                llr = fit(region, "llr", patches=patches, config=cfg, progress=progress)
+            chosen = select_aligned_features(
+                region, patches, llr=llr, threshold=threshold, max_features=max_aligned
+            ).names
+        _log(progress, f"aligned features ({len(chosen)}): {', '.join(chosen)}")
+        for name in [n for n in names if model_entry(n).needs_offsets]:
+            train(name, aligned=chosen, distances=distances)
+    trained = {n: trained[n] for n in names}
+
+    target = region if predict_region is None else predict_region
+    maps = {}
+    for name, m in trained.items():
+        prob = predict(target, m)
+        if out is not None:
+            from ..io.maps import open_map, write_map
+
+            path = out / "maps" / f"{name}.zarr"
+            _log(progress, f"predicting {DISPLAY[name]} -> {path}")
+            with dask.config.set(scheduler="threads"):
+                write_map(prob, path, overwrite=True)
+            prob = open_map(path)
+            files[f"map_{name}"] = path
+        maps[name] = prob
+    label = target["label"]
+    test = patches.core_mask("test", like=target)
+    train_m = patches.core_mask("train", like=target)
+    rows, results, reliability = [], {}, {}
+    for name, prob in maps.items():
+        _log(progress, f"scoring {DISPLAY[name]}")
+        r = evaluate(prob, label, test, roc=True)
+        c = calibration(prob, label, test)
+        if name == "naive":
+            ratio = trained[name].module.ratio
+            train_nll = naive_nll(ratio, label, train_m)
+        else:
+            train_nll = nll(prob, label, train_m)
+        results[name], reliability[name] = r, c
+        rows.append(
+            {
+                "model": DISPLAY[name],
+                "test_nll": r["nll"],
+                "train_nll": float(train_nll),
+                "auc": r["auc"],
+                "pr_auc": r["pr_auc"],
+                "brier": r["brier"],
+                "ece": c["ece"],
+                "auc_error_bound": r["auc_error_bound"],
+                "n_test_pixels": r["n_pixels"],
+                "test_positive_ratio": r["positive_ratio"],
+                "seconds": seconds[name],
+                "split": "random patch split, test cores",
+            }
+        )
+    table = pd.DataFrame(rows)
+    report = Report(table, results, trained, maps, tuple(chosen), files)
+    if out is not None:
+        _write(report, out, patches, label, reliability, window)
+    return report
+
+
+def zoom_window(patches, label, split: str = "test") -> dict:
+    """The window (core and halo) of the ``split`` patch whose core holds most landslides."""
+    best, best_k = -1, None
+    core = patches.geometry.core
+    for k in patches.indices(split):
+        r, c = patches.origins[k]
+        block = np.asarray(label.isel(y=slice(r, r + core), x=slice(c, c + core)).values)
+        n = int(np.count_nonzero(block == 1))
+        if n > best:
+            best, best_k = n, k
+    ny, nx = label.sizes["y"], label.sizes["x"]
+    if best_k is None:
+        return {"y": slice(0, ny // 2), "x": slice(0, nx // 2)}
+    y0, y1, x0, x1 = patches.window(best_k)
+    return {"y": slice(max(y0, 0), min(y1, ny)), "x": slice(max(x0, 0), min(x1, nx))}
+
+
+def _write(report: Report, out: Path, patches, label, reliability, window) -> None:
+    from ..plot import plot_calibration, plot_model_maps, plot_roc, save_figure
+
+    t = report.table
+    t.to_csv(out / "table2.csv", index=False)
+    (out / "table2.json").write_text(json.dumps(t.to_dict(orient="records"), indent=2))
+    report.files.update(table_csv=out / "table2.csv", table_json=out / "table2.json")
+    curves = {DISPLAY[n]: r for n, r in report.results.items() if n != "naive"}
+    fig = plot_roc(
+        curves, naive="naive" in report.results, title="ROC on the test split (random patch split)"
+    )
+    report.files["roc"] = save_figure(fig, out / "roc.png")
+    win = window if window is not None else zoom_window(patches, label)
+    fig = plot_model_maps({DISPLAY[n]: m for n, m in report.maps.items()}, label, window=win)
+    report.files["maps"] = save_figure(fig, out / "maps.png")
+    rel = {DISPLAY[n]: r for n, r in reliability.items() if n != "naive"}
+    fig = plot_calibration(rel, title="reliability on the test split")
+    report.files["calibration"] = save_figure(fig, out / "calibration.png")
+
+
+__all__ = ["DISPLAY", "PAPER_MODELS", "Report", "paper_report", "zoom_window"]

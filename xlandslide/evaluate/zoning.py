@@ -1,0 +1,441 @@
+"""Susceptibility zoning: classes of a probability map, their table, success / prediction rates.
+
+What hazard agencies deliver (Chung & Fabbri 2003; Guzzetti et al. 2006; DESIGN §5):
+
+- :func:`zoning`: a lazy uint8 class map (0 = very low ... n - 1 = very high, 255 = no
+  data) from breaks chosen by ``"quantile"`` (equal areas), ``"natural_breaks"``
+  (Fisher-Jenks), ``"equal_interval"`` or given by the user;
+- :func:`zoning_table`: per class its area (km², %), landslide pixels (count, %), density
+  and frequency ratio (% of landslides / % of area);
+- :func:`~xlandslide.evaluate.rates.rate_curve` (in :mod:`xlandslide.evaluate.rates`):
+  cumulative % of landslides against cumulative % of area ranked by susceptibility, with
+  the area under it — the *success rate* with the training labels, the *prediction rate*
+  with held-out ones.
+
+Breaks in one streaming pass
+----------------------------
+Every method reads the map once.  Quantiles and the equal-interval range come from the
+histogram of :mod:`xlandslide.evaluate.metrics` (2**16 bins uniform in a log-odds-like
+scale, each with its smallest and largest value): a quantile break is the smallest value of
+the bin where the cumulative area crosses the target (or of the next bin, whichever leaves
+the area nearer it), so each class's area is exact up to the pixels of one bin — exact when
+the map has at most ``exact_limit`` valid pixels, where the values are sorted instead.
+Natural breaks are Fisher-Jenks (``jenkspy``, the optional ``zoning`` extra) on a uniform
+sample of ``sample`` valid pixels (10,000 by default; all of them when fewer): the pixels
+with the smallest values of a hash of their position and ``seed``, so the sample does not
+depend on the chunks.
+
+Class ``c`` holds ``breaks[c - 1] <= p < breaks[c]`` (``breaks`` are the ``n - 1`` inner
+thresholds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ConfigError, EvaluationError, MissingOptionalDependency
+from ._histogram import (
+    BINS,
+    EXACT_LIMIT,
+    Stats,
+    as_yx,
+    class_histogram,
+    reduce_blocks,
+    unified,
+)
+
+ZONING_METHODS = ("quantile", "natural_breaks", "equal_interval")
+#: Class names by number of classes (others: "class 1", "class 2", ...).
+CLASS_NAMES = {
+    2: ("low", "high"),
+    3: ("low", "moderate", "high"),
+    4: ("low", "moderate", "high", "very high"),
+    5: ("very low", "low", "moderate", "high", "very high"),
+}
+#: No-data code of a class map.
+NODATA_CLASS = 255
+#: Sample size of the natural breaks.
+JENKS_SAMPLE = 10_000
+
+
+def class_names(n: int) -> tuple[str, ...]:
+    """The names of ``n`` susceptibility classes, lowest first."""
+    return CLASS_NAMES.get(int(n), tuple(f"class {i + 1}" for i in range(int(n))))
+
+
+def _valid(prob, mask):
+    prob = as_yx(prob, "prob")
+    if prob.dtype.kind != "f":
+        raise EvaluationError(f"prob must hold probabilities (floats), got dtype {prob.dtype}")
+    if mask is not None:
+        from ..grid import check_same_grid
+
+        mask = as_yx(mask, "mask")
+        check_same_grid(prob, mask, "prob and mask")
+        mask = mask.astype(bool)
+    return prob, mask
+
+
+# --------------------------------------------------------------------------- breaks
+
+
+def _histogram_pass(prob, mask, bins, sample, seed):
+    """One pass: the histogram of the valid pixels and a hashed sample of them."""
+    import dask
+
+    from ..patches.splits import pixel_hash
+
+    arrays = [prob] + ([mask] if mask is not None else [])
+    data = unified(arrays)
+    nx = prob.sizes["x"]
+    size = 6 * bins
+
+    def hist_block(p, m=None):
+        v = _values(p, m)
+        return class_histogram(v, np.zeros(v.size, dtype=bool), bins)
+
+    vec = reduce_blocks(hist_block, data, size, "xlandslide-zoning-hist")
+    parts = [vec[:, :, : 2 * bins].sum(axis=(0, 1))]
+    parts += [vec[:, :, 2 * bins : 4 * bins].min(axis=(0, 1))]
+    parts += [vec[:, :, 4 * bins :].max(axis=(0, 1))]
+    tasks = []
+    if sample:
+        rows = np.r_[0, np.cumsum(data[0].chunks[0])]
+        cols = np.r_[0, np.cumsum(data[0].chunks[1])]
+        blocks = [d.to_delayed() for d in data]
+
+        def sample_block(p, m, r0, c0):
+            p = np.asarray(p)
+            sel = ~np.isnan(p) if m is None else ~np.isnan(p) & np.asarray(m, bool)
+            r, c = np.nonzero(sel)
+            h = pixel_hash((r + r0).astype(np.int64) * nx + (c + c0), seed)
+            v = p[r, c].astype(np.float64)
+            if h.size > sample:
+                keep = np.argpartition(h, sample)[:sample]
+                h, v = h[keep], v[keep]
+            return np.stack([h, v])
+
+        for i in range(blocks[0].shape[0]):
+            for j in range(blocks[0].shape[1]):
+                m = blocks[1][i, j] if mask is not None else None
+                tasks.append(
+                    dask.delayed(sample_block)(blocks[0][i, j], m, int(rows[i]), int(cols[j]))
+                )
+    computed = dask.compute(*parts, *tasks)
+    hist = np.concatenate(computed[:3])
+    st = Stats(0.0, 0.0, 0, 0, 0).set_histogram(hist, bins)  # class 0: the valid pixels
+    st.n = int(st.neg.sum())
+    values = None
+    if sample:
+        both = np.concatenate([c for c in computed[3:]], axis=1)
+        if both.shape[1] > sample:
+            keep = np.argpartition(both[0], sample)[:sample]
+            both = both[:, keep]
+        values = both[1]
+    return st, values
+
+
+def _values(p, m=None) -> np.ndarray:
+    p = np.asarray(p)
+    sel = ~np.isnan(p)
+    if m is not None:
+        sel &= np.asarray(m, dtype=bool)
+    v = p[sel]
+    if v.size and (v.min() < 0 or v.max() > 1):
+        raise EvaluationError(
+            "the map holds values outside [0, 1]; zone probabilities (not logits)"
+        )
+    return v
+
+
+def zoning_breaks(
+    prob,
+    method: str = "quantile",
+    n_classes: int = 5,
+    *,
+    mask=None,
+    sample: int = JENKS_SAMPLE,
+    seed: int = 0,
+    exact_limit: int = EXACT_LIMIT,
+    bins: int = BINS,
+) -> np.ndarray:
+    """The ``n_classes - 1`` inner breaks of a map by ``method`` (one pass; module notes).
+
+    ``mask`` restricts the pixels that set the breaks (e.g. the region's inside).
+    """
+    import dask
+
+    if method not in ZONING_METHODS:
+        raise ConfigError(f"unknown zoning method {method!r}; use one of {ZONING_METHODS}")
+    n = int(n_classes)
+    if n != n_classes or n < 2 or n > 254:
+        raise ConfigError(f"n_classes must be an integer in 2 .. 254, got {n_classes!r}")
+    prob, mask = _valid(prob, mask)
+    if prob.size <= exact_limit:
+        arrays = [prob] + ([mask] if mask is not None else [])
+        lazy = [a.data for a in arrays if a.chunks is not None]
+        got = iter(dask.compute(*lazy))
+        data = [next(got) if a.chunks is not None else a.values for a in arrays]
+        v = np.sort(_values(*data).astype(np.float64))
+        if v.size == 0:
+            raise EvaluationError("the map holds no valid (non-NaN) pixel to zone")
+        if method == "quantile":
+            idx = [min(v.size - 1, round(c * v.size / n)) for c in range(1, n)]
+            return np.array([v[i] for i in idx])
+        if method == "equal_interval":
+            return _equal(v[0], v[-1], n)
+        values = v
+        if v.size > sample:
+            from ..patches.splits import pixel_hash
+
+            flat = np.arange(v.size)  # a seeded uniform sample of the sorted values
+            values = v[np.sort(np.argsort(pixel_hash(flat, seed))[:sample])]
+        return _jenks(values, n)
+    st, values = _histogram_pass(
+        prob, mask, bins, sample if method == "natural_breaks" else 0, seed
+    )
+    if st.n == 0:
+        raise EvaluationError("the map holds no valid (non-NaN) pixel to zone")
+    full = st.neg > 0
+    if method == "equal_interval":
+        return _equal(float(st.lo_neg[full].min()), float(st.hi_neg[full].max()), n)
+    if method == "natural_breaks":
+        return _jenks(values, n)
+    cum = np.cumsum(st.neg)
+    before = cum - st.neg
+    out = []
+    for c in range(1, n):
+        target = c * st.n / n
+        b = int(np.searchsorted(cum, target, side="left"))  # the bin crossing the target
+        b = min(b, len(cum) - 1)
+        nxt = next((j for j in range(b + 1, len(cum)) if st.neg[j] > 0), None)
+        lower = abs(before[b] - target)
+        upper = abs(cum[b] - target) if nxt is not None else math.inf
+        out.append(float(st.lo_neg[b] if lower <= upper else st.lo_neg[nxt]))
+    return np.array(out)
+
+
+def _equal(lo: float, hi: float, n: int) -> np.ndarray:
+    return lo + (hi - lo) * np.arange(1, n) / n
+
+
+def _jenks(values: np.ndarray, n: int) -> np.ndarray:
+    try:
+        import jenkspy
+    except ImportError as err:
+        raise MissingOptionalDependency(
+            "natural breaks need jenkspy, which is not installed: "
+            "pip install 'xlandslide[zoning]' (or jenkspy)"
+        ) from err
+    values = np.asarray(values, dtype=np.float64)
+    if np.unique(values).size < n:
+        raise EvaluationError(
+            f"natural breaks into {n} classes need at least {n} distinct values; the map "
+            f"(sample) holds {np.unique(values).size}: use fewer classes or quantiles"
+        )
+    return np.asarray(jenkspy.jenks_breaks(values, n_classes=n), dtype=np.float64)[1:-1]
+
+
+# --------------------------------------------------------------------------- class map
+
+
+def _classify_block(p, m=None, *, breaks):
+    p = np.asarray(p)
+    out = np.searchsorted(breaks, p, side="right").astype(np.uint8)
+    bad = np.isnan(p)
+    if m is not None:
+        bad |= ~np.asarray(m, dtype=bool)
+    out[bad] = NODATA_CLASS
+    return out
+
+
+def zoning(
+    prob,
+    method: str = "quantile",
+    n_classes: int = 5,
+    breaks: Sequence[float] | None = None,
+    *,
+    mask=None,
+    sample: int = JENKS_SAMPLE,
+    seed: int = 0,
+    exact_limit: int = EXACT_LIMIT,
+) -> xr.DataArray:
+    """Susceptibility classes of a probability map: a lazy uint8 class map.
+
+    Parameters
+    ----------
+    prob : DataArray (y, x)
+        Probabilities (NaN: no data).
+    method : {"quantile", "natural_breaks", "equal_interval"}
+        How the breaks are chosen (module notes); ignored when ``breaks`` is given.
+    n_classes : int
+        Number of classes (default 5: very low, low, moderate, high, very high).
+    breaks : sequence of float, optional
+        The ``n - 1`` increasing inner thresholds, instead of a method.
+    mask : DataArray (y, x) of bool, optional
+        Pixels to zone (others are no data, 255) — and that set the breaks.
+    sample, seed, exact_limit
+        See the module notes.
+
+    Returns
+    -------
+    DataArray
+        uint8 (y, x), dask-backed, ``attrs``: ``breaks``, ``class_names``, ``method``,
+        ``flag_values``, ``flag_meanings``, ``_FillValue``-style ``nodata`` 255.  Computing
+        the breaks reads the map once; the classes are computed when asked.
+
+    Examples
+    --------
+    >>> zones = xlandslide.zoning(prob, "quantile", 5)  # doctest: +SKIP
+    >>> xlandslide.zoning_table(zones, region["label"])  # doctest: +SKIP
+    """
+    import dask.array as da
+
+    prob, mask = _valid(prob, mask)
+    if breaks is None:
+        b = zoning_breaks(
+            prob, method, n_classes, mask=mask, sample=sample, seed=seed, exact_limit=exact_limit
+        )
+    else:
+        b = np.asarray(breaks, dtype=np.float64).ravel()
+        if b.size < 1 or not np.all(np.isfinite(b)) or np.any(np.diff(b) <= 0):
+            raise ConfigError(
+                f"breaks must be increasing finite thresholds (n_classes - 1 of them), got "
+                f"{list(np.atleast_1d(breaks))}"
+            )
+        method = "user"
+    n = b.size + 1
+    names = class_names(n)
+    arrays = [prob] + ([mask] if mask is not None else [])
+    data = (
+        unified(arrays)
+        if any(a.chunks is not None for a in arrays)
+        else [da.from_array(np.asarray(a.values), chunks=2048) for a in arrays]
+    )
+    classes = da.map_blocks(
+        _classify_block, *data, breaks=b, dtype=np.uint8, meta=np.array((), np.uint8)
+    )
+    coords = {k: v for k, v in prob.coords.items() if set(v.dims) <= {"y", "x"}}
+    out = xr.DataArray(
+        classes,
+        dims=("y", "x"),
+        coords=coords,
+        name="susceptibility_class",
+        attrs={
+            "long_name": "landslide susceptibility class",
+            "method": method,
+            "breaks": [float(x) for x in b],
+            "class_names": list(names),
+            "flag_values": list(range(n)),
+            "flag_meanings": " ".join(x.replace(" ", "_") for x in names),
+            "nodata": NODATA_CLASS,
+        },
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _table_block(cls, lab, m=None, *, n):
+    cls = np.asarray(cls)
+    lab = np.asarray(lab)
+    ok = cls < n
+    if m is not None:
+        ok_l = ok & np.asarray(m, dtype=bool)
+    else:
+        ok_l = ok
+    c = cls[ok].astype(np.int64)
+    slide = cls[ok_l & (lab == 1)].astype(np.int64)
+    known = cls[ok_l & (lab >= 0)].astype(np.int64)
+    return np.concatenate(
+        [
+            np.bincount(c, minlength=n),
+            np.bincount(slide, minlength=n),
+            np.bincount(known, minlength=n),
+        ]
+    ).astype(np.float64)
+
+
+def zoning_table(classes: xr.DataArray, label, mask=None):
+    """Area, landslides, density and frequency ratio per class of a class map.
+
+    Parameters
+    ----------
+    classes : DataArray (y, x) uint8
+        From :func:`zoning` (255: no data).
+    label : DataArray (y, x)
+        1 landslide, 0 stable, -1 unknown.
+    mask : DataArray (y, x) of bool, optional
+        Which labels count (e.g. the held-out pixels of a fold); areas count every classed
+        pixel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class: ``class``, ``name``, ``lower``, ``upper`` (breaks), ``pixels``,
+        ``area_km2``, ``area_pct``, ``landslide_pixels``, ``landslide_pct`` (of all the
+        landslide pixels counted), ``density`` (landslide pixels / class pixels — the
+        landslide area fraction of the class for a polygon inventory), ``density_km2``
+        (landslide pixels per km², for points) and ``frequency_ratio``
+        (``landslide_pct / area_pct``; 1 = as many landslides as area).  One pass.
+    """
+    import dask
+    import pandas as pd
+
+    from ..grid import check_same_grid, pixel_size
+
+    classes = as_yx(classes, "classes")
+    label = as_yx(label, "label")
+    check_same_grid(classes, label, "classes and label")
+    n = len(classes.attrs.get("class_names", ())) or int(
+        dask.compute(classes.where(classes < NODATA_CLASS).max().data)[0] + 1
+    )
+    arrays = [classes, label] + ([as_yx(mask, "mask")] if mask is not None else [])
+    data = unified(arrays)
+    vec = reduce_blocks(_table_block, data, 3 * n, "xlandslide-zoning-table", n=n)
+    (sums,) = dask.compute(vec.sum(axis=(0, 1)))
+    pixels, slides, known = sums[:n], sums[n : 2 * n], sums[2 * n :]
+    try:
+        km2 = pixel_size(classes) ** 2 / 1e6
+    except Exception:  # no coordinates: areas in pixels only
+        km2 = math.nan
+    breaks = list(classes.attrs.get("breaks", [math.nan] * (n - 1)))
+    names = classes.attrs.get("class_names", class_names(n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        area_pct = 100 * pixels / pixels.sum()
+        slide_pct = 100 * slides / slides.sum() if slides.sum() else np.full(n, np.nan)
+        table = pd.DataFrame(
+            {
+                "class": np.arange(n),
+                "name": list(names),
+                "lower": [-math.inf if i == 0 else breaks[i - 1] for i in range(n)],
+                "upper": [math.inf if i == n - 1 else breaks[i] for i in range(n)],
+                "pixels": pixels.astype(np.int64),
+                "area_km2": pixels * km2,
+                "area_pct": area_pct,
+                "labelled_pixels": known.astype(np.int64),
+                "landslide_pixels": slides.astype(np.int64),
+                "landslide_pct": slide_pct,
+                "density": np.where(pixels > 0, slides / pixels, np.nan),
+                "density_km2": np.where(pixels > 0, slides / (pixels * km2), np.nan),
+                "frequency_ratio": np.where(area_pct > 0, slide_pct / area_pct, np.nan),
+            }
+        )
+    return table
+
+
+__all__ = [
+    "CLASS_NAMES",
+    "JENKS_SAMPLE",
+    "NODATA_CLASS",
+    "ZONING_METHODS",
+    "class_names",
+    "zoning",
+    "zoning_breaks",
+    "zoning_table",
+]

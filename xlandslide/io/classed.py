@@ -1,0 +1,249 @@
+"""Classed rasters (susceptibility zones) as GeoTIFF with a colour table and class names.
+
+:func:`write_classed` writes a uint8 class map (:func:`xlandslide.zoning`) block by block
+to a tiled GeoTIFF with
+
+- a colour table (green for very low ... red for very high; 255 = no data, transparent):
+  QGIS and GDAL draw the classes in their colours without any styling;
+- the class names as GDAL category names (in the PAM sidecar ``NAME.tif.aux.xml``, where
+  GDAL keeps them for GeoTIFF) and as band metadata (``CLASS_NAMES``, ``BREAKS``, JSON);
+- a QGIS style sidecar ``NAME.qml`` (a paletted renderer with one labelled entry per
+  class), which QGIS loads as the layer's default style: the legend lists the classes by
+  name.
+
+Each file is written atomically (:func:`xlandslide.io.atomic.atomic_output`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ConfigError, ShapeError
+from .atomic import atomic_output
+
+#: Colours of five classes, very low to very high (ColorBrewer RdYlGn, reversed).
+FIVE_COLOURS = ("#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c")
+NODATA = 255
+
+
+def class_colours(n: int) -> list[tuple[int, int, int]]:
+    """``n`` RGB colours from green (lowest class) to red (highest), as 0-255 ints."""
+    anchors = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in FIVE_COLOURS])
+    if n == len(anchors):
+        return [tuple(int(v) for v in a) for a in anchors]
+    t = np.linspace(0, len(anchors) - 1, n)
+    out = []
+    for x in t:
+        i = min(int(x), len(anchors) - 2)
+        f = x - i
+        out.append(tuple(int(np.rint(v)) for v in (1 - f) * anchors[i] + f * anchors[i + 1]))
+    return out
+
+
+def _hex(rgb) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+class _Target:
+    """``dask.array.store`` target writing blocks into band 1 of an open rasterio dataset."""
+
+    def __init__(self, dst):
+        self.dst = dst
+        self.lock = threading.Lock()
+
+    def __setitem__(self, key, value):
+        from rasterio.windows import Window
+
+        ys, xs = key
+        window = Window(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
+        with self.lock:
+            self.dst.write(np.asarray(value, dtype=np.uint8), 1, window=window)
+
+
+def _qml(names, colours) -> str:
+    entries = "\n".join(
+        f'        <paletteEntry value="{i}" color="{_hex(c)}" alpha="255" label={quoteattr(name)}/>'
+        for i, (name, c) in enumerate(zip(names, colours))
+    )
+    return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.28.0" styleCategories="Symbology">
+  <pipe>
+    <provider>
+      <resampling enabled="false" zoomedInResamplingMethod="nearestNeighbour"
+        zoomedOutResamplingMethod="nearestNeighbour" maxOversampling="2"/>
+    </provider>
+    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">
+      <rasterTransparency/>
+      <minMaxOrigin>
+        <limits>None</limits>
+        <extent>WholeRaster</extent>
+        <statAccuracy>Estimated</statAccuracy>
+        <cumulativeCutLower>0.02</cumulativeCutLower>
+        <cumulativeCutUpper>0.98</cumulativeCutUpper>
+        <stdDevFactor>2</stdDevFactor>
+      </minMaxOrigin>
+      <colorPalette>
+{entries}
+      </colorPalette>
+      <colorramp type="randomcolors" name="[source]"/>
+    </rasterrenderer>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeOn="0"/>
+    <rasterresampler maxOversampling="2"/>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"""
+
+
+def _aux_xml(names, description: str) -> str:
+    cats = "\n".join(f"      <Category>{_escape(n)}</Category>" for n in names)
+    return f"""<PAMDataset>
+  <PAMRasterBand band="1">
+    <Description>{_escape(description)}</Description>
+    <CategoryNames>
+{cats}
+    </CategoryNames>
+  </PAMRasterBand>
+</PAMDataset>
+"""
+
+
+def _escape(s: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape(str(s))
+
+
+def write_classed(
+    classes: xr.DataArray,
+    path,
+    *,
+    class_names=None,
+    colours=None,
+    overwrite: bool = False,
+    sidecars: bool = True,
+) -> Path:
+    """Write a class map to a GeoTIFF with a colour table and class names, streaming.
+
+    Parameters
+    ----------
+    classes : DataArray (y, x) uint8
+        Class codes ``0 .. n - 1`` and 255 for no data (:func:`xlandslide.zoning`), with a
+        CRS (rioxarray) and regular ``y``/``x`` coordinates.  Dask-backed maps are written
+        block by block.
+    path : path
+        ``.tif`` / ``.tiff``.
+    class_names : sequence of str, optional
+        Default ``classes.attrs["class_names"]``.
+    colours : sequence of RGB tuples or "#rrggbb", optional
+        One per class (default green to red, :func:`class_colours`).
+    overwrite : bool
+        Replace an existing file (and its sidecars).
+    sidecars : bool
+        Also write ``NAME.tif.aux.xml`` (GDAL category names) and ``NAME.qml`` (QGIS
+        style).
+
+    Returns
+    -------
+    Path
+    """
+    import dask.array as da
+    import rasterio
+    import rioxarray  # noqa: F401  (registers .rio)
+
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise ConfigError(f"a classed raster is written as GeoTIFF: use a .tif path, not {path}")
+    if not isinstance(classes, xr.DataArray) or set(classes.dims) != {"y", "x"}:
+        raise ShapeError("classes must be a (y, x) DataArray (xlandslide.zoning)")
+    classes = classes.transpose("y", "x")
+    names = list(class_names if class_names is not None else classes.attrs.get("class_names", ()))
+    if not names:
+        raise ConfigError("no class names: pass class_names=[...] or a map from xlandslide.zoning")
+    if len(names) >= NODATA:
+        raise ConfigError(f"at most {NODATA - 1} classes fit a uint8 map, got {len(names)}")
+    if colours is None:
+        rgb = class_colours(len(names))
+    else:
+        rgb = [
+            tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) if isinstance(c, str) else tuple(c)
+            for c in colours
+        ]
+        if len(rgb) != len(names):
+            raise ConfigError(f"{len(rgb)} colours for {len(names)} classes")
+    crs = classes.rio.crs
+    if crs is None:
+        raise ConfigError("the class map has no CRS; write one with rio.write_crs(...)")
+    ny, nx = classes.shape
+    profile = {
+        "driver": "GTiff",
+        "width": nx,
+        "height": ny,
+        "count": 1,
+        "dtype": "uint8",
+        "nodata": NODATA,
+        "crs": crs,
+        "transform": classes.rio.transform(),
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "DEFLATE",
+        "photometric": "PALETTE",
+    }
+    data = classes.data if classes.chunks is not None else da.from_array(classes.values, 1024)
+    cmap = {i: (*c, 255) for i, c in enumerate(rgb)}
+    cmap[NODATA] = (0, 0, 0, 0)
+    description = str(classes.attrs.get("long_name", "landslide susceptibility class"))
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write_colormap(1, cmap)
+            dst.set_band_description(1, description)
+            dst.update_tags(
+                1,
+                CLASS_NAMES=json.dumps(names),
+                BREAKS=json.dumps(list(classes.attrs.get("breaks", []))),
+                METHOD=str(classes.attrs.get("method", "")),
+            )
+            da.store(data.astype(np.uint8), _Target(dst), lock=False)
+    if sidecars:
+        for suffix, text in (
+            (path.suffix + ".aux.xml", _aux_xml(names, description)),
+            (".qml", _qml(names, rgb)),
+        ):
+            side = path.with_suffix(suffix) if suffix == ".qml" else Path(f"{path}.aux.xml")
+            with atomic_output(side, overwrite=True) as tmp:
+                Path(tmp).write_text(text)
+    return path
+
+
+def open_classed(path) -> xr.DataArray:
+    """Read a class map written by :func:`write_classed` (lazily), names in ``attrs``."""
+    import rasterio
+    import rioxarray
+
+    with rasterio.open(path) as src:
+        tags = src.tags(1)
+        cmap = src.colormap(1)
+    import warnings
+
+    with warnings.catch_warnings():
+        # rioxarray 0.19 hands xarray its block-aligned chunks as a tuple (deprecated there)
+        warnings.filterwarnings("ignore", message="Supplying chunks as dimension-order tuples")
+        da_ = rioxarray.open_rasterio(path, chunks=True).squeeze("band", drop=True)
+    names = json.loads(tags.get("CLASS_NAMES", "[]"))
+    da_.attrs.update(
+        class_names=names,
+        breaks=json.loads(tags.get("BREAKS", "[]")),
+        colours=[_hex(cmap[i][:3]) for i in range(len(names))],
+    )
+    return da_.rename("susceptibility_class")
+
+
+__all__ = ["class_colours", "open_classed", "write_classed"]

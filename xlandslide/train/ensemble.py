@@ -1,0 +1,109 @@
+"""Ensembles of trained models: :class:`EnsembleModel` and :func:`fit_ensemble` (seeds).
+
+With few labels (a point inventory of a few hundred points) one network's skill depends on
+its seed as much as on the data; the mean of several seeds' probabilities is steadier (and
+the spread of the members is a measure of the model's uncertainty).  An
+:class:`EnsembleModel` predicts like a :class:`~xlandslide.LandslideModel` —
+``xlandslide.predict(region, ensemble)`` is lazy and streams as for one model — and its
+probability is the mean of its members'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+class EnsembleModel:
+    """The mean probability of several models of one spec (seeds, or CV folds).
+
+    Parameters
+    ----------
+    members : sequence of LandslideModel
+        Trained models with the same :class:`~xlandslide.ModelSpec` apart from their
+        training settings (same name, layout, aligned features, distances, geometry).
+
+    Notes
+    -----
+    ``spec`` is the first member's; ``history`` lists the members' histories.
+    """
+
+    def __init__(self, members: Sequence):
+        members = list(members)
+        if not members:
+            raise ConfigError("an ensemble needs at least one model")
+        first = members[0].spec
+        for m in members[1:]:
+            s = m.spec
+            same = (s.name, s.layout, s.aligned, s.distances, s.geometry) == (
+                first.name,
+                first.layout,
+                first.aligned,
+                first.distances,
+                first.geometry,
+            )
+            if not same:
+                raise ConfigError(
+                    "the members of an ensemble must be the same model on the same inputs "
+                    f"(name, layout, aligned features, distances, geometry); got {first.name!r} "
+                    f"and {s.name!r}"
+                )
+        self.members = members
+        self.spec = first
+        self.history = {"members": [m.history for m in members]}
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __repr__(self) -> str:
+        return f"EnsembleModel({self.spec.name!r}, members={len(self.members)})"
+
+    def __dask_tokenize__(self):
+        from dask.base import tokenize
+
+        return ("xlandslide.EnsembleModel", *[tokenize(m) for m in self.members])
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def needs_offsets(self) -> bool:
+        return self.spec.needs_offsets
+
+    @property
+    def device(self):
+        return self.members[0].device
+
+    def predict_proba(self, continuous, categorical=None, offsets=None, **kwargs) -> np.ndarray:
+        """Mean of the members' :meth:`~xlandslide.LandslideModel.predict_proba`."""
+        total = None
+        for m in self.members:
+            p = m.predict_proba(continuous, categorical, offsets, **kwargs).astype(np.float64)
+            total = p if total is None else total + p
+        return (total / len(self.members)).astype(np.float32)
+
+
+def fit_ensemble(region, model: str, *, seeds: Sequence[int] = (0, 1, 2), config=None, **kwargs):
+    """Train ``model`` once per seed (``config.replace(seed=s)``) and average them.
+
+    ``kwargs`` go to :func:`xlandslide.fit` (``patches``, ``aligned``, masks...).  A single
+    seed returns the plain :class:`~xlandslide.LandslideModel`.
+    """
+    from .config import TrainConfig
+    from .fit import fit
+
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ConfigError("seeds must name at least one seed, e.g. (0, 1, 2)")
+    if model == "naive" or str(model).lower() == "naive":
+        return fit(region, model, **kwargs)
+    config = config if config is not None else TrainConfig.paper(model)
+    members = [fit(region, model, config=config.replace(seed=s), **kwargs) for s in seeds]
+    return members[0] if len(members) == 1 else EnsembleModel(members)
+
+
+__all__ = ["EnsembleModel", "fit_ensemble"]

@@ -17,6 +17,8 @@ CASES = [
     ("nn", {"hidden": [8, 4]}),
     ("lann", {"aligned_index": [0, 2, 3, 5, 9, 11], "n_distances": 2}),
     ("lann", {"aligned_index": [1, 4, 8], "n_distances": 2, "validity_channel": True}),
+    ("nn", {"hidden": [6], "linear_skip": True}),
+    ("lann", {"aligned_index": [0, 4, 9], "n_distances": 2, "linear_skip": True}),
 ]
 
 
@@ -36,6 +38,10 @@ def inputs(seed=0, b=2, c=3, h=37, w=41):
 def test_lookup_equals_the_forward(name, kw):
     torch.manual_seed(1)
     module = build_model(name, n_continuous=3, n_classes=N_CLASSES, **kw).eval()
+    if kw.get("linear_skip"):  # the skip and the body's head start at zero: give them values
+        with torch.no_grad():
+            for p in module.parameters():
+                p.add_(0.1 * torch.randn_like(p))
     cont, codes, offs = inputs()
     with torch.no_grad():
         want = module(cont, codes, offs)

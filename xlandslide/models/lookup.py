@@ -83,10 +83,16 @@ def lookup_forward(
     c, counts = expand.n_continuous, expand.n_classes
     starts = [c + sum(counts[:g]) for g in range(len(counts))]
     weight = conv.weight[:, :, 0, 0]
+    bias = conv.bias
+    linear = getattr(module, "linear", None)  # the wide-and-deep skip: another 1x1 conv
+    if linear is not None:
+        weight = torch.cat([weight, linear.weight[:, :, 0, 0]])
+        if bias is not None:
+            bias = torch.cat([bias, bias.new_zeros(linear.out_channels)])
     x = nan_to_zero(continuous.to(weight.dtype))
     y = torch.einsum("oc,bchw->bohw", weight[:, :c], x)
-    if conv.bias is not None:
-        y = y + conv.bias.view(1, -1, 1, 1)
+    if bias is not None:
+        y = y + bias.view(1, -1, 1, 1)
     codes = None
     if counts:
         codes = categorical.to(device=continuous.device, dtype=torch.long)
@@ -94,8 +100,13 @@ def lookup_forward(
     gather = module.gather
     if gather is not None:
         y = y + _aligned(gather, weight, expand.n_features, c, counts, starts, x, codes, offsets)
+    skip = None
+    if linear is not None:
+        y, skip = y[:, : -linear.out_channels], y[:, -linear.out_channels :]
     if rest is not None:
         y = rest(y)
+    if skip is not None:
+        y = y + skip
     return y.squeeze(1)
 
 

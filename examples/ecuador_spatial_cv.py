@@ -25,15 +25,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
-import rioxarray
 
 import xlandslide
-from xlandslide.catalog import FeatureLayout
 from xlandslide.evaluate.cv import compare
-from xlandslide.region import region_dataset
 from xlandslide.train.presets import point_inventory
 
 DATA = Path(__file__).resolve().parent / "data" / "ecuador_rbsf"
@@ -45,35 +40,18 @@ MODELS = ("llr", "lann", "lacnn")
 def terrain_region(tif=DATA / "ta_terrain_attributes_10m.tif", points=None):
     """A region of all five terrain attributes, the points burnt in as labels.
 
-    Every band is standardised with its mean and standard deviation over the pixels where
-    all five are valid; ``elev`` is also the region's DEM (for the uphill offsets).
-
-    (A local builder on top of :func:`xlandslide.region.region_dataset`; a general
-    ``xlandslide.build_region`` can replace it.)
+    :func:`xlandslide.build_region` with the ``elev`` band as the grid (the DEM, for the
+    uphill offsets) and the four other bands as continuous layers; every layer standardised
+    over the pixels where all are valid (one pass), the points as labels (-1 elsewhere).
     """
-    stack = rioxarray.open_rasterio(tif, masked=True)
-    names = [str(n) for n in stack.attrs["long_name"]]
-    bands = stack.values.astype(np.float32)
-    valid = np.isfinite(bands).all(axis=0)
-    stats, layers = {}, []
-    for name, band in zip(names, bands):
-        mean, std = float(band[valid].mean()), float(band[valid].std())
-        stats[name] = {"mean": mean, "std": std}
-        layers.append(np.where(valid, (band - mean) / std, np.nan).astype(np.float32))
-    dem = stack.isel(band=names.index("elev"), drop=True)
-    points = gpd.read_file(DATA / "lsl_balanced_points.gpkg") if points is None else points
-    label = xlandslide.labels_from_points(points, dem, "lslpts").values
-    label = np.where(valid, label, -1).astype(np.int8)
-    region = region_dataset(
-        dem=np.where(valid, bands[names.index("elev")], np.nan).astype(np.float32),
-        label=label,
-        layout=FeatureLayout(tuple(names)),
-        continuous=np.stack(layers),
-        coords={"y": dem["y"].values, "x": dem["x"].values},
-        normalisation=stats,
-        attrs={"title": "Reserva Biologica San Francisco: five terrain attributes"},
-    )
-    return region.rio.write_crs(dem.rio.crs)
+    bands = ("slope", "cplan", "cprof", "log10_carea")
+    return xlandslide.build_region(
+        xlandslide.RasterLayer(tif, band="elev"),
+        continuous={name: xlandslide.RasterLayer(tif, band=name) for name in bands},
+        labels=DATA / "lsl_balanced_points.gpkg" if points is None else points,
+        label_column="lslpts",
+        title="Reserva Biologica San Francisco: five terrain attributes",
+    ).compute()
 
 
 def settings(quick: bool = False):

@@ -89,7 +89,7 @@ def test_ecuador_spatial_cv_example(tmp_path, capsys):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     region = module.terrain_region()
-    assert list(region.layer.values) == ["slope", "cplan", "cprof", "elev", "log10_carea"]
+    assert list(region.layer.values) == ["slope", "dem", "cplan", "cprof", "log10_carea"]
     cont = region["continuous"].values
     inside = np.isfinite(cont).all(0)
     np.testing.assert_allclose(np.nanmean(cont[:, inside], axis=1), 0, atol=1e-4)

@@ -20,6 +20,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._device import (
+    _amp_dtype,
+    _to_device,
+    _torch_ready,
+    check_finite_weights,
+    device_lock,
+    normalise_device,
+)
 from .catalog import FeatureLayout
 from .errors import ConfigError
 from .grid import PatchGeometry
@@ -246,19 +254,6 @@ class ModelSpec:
         return hash(self.token())
 
 
-#: One forward at a time per device in a process: torch already uses every core (or the whole
-#: GPU) inside one call, so dask's threads must not multiply its threads and activations.
-_DEVICE_LOCKS: dict[str, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def device_lock(device) -> threading.Lock:
-    """The process-wide lock of ``device`` (see :data:`_DEVICE_LOCKS`)."""
-    key = str(device)
-    with _LOCKS_GUARD:
-        return _DEVICE_LOCKS.setdefault(key, threading.Lock())
-
-
 class LandslideModel:
     """A trained model: the torch module and its :class:`ModelSpec` (and training history).
 
@@ -447,52 +442,6 @@ class LandslideModel:
                         logits = forward(module, *inputs)
                     out[start:stop] = torch.sigmoid(logits.float()).cpu().numpy()
         return out
-
-
-def _to_device(array: np.ndarray, device):
-    """A tensor of ``array`` on ``device``: through pinned memory, asynchronously, on CUDA."""
-    import torch
-
-    t = torch.from_numpy(array)
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t
-
-
-def _amp_dtype(device):
-    """Mixed precision of inference on CUDA: bfloat16 where supported, else float16."""
-    import torch
-
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def normalise_device(device):
-    """``torch.device`` with an explicit index for CUDA (``cuda`` -> ``cuda:<current>``)."""
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
-def _torch_ready(array, dtype) -> np.ndarray:
-    """C-contiguous, writable array of ``dtype`` (torch.from_numpy needs both)."""
-    array = np.ascontiguousarray(array, dtype=dtype)
-    if not array.flags.writeable:
-        array = array.copy()
-    return array
-
-
-def check_finite_weights(module) -> list[str]:
-    """Names of the module's tensors that hold NaN or infinite values."""
-    import torch
-
-    bad = []
-    for key, t in module.state_dict().items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            bad.append(key)
-    return bad
 
 
 def spec_for_region(name: str, region, **fields) -> ModelSpec:

@@ -391,6 +391,18 @@ def verify_store(store, manifest: Mapping, *, only=None) -> None:
         )
 
 
+def checked_arrays(store, root: Root, manifest: Mapping | None, *, verify: bool):
+    """``(arrays, token)`` of a store about to be opened: its manifest checked (cheaply, or
+    every chunk decoded with ``verify``); a foreign store (no manifest) names no array and
+    is named by its metadata."""
+    from dask.base import tokenize
+
+    if manifest is None:
+        return (), tokenize(root.key, root.read_text("zarr.json"))
+    (verify_store if verify else check_store)(store, manifest)
+    return tuple(manifest.get("arrays", {})), tokenize(root.key, manifest_token(manifest))
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""

@@ -32,15 +32,13 @@ from .atomic import atomic_output, is_temporary
 from .guard import GuardedArray, guarded_variable, open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
-    check_store,
+    checked_arrays,
     foreign_output,
     is_url,
     local_path,
-    manifest_token,
     missing_manifest_message,
     read_manifest,
     refuse_inside_store,
-    verify_store,
 )
 from .resumable import NUMPY_CHUNK, partial_path, write_zarr_map
 
@@ -228,7 +226,6 @@ def open_map(
 
 
 def _open_zarr_map(path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
-    from dask.base import tokenize
 
     root = Root(path)
     if not root.url and is_temporary(root.path):  # even with a manifest: not renamed yet
@@ -239,16 +236,12 @@ def _open_zarr_map(path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
             raise IncompleteStoreError(
                 missing_manifest_message(str(path), "xlandslide.write_map(prob, path)")
             )
-        arrays, token = (), tokenize(root.key, root.read_text("zarr.json"))
-    else:
-        if manifest.get("kind") != "map":
-            raise ConfigError(
-                f"{str(path)!r} is an xlandslide {manifest.get('kind')} store, not a map: "
-                "give a map written by xlandslide.write_map (or `xlandslide predict`)"
-            )
-        (verify_store if verify else check_store)(path, manifest)
-        arrays = tuple(manifest.get("arrays", {}))
-        token = tokenize(root.key, manifest_token(manifest))
+    elif manifest.get("kind") != "map":
+        raise ConfigError(
+            f"{str(path)!r} is an xlandslide {manifest.get('kind')} store, not a map: "
+            "give a map written by xlandslide.write_map (or `xlandslide predict`)"
+        )
+    arrays, token = checked_arrays(path, root, manifest, verify=verify)
     ds = open_guarded_zarr(
         root,
         arrays,

@@ -26,16 +26,14 @@ from .atomic import atomic_output, is_temporary
 from .guard import open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
-    check_store,
+    checked_arrays,
     is_url,
     local_path,
-    manifest_token,
     missing_manifest_message,
     read_manifest,
     refuse_inside_store,
     replaceable_store,
     store_kind,
-    verify_store,
     write_manifest,
 )
 
@@ -111,7 +109,6 @@ def open_region(
     :class:`~xlandslide.errors.CorruptChunkError` naming the store, variable and chunk; it
     is never read as a fill value.
     """
-    from dask.base import tokenize
 
     if chunks == "store" or (isinstance(chunks, dict) and not chunks):
         chunks = "store"
@@ -134,18 +131,12 @@ def open_region(
     manifest = read_manifest(store)
     if manifest is None and not foreign:
         _refuse_unmanifested(root)
-    if manifest is not None:
-        if manifest.get("kind") != "region":
-            raise RegionError(
-                f"{root.label!r} is an xlandslide {manifest.get('kind')} store, not a region; "
-                "open it with xlandslide.open_map"
-            )
-        (verify_store if verify else check_store)(store, manifest)
-        arrays = tuple(manifest.get("arrays", {}))
-        token = tokenize(root.key, manifest_token(manifest))
-    else:
-        arrays = ()
-        token = tokenize(root.key, root.read_text("zarr.json"))
+    if manifest is not None and manifest.get("kind") != "region":
+        raise RegionError(
+            f"{root.label!r} is an xlandslide {manifest.get('kind')} store, not a region; "
+            "open it with xlandslide.open_map"
+        )
+    arrays, token = checked_arrays(store, root, manifest, verify=verify)
     try:
         ds = open_guarded_zarr(
             root,

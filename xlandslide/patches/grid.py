@@ -22,10 +22,8 @@ of one split as a map-style torch Dataset.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -33,7 +31,7 @@ import xarray as xr
 from ..catalog import LABEL_LANDSLIDE, LABEL_UNKNOWN
 from ..errors import ConfigError, GridMismatchError, PatchError, RegionError
 from ..grid import PatchGeometry
-from .splits import SPLITS, check_fractions, check_split, random_split
+from .splits import SPLITS, JsonRecord, check_fractions, check_split, random_split
 
 _FORMAT_VERSION = 1
 
@@ -41,7 +39,7 @@ _FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
-class PatchSet:
+class PatchSet(JsonRecord):
     """The patches of a region: grid, split and landslide flags (see :func:`make_patches`).
 
     Patch ``k`` (its id, ``0 <= k < len(patchset)``) has its core's top-left pixel at
@@ -51,6 +49,8 @@ class PatchSet:
     from pixel masks (:func:`mask_patches`) lists a core once per split whose pixels it
     holds, and ``positive[k]`` then says whether it holds a landslide pixel of that split.
     """
+
+    _what = "a patch set"  # in messages (a plain class attribute, not a field)
 
     geometry: PatchGeometry
     shape: tuple[int, int]
@@ -261,23 +261,6 @@ class PatchSet:
                 f"a damaged patch set ({what}); write it again with PatchSet.to_json, or "
                 "make the patches anew with make_patches"
             ) from None
-
-    def to_json(self, path) -> Path:
-        """Write :meth:`to_dict` as JSON to ``path``; returns the path."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict()))
-        return path
-
-    @classmethod
-    def from_json(cls, path) -> PatchSet:
-        """Read a patch set written by :meth:`to_json`."""
-        try:
-            d = json.loads(Path(path).read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise PatchError(
-                f"{str(path)!r} is not a patch set written by PatchSet.to_json ({err})"
-            ) from None
-        return cls.from_dict(d)
 
 
 def _mask_block(block_info=None, *, grid, core):

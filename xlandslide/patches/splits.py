@@ -123,8 +123,40 @@ _NO_FOLD = -1
 _CHUNK = 1024
 
 
+class JsonRecord:
+    """``to_json`` / ``from_json`` for a record with ``to_dict`` / ``from_dict``.
+
+    The file is written atomically (a temporary sibling, then a rename): a kill never leaves
+    half a split under its name.
+    """
+
+    #: What the record is, in messages ("a patch set").
+    _what = "a record"
+
+    def to_json(self, path) -> Path:
+        """Write :meth:`to_dict` as JSON to ``path`` (atomically); returns the path."""
+        import os
+
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(self.to_dict()))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_json(cls, path):
+        """Read a record written by :meth:`to_json`."""
+        try:
+            d = json.loads(Path(path).read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise PatchError(
+                f"{str(path)!r} is not {cls._what} written by {cls.__name__}.to_json ({err})"
+            ) from None
+        return cls.from_dict(d)
+
+
 @dataclass(frozen=True)
-class SpatialFolds:
+class SpatialFolds(JsonRecord):
     """``k`` folds of a region's pixels, by a spatial rule (see :func:`spatial_folds`).
 
     Attributes
@@ -150,6 +182,8 @@ class SpatialFolds:
     crs : str, optional
         The region's CRS (WKT), for polygons and reports.
     """
+
+    _what = "spatial folds"  # in messages (a plain class attribute, not a field)
 
     method: str
     k: int
@@ -304,23 +338,6 @@ class SpatialFolds:
             raise PatchError(
                 f"damaged spatial folds ({what}); make them anew with spatial_folds"
             ) from None
-
-    def to_json(self, path) -> Path:
-        """Write :meth:`to_dict` as JSON to ``path``; returns the path."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict()))
-        return path
-
-    @classmethod
-    def from_json(cls, path) -> SpatialFolds:
-        """Read folds written by :meth:`to_json`."""
-        try:
-            d = json.loads(Path(path).read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise PatchError(
-                f"{str(path)!r} is not spatial folds written by SpatialFolds.to_json ({err})"
-            ) from None
-        return cls.from_dict(d)
 
     def with_buffer(self, buffer: float) -> SpatialFolds:
         """The same folds with another training buffer (metres)."""

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from tests.strategies import layouts
 from xlandslide import catalog
 from xlandslide.catalog import INSPIRE, MAX_CLASSES, NODATA_CODE, FeatureLayout
-from xlandslide.errors import RegionError
+from xlandslide.errors import NameNotFoundError, RegionError
 
 
 def test_inspire_has_the_papers_94_features_in_view_order():
@@ -35,7 +35,7 @@ def test_inspire_has_the_papers_94_features_in_view_order():
 
 
 def test_category_names_unknown_group():
-    with pytest.raises(KeyError, match="expected one of"):
+    with pytest.raises(NameNotFoundError, match="expected one of"):
         catalog.category_names("soil")
 
 
@@ -51,13 +51,13 @@ def test_layout_names_index_and_groups():
     assert lay.group_names == ("soil", "cover") and lay.n_classes == (2, 1)
     assert len(lay) == 5 and lay.classes("soil") == ("clay", "sand")
     assert lay.index(["cover_forest", "slope", "soil_sand"]) == [4, 0, 3]
-    with pytest.raises(KeyError, match=r"\['nope'\] are not among the 5 features"):
+    with pytest.raises(NameNotFoundError, match=r"\['nope'\] are not among the 5 features"):
         lay.index(["slope", "nope"])
-    with pytest.raises(KeyError, match=r"groups are \['soil', 'cover'\]"):
+    with pytest.raises(NameNotFoundError, match=r"groups are \['soil', 'cover'\]"):
         lay.classes("rock")
     assert lay.group_of("soil_sand") == "soil" and lay.group_of("cover_forest") == "cover"
     assert lay.group_of("twi") is None
-    with pytest.raises(KeyError, match="not a feature"):
+    with pytest.raises(NameNotFoundError, match="not a feature"):
         lay.group_of("soil_silt")
     # inputs are normalised to tuples of str: equal layouts compare and hash equal
     same = FeatureLayout(("slope", "twi"), (("soil", ("clay", "sand")), ("cover", ("forest",))))

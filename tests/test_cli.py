@@ -213,6 +213,13 @@ def test_evaluate_reads_a_geotiff_map_and_refuses_unchecked_ones(workflow, capsy
     (plain / "susceptibility" / "c" / "0" / "0").unlink()
     assert main(["evaluate", str(store), str(plain)]) == 2
     one_error_line(capsys, "no xlandslide manifest", "write_map")
+    # another tool's complete map is read when the user says so
+    other = d / "other.zarr"
+    prob.to_dataset().to_zarr(other, zarr_format=3, consolidated=False)
+    assert main(["evaluate", str(store), str(other), "--foreign"]) == 0
+    assert json.loads(capsys.readouterr().out)["nll"] == pytest.approx(from_zarr["nll"], rel=1e-6)
+    assert main(["zone", str(other), "--out", str(d / "other_zones.tif"), "--foreign"]) == 0
+    assert (d / "other_zones.tif").exists()
     (zarr_map / "susceptibility" / "c" / "0" / "0").unlink()
     assert main(["evaluate", str(store), str(zarr_map)]) == 2
     one_error_line(capsys, "chunk (0, 0) of 'susceptibility' is missing")

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import RegionError
+from .errors import NameNotFoundError, RegionError
 
 LABEL_LANDSLIDE = 1
 LABEL_STABLE = 0
@@ -226,7 +226,9 @@ class FeatureLayout:
         for g, c in self.groups:
             if g == group:
                 return c
-        raise KeyError(f"no categorical group {group!r}; the groups are {list(self.group_names)}")
+        raise NameNotFoundError(
+            f"no categorical group {group!r}; the groups are {list(self.group_names)}"
+        )
 
     @property
     def onehot_names(self) -> tuple[str, ...]:
@@ -246,7 +248,7 @@ class FeatureLayout:
         lookup = {n: i for i, n in enumerate(self.names)}
         missing = [n for n in names if n not in lookup]
         if missing:
-            raise KeyError(
+            raise NameNotFoundError(
                 f"features {missing} are not among the {len(lookup)} features of this layout"
             )
         return [lookup[n] for n in names]
@@ -258,7 +260,7 @@ class FeatureLayout:
                 return g
         if name in self.continuous:
             return None
-        raise KeyError(f"{name!r} is not a feature of this layout")
+        raise NameNotFoundError(f"{name!r} is not a feature of this layout")
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready); :meth:`from_dict` reverses it."""
@@ -288,7 +290,9 @@ FEATURE_NAMES: tuple[str, ...] = INSPIRE.names
 def category_names(category: str) -> tuple[str, ...]:
     """One-hot feature names of the INSPIRE group ``category``, in class order."""
     if category not in INSPIRE_GROUPS:
-        raise KeyError(f"unknown category {category!r}; expected one of {sorted(INSPIRE_GROUPS)}")
+        raise NameNotFoundError(
+            f"unknown category {category!r}; expected one of {sorted(INSPIRE_GROUPS)}"
+        )
     return tuple(f"{category}_{c}" for c in INSPIRE_GROUPS[category])
 
 

@@ -49,6 +49,11 @@ the paper's 94 features, LACNN base width 16, batch 4, core 128 + 2 x 64) that i
 0.1 GB of blocks and 0.5 GB of forward; ``benchmarks/scale_table.py`` measures it (peak RSS
 per case).
 
+On a ``dask.distributed`` worker started by a nanny (``MALLOC_TRIM_THRESHOLD_`` set), the
+first block task restores glibc's dynamic rule for temporaries up to 32 MB in that process
+(:mod:`xlandslide._alloc`; without it a block runs 2.7x slower, every large temporary a
+fresh ``mmap``); ``XLANDSLIDE_KEEP_MALLOC=1`` leaves the worker's allocator as it is.
+
 Pixels outside the region — where the DEM or a continuous layer is NaN, as the data model
 marks them (:mod:`xlandslide.region`) — are NaN in the map: the model would only see its
 stand-in values there.  Unlabelled pixels inside the region are predicted.
@@ -62,6 +67,7 @@ import numbers
 import numpy as np
 import xarray as xr
 
+from ._alloc import tune_allocator
 from ._dispatch import apply_stencil
 from .catalog import NODATA_CODE
 from .errors import ConfigError
@@ -123,6 +129,7 @@ def _empty(n, shape, dtype):
 
 def _pixel_block(*blocks, model, context, layout, device, flags):
     """Per-pixel model on one overlapped block, in row strips with ``context`` rows around."""
+    tune_allocator()
     cont, cat, dem, offs = _split_inputs(blocks, *flags)
     ny, nx = dem.shape
     out = np.full((ny, nx), np.nan, dtype=np.float32)
@@ -150,6 +157,7 @@ def _tile_block(*blocks, model, core, halo, batch_size, device, flags):
     Blocks start on the core grid, so tiles start at multiples of the core (in block
     coordinates the first tile's window starts at 0 and its core at ``halo``).
     """
+    tune_allocator()
     cont, cat, dem, offs = _split_inputs(blocks, *flags)
     size = core + 2 * halo
     ny, nx = dem.shape
@@ -370,7 +378,7 @@ def predict(
             dtype=np.float32,
             meta=np.empty((0, 0), np.float32),
             name=f"xlandslide-predict-{spec.name}-{tokenize(token, key, yx, depth, extra)}",
-            sources=dask.delayed(sources, name=key, pure=True, traverse=False),
+            sources=dask.delayed(_Sources(sources), name=key, pure=True, traverse=False),
             kernel=kernel,
             depth=depth,
             **common,
@@ -423,6 +431,27 @@ def _lazy_sources(region, spec, flags):
     if any(v.chunks is not None for v in variables):
         return None
     return sources
+
+
+class _Sources:
+    """The ``[(variable, fill), ...]`` a block task reads, as one key of the graph.
+
+    Its size, as dask measures it, is that of the references, not of the data: dask's
+    ``sizeof`` of an xarray Variable (or of a list holding one) asks for ``.data``, which
+    *loads* a lazily indexed store variable whole — on a cluster the worker holding this key
+    read the region once and spilled it to disk before the first block ran.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = tuple(items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __sizeof__(self) -> int:
+        return 1024 * (1 + len(self.items))
 
 
 def _read_and_predict(block_info=None, *, sources, kernel, depth, **kwargs):

@@ -147,3 +147,10 @@ def test_region_from_real_dem(ecuador_tif, tmp_path):
     f = back.continuous.sel(layer="slope").values
     assert np.isfinite(f).mean() > 0.5
     np.testing.assert_array_equal(back.continuous.values, region.continuous.values)
+
+
+def test_region_from_dem_refuses_a_numpy_array_naming_the_fix():
+    from xlandslide.errors import InputTypeError
+
+    with pytest.raises(InputTypeError, match="read_raster"):
+        region_from_dem(np.zeros((8, 8), np.float32))

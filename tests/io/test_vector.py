@@ -14,7 +14,12 @@ from shapely.geometry import Point, box
 
 from tests.helpers import raise_if_dask_computes
 from tests.strategies import yx_chunks
-from xlandslide.errors import GridMismatchError, LayerError, MissingOptionalDependency
+from xlandslide.errors import (
+    GridMismatchError,
+    LayerError,
+    MissingOptionalDependency,
+    NameNotFoundError,
+)
 from xlandslide.io import labels_from_points, labels_from_polygons
 from xlandslide.io.vector import polygon_codes, rasterize
 from xlandslide.mapping import class_mapping
@@ -59,7 +64,7 @@ def test_points_from_a_file(tmp_path):
 
 
 def test_points_errors():
-    with pytest.raises(KeyError, match=r"no column 'nope'.*'slide'"):
+    with pytest.raises(NameNotFoundError, match=r"no column 'nope'.*'slide'"):
         labels_from_points(_points(), _like(), "nope")
     with pytest.raises(GridMismatchError, match="to_crs"):
         labels_from_points(_points().to_crs("EPSG:4326"), _like(), "slide")
@@ -208,7 +213,7 @@ def test_polygon_codes_through_a_mapping():
     table = np.array([255, 0, 1, 1, 2, 0], np.uint8)
     raw = rasterize(gdf.geometry, _like(), values=gdf["code"], fill=0)
     np.testing.assert_array_equal(got, np.where(raw == 0, 255, table[raw]))
-    with pytest.raises(KeyError, match="no column 'nope'"):
+    with pytest.raises(NameNotFoundError, match="no column 'nope'"):
         polygon_codes(gdf, "nope", mapping, _like())
 
 

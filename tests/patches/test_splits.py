@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import custom_region
 from tests.strategies import yx_chunks
-from xlandslide.errors import ConfigError, GridMismatchError, PatchError
+from xlandslide.errors import ConfigError, GridMismatchError, InputTypeError, PatchError
 from xlandslide.patches.folds import spatial_folds
 from xlandslide.patches.splits import (
     SPLITS,
@@ -41,6 +41,12 @@ from xlandslide.patches.splits import (
 def test_split_sizes(n, sizes):
     assert split_sizes(n) == sizes
     assert sum(sizes) == n
+
+
+@pytest.mark.parametrize("n", ["10", 10.0, None, True])
+def test_split_sizes_refuses_what_is_not_a_count(n):
+    with pytest.raises(InputTypeError, match="must be an integer"):
+        split_sizes(n)
 
 
 def test_split_sizes_other_fractions():

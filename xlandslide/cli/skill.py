@@ -16,6 +16,11 @@ def register(sub) -> None:
     e.add_argument("store")
     e.add_argument("map", help="a susceptibility map written by `predict` (.zarr or .tif)")
     e.add_argument("--split", default=None, help="a patch split JSON; evaluate its test cores")
+    e.add_argument(
+        "--foreign",
+        action="store_true",
+        help="read a map xlandslide did not write (its completeness cannot be checked)",
+    )
     e.set_defaults(func=evaluate)
 
     c = sub.add_parser("cv", help="spatial cross-validation of models on a region store")
@@ -56,6 +61,11 @@ def register(sub) -> None:
     z.add_argument("--breaks", type=float, nargs="+", default=None, help="inner thresholds")
     z.add_argument("--store", default=None, help="a region store: adds the zoning table")
     z.add_argument("--table", default=None, help="zoning table CSV (default OUT.csv)")
+    z.add_argument(
+        "--foreign",
+        action="store_true",
+        help="read a map xlandslide did not write (its completeness cannot be checked)",
+    )
     z.add_argument("--overwrite", action="store_true")
     z.set_defaults(func=zone)
 
@@ -94,7 +104,7 @@ def evaluate(args) -> int:
     from ..io import open_map, open_region
 
     region = open_region(args.store)
-    prob = open_map(args.map)
+    prob = open_map(args.map, foreign=args.foreign)
     mask = None
     if args.split:
         from ..patches import PatchSet
@@ -205,7 +215,7 @@ def zone(args) -> int:
     from ..io import open_map, open_region
     from ..io.classed import write_classed
 
-    prob = open_map(args.map)
+    prob = open_map(args.map, foreign=args.foreign)
     zones = zoning(prob, args.method, args.classes, breaks=args.breaks)
     write_classed(zones, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out} ({zones.attrs['method']} breaks {zones.attrs['breaks']})")

@@ -24,6 +24,7 @@ from ..errors import (
     CRSUnitsError,
     GridError,
     GridMismatchError,
+    InputTypeError,
     LayerError,
     LayerNotFoundError,
     NodataError,
@@ -436,7 +437,10 @@ def region_from_dem(dem: xr.DataArray, label: xr.DataArray | None = None) -> xr.
     from .build import build_region
 
     if not isinstance(dem, xr.DataArray):
-        raise TypeError(f"dem must be an xarray.DataArray, got {type(dem).__name__}")
+        raise InputTypeError(
+            f"dem must be an xarray.DataArray, got {type(dem).__name__}; read a file with "
+            "xlandslide.read_raster(path) or pass it to xlandslide.build_region(path)"
+        )
     return build_region(dem, labels=label, title="xlandslide region built from a DEM")
 
 

@@ -34,6 +34,7 @@ from ..errors import (
     LayerError,
     LayerNotFoundError,
     MissingOptionalDependency,
+    NameNotFoundError,
     UnmappedCodeError,
 )
 from ..mapping import code_key
@@ -233,7 +234,9 @@ def point_flags(gdf, column: str) -> np.ndarray:
     import pandas as pd
 
     if column not in gdf.columns:
-        raise KeyError(f"no column {column!r} in the point layer; columns: {list(gdf.columns)}")
+        raise NameNotFoundError(
+            f"no column {column!r} in the point layer; columns: {list(gdf.columns)}"
+        )
     col = gdf[column]
     fix = (
         f"make {column!r} boolean (True = landslide) or 0/1, e.g. "
@@ -381,7 +384,7 @@ def polygon_codes(gdf, column: str, mapping, like, *, unmapped=None, what="the l
     mapping's unknown class) or ``"nodata"`` (255).  Only polygons that touch the grid count.
     """
     if column not in gdf.columns:
-        raise KeyError(
+        raise NameNotFoundError(
             f"{what}: no column {column!r}; its columns: "
             f"{[c for c in gdf.columns if c != gdf.geometry.name]}"
         )

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import ConfigError, GridMismatchError, PatchError, RegionError
+from ..errors import ConfigError, GridMismatchError, InputTypeError, PatchError, RegionError
 
 SPLITS = ("train", "val", "test")
 
@@ -64,6 +65,8 @@ def split_sizes(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> tuple[i
     ((8, 1, 1), (11, 2, 2), (1, 1, 1), (2, 0, 0))
     """
     f_train, f_val, f_test = check_fractions(fractions)
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+        raise InputTypeError(f"the number of patches must be an integer, got {n!r}")
     n = int(n)
     if n < 0:
         raise ConfigError(f"the number of patches must be >= 0, got {n}")

@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.xlandslide-installed
 OUT ?= demo-output
 
-.PHONY: install test test-all demo bench lint format clean
+.PHONY: install test test-all demo bench bench-veneto lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,15 @@ test-all: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/xlandslide demo --out $(OUT)
 
+# Throughput table (the ASV cases), then memory and streaming figures (a fresh process per
+# case, peak RSS); about 15 min on 2 cores.  The Veneto-size run (20-30 min, 8 GB of disk)
+# is its own target.
 bench: $(STAMP)
 	$(PY) benchmarks/bench_table.py
+	$(PY) benchmarks/scale_table.py
+
+bench-veneto: $(STAMP)
+	$(PY) benchmarks/veneto.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,9 @@ terrain attributes — slope, plan and profile curvature, elevation, log10 catch
    for point inventories (:func:`xlandslide.train.presets.point_inventory`: small patches
    and networks, dropout, early stopping on the next fold's points, a seed ensemble);
 4. prints mean ± sd over folds, the AUC of every fold, and the spatial and random figures
-   side by side.
+   side by side;
+5. per spatial fold, the gap of LANN and LACNN to the LLR with its DeLong standard error
+   (:meth:`CVResult.paired`: the two share their points, so that is the noise of the gap).
 
 No scikit-learn anywhere: folds, training, prediction and scores are xlandslide's.
 
@@ -102,6 +104,12 @@ def main(out="ecuador-cv-output", quick: bool = False) -> dict:
     table = pd.concat([res.table.assign(split=label) for label, res in results.items()])
     table.to_csv(out / "cv_table.csv", index=False)
     print(f"wrote {out / 'cv_table.csv'}")
+    # is a gap to the LLR more than noise? DeLong's paired error on each fold's points
+    paired = {m: results["spatial"].paired(region, m, "llr") for m in MODELS if m != "llr"}
+    print("\nspatial folds, AUC minus the LLR's (DeLong standard error of the gap, z):")
+    for m, t in paired.items():
+        cells = "  ".join(f"{r.difference:+.3f} ({r.se:.3f}, z {r.z:+.1f})" for r in t.itertuples())
+        print(f"{m:<6} {cells}")
     spatial = results["spatial"].table
     per_fold = {m: spatial[spatial.model == m]["auc"].tolist() for m in MODELS}
     se = {m: spatial[spatial.model == m]["auc_se"].tolist() for m in MODELS}
@@ -116,6 +124,7 @@ def main(out="ecuador-cv-output", quick: bool = False) -> dict:
             m: float(results["spatial"].summary().loc[m, "auc_mean"]) for m in MODELS
         },
         "aligned": {f: list(v) for f, v in results["spatial"].aligned.items()},
+        "paired": {m: t.to_dict(orient="list") for m, t in paired.items()},
     }
 
 

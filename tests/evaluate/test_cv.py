@@ -101,6 +101,29 @@ def test_table_summary_and_out_of_fold_map(region, folds, result):
     np.testing.assert_allclose(xl.predict(region, ens).values, mean, atol=1e-6)
 
 
+def test_paired_gap_of_two_models_on_every_fold(region, folds, result):
+    """cv.paired: per fold, DeLong on exactly the fold's held-out pixels of both maps."""
+    from xlandslide.evaluate.paired import delong
+
+    table = result.paired(region, "lann", "llr")
+    assert list(table.fold) == [0, 1, 2]
+    label = region["label"].values
+    for f in range(3):
+        held = folds.test_mask(f, region).values & (label >= 0)
+        a, b = (result.maps[m][f].values[held] for m in ("lann", "llr"))
+        want = delong(a, b, label[held])
+        row = table.iloc[f]
+        assert row["difference"] == pytest.approx(want["difference"], abs=1e-12)
+        assert row["se"] == pytest.approx(want["se"], abs=1e-12)
+        assert row["n_pixels"] == held.sum()
+        # the fold's AUC in the CV table is the same figure
+        t = result.table
+        auc = t[(t.model == "llr") & (t.fold == f)]["auc"].item()
+        assert row["auc_llr"] == pytest.approx(auc, abs=1e-6)
+    with pytest.raises(xl.EvaluationError, match="no model 'cnn'"):
+        result.paired(region, "cnn")
+
+
 def test_random_folds_side_by_side(region, result):
     rnd = xl.spatial_folds(region, "random", k=3, seed=0)
     res = cross_validate(region, ["llr"], rnd, geometry=GEOM, configs=CFG, validation=None)

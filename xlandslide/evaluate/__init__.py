@@ -6,6 +6,8 @@
 - :mod:`~xlandslide.evaluate.calibration`: reliability curve and expected calibration error;
 - :mod:`~xlandslide.evaluate.cv`: :func:`~xlandslide.evaluate.cv.cross_validate` (every model
   on every spatial fold, scored on held-out pixels; mean ± sd; out-of-fold maps);
+- :mod:`~xlandslide.evaluate.paired`: :func:`~xlandslide.evaluate.paired.delong`, whether two
+  models' AUCs on the same pixels differ by more than noise;
 - :mod:`~xlandslide.evaluate.zoning`: susceptibility classes, the zoning table, success and
   prediction-rate curves;
 - :mod:`~xlandslide.evaluate.importance`: LLR weights, permutation importance, the
@@ -29,12 +31,14 @@ from .metrics import (
     roc_auc,
     roc_curve,
 )
+from .paired import delong
 
 __all__ = [
     "SUSCEPTIBILITY_EDGES",
     "average_precision",
     "brier_score",
     "calibration",
+    "delong",
     "evaluate",
     "naive_nll",
     "naive_ratio",

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EvaluationError
 
 #: The metrics of a fold, in table order.
 METRICS = ("auc", "pr_auc", "nll", "brier", "ece")
@@ -99,6 +99,44 @@ class CVResult:
             per = self.table[self.table["model"] == name]["auc"].tolist()
             lines.append(f"{name:<8}{cells}   " + " ".join(f"{a:.3f}" for a in per))
         return "\n".join(lines)
+
+    def paired(self, region, model: str, baseline: str = "llr"):
+        """Per fold, ``model``'s AUC minus ``baseline``'s on the fold's held-out pixels, with
+        the standard error of that difference (DeLong: the two share their pixels, so it is
+        the noise of the gap; :func:`xlandslide.evaluate.paired.delong`).
+
+        Returns a DataFrame: ``fold``, ``auc_<model>``, ``auc_<baseline>``, ``difference``,
+        ``se``, ``z``, ``p``, ``n_pixels``.  Only the held-out pixels are read into memory.
+        """
+        import dask
+        import dask.array as da
+        import pandas as pd
+
+        from .paired import delong
+
+        for name in (model, baseline):
+            if name not in self.maps:
+                raise EvaluationError(f"no model {name!r} in this CV; it ran {list(self.maps)}")
+        rows = []
+        for f, (map_a, map_b) in enumerate(zip(self.maps[model], self.maps[baseline])):
+            a = da.asarray(map_a.data)
+            take = [
+                da.asarray(v.data).rechunk(a.chunks)
+                for v in (self.folds.test_mask(f, region), region["label"], map_b)
+            ]
+            keep = take[0].astype(bool)
+            label, pa, pb = dask.compute(take[1][keep], a[keep], take[2][keep])
+            r = delong(pa, pb, label)
+            rows.append(
+                {
+                    "fold": f,
+                    f"auc_{model}": r["auc_a"],
+                    f"auc_{baseline}": r["auc_b"],
+                    **{k: r[k] for k in ("difference", "se", "z", "p")},
+                    "n_pixels": r["n_positive"] + r["n_negative"],
+                }
+            )
+        return pd.DataFrame(rows)
 
     def ensemble(self, name: str):
         """The fold models of ``name`` as one :class:`EnsembleModel` (all its members)."""

@@ -265,7 +265,9 @@ class SpatialFolds(JsonRecord):
             out = out & (ids != f)
         if self.buffer > 0:
             held_pixels = known & ids.isin(held)
-            out = out & ~near(held_pixels, self.buffer)
+            from ._buffer import near
+
+            out = out & ~near(held_pixels, self.buffer, chunk=_CHUNK)
         return out
 
     def _check_fold(self, fold) -> int:
@@ -417,39 +419,6 @@ def fold_of_pixels(folds: SpatialFolds, rows: np.ndarray, cols: np.ndarray) -> n
     return (burnt - 1).astype(np.int16)
 
 
-def near(mask: xr.DataArray, distance: float) -> xr.DataArray:
-    """Lazy bool (y, x): pixels within ``distance`` map units of a True pixel of ``mask``.
-
-    Euclidean distance between pixel centres (``scipy.ndimage.distance_transform_edt``)
-    per block, overlapped by ``ceil(distance / pixel)`` pixels — exact for any chunking.
-    """
-    from .._dispatch import apply_stencil
-    from ..grid import pixel_size
-
-    px = pixel_size(mask)
-    depth = math.ceil(distance / px)
-    data = mask.data if mask.chunks is not None else mask.chunk(_CHUNK).data
-    out = apply_stencil(
-        _near_block,
-        data,
-        depth=depth,
-        dtype=bool,
-        fills=[False],
-        name="xlandslide-near",
-        radius=distance / px,
-    )
-    return mask.copy(data=out).rename("near")
-
-
-def _near_block(block, *, radius: float) -> np.ndarray:
-    from scipy import ndimage
-
-    block = np.asarray(block, dtype=bool)
-    if not block.any():
-        return np.zeros(block.shape, dtype=bool)
-    return ndimage.distance_transform_edt(~block) <= radius + 1e-9
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -516,7 +485,6 @@ __all__ = [
     "SpatialFolds",
     "check_fractions",
     "check_split",
-    "near",
     "random_split",
     "split_sizes",
 ]

@@ -1,0 +1,101 @@
+"""DeLong's paired AUC comparison against a slow obvious implementation and scikit-learn."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xlandslide.errors import EvaluationError
+from xlandslide.evaluate.paired import delong
+
+
+def slow_delong(a, b, y):
+    """Placement values by the definition (every positive against every negative)."""
+    pos, neg = y == 1, y == 0
+
+    def psi(x, z):
+        return 1.0 if x > z else 0.5 if x == z else 0.0
+
+    def placements(s):
+        p, q = s[pos], s[neg]
+        v10 = np.array([np.mean([psi(x, z) for z in q]) for x in p])
+        v01 = np.array([np.mean([psi(x, z) for x in p]) for z in q])
+        return v10, v01
+
+    (a10, a01), (b10, b01) = placements(a), placements(b)
+    m, n = len(a10), len(a01)
+    var = (np.var(a10, ddof=1) + np.var(b10, ddof=1) - 2 * np.cov(a10, b10, ddof=1)[0, 1]) / m + (
+        np.var(a01, ddof=1) + np.var(b01, ddof=1) - 2 * np.cov(a01, b01, ddof=1)[0, 1]
+    ) / n
+    return a10.mean(), b10.mean(), a10.mean() - b10.mean(), math.sqrt(max(var, 0.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(4, 60),
+    st.sampled_from([None, 5]),  # continuous scores, or few levels (ties)
+)
+def test_delong_equals_the_slow_definition(seed, size, levels):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size)
+    y[:2], y[2:4] = 1, 0
+    a = rng.random(size) + 0.4 * y
+    b = 0.5 * a + 0.5 * rng.random(size)
+    if levels:
+        a, b = np.round(a * levels) / levels, np.round(b * levels) / levels
+    got = delong(a, b, y)
+    want = slow_delong(a, b, y)
+    assert got["auc_a"] == pytest.approx(want[0], abs=1e-12)
+    assert got["auc_b"] == pytest.approx(want[1], abs=1e-12)
+    assert got["difference"] == pytest.approx(want[2], abs=1e-12)
+    assert got["se"] == pytest.approx(want[3], abs=1e-12)
+
+
+def test_delong_aucs_equal_scikit_learn():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 500)
+    a, b = rng.random(500) + y * 0.3, rng.random(500) + y * 0.1
+    r = delong(a, b, y)
+    assert r["auc_a"] == pytest.approx(roc_auc_score(y, a), abs=1e-12)
+    assert r["auc_b"] == pytest.approx(roc_auc_score(y, b), abs=1e-12)
+    assert r["difference"] > 0 and r["p"] < 1e-3  # a real gap, far outside the noise
+
+
+def test_a_model_against_itself_has_no_gap_and_no_noise():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 200)
+    a = rng.random(200)
+    r = delong(a, a, y)
+    assert r["difference"] == 0 and r["se"] == 0 and r["z"] == 0 and r["p"] == 1
+
+
+def test_the_paired_error_is_below_the_single_errors_for_correlated_models():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 300)
+    a = rng.random(300) + 0.5 * y
+    b = a + 0.05 * rng.standard_normal(300)  # nearly the same model
+    r = delong(a, b, y)
+    assert r["se"] < 0.25 * min(r["se_a"], r["se_b"])
+
+
+def test_nan_scores_and_unknown_labels_are_left_out():
+    y = np.array([1, 0, 1, 0, -1, 1, 0])
+    a = np.array([0.9, 0.1, 0.8, 0.3, 0.5, np.nan, 0.2])
+    b = np.full(7, 0.5)
+    b[1] = np.nan
+    r = delong(a, b, y)  # left out: 1 (b NaN), 4 (label -1), 5 (a NaN)
+    assert r["n_positive"] == 2 and r["n_negative"] == 2
+
+
+def test_delong_refuses_what_it_cannot_score():
+    with pytest.raises(EvaluationError, match="same size"):
+        delong([0.1, 0.2], [0.1], [1, 0])
+    with pytest.raises(EvaluationError, match="at least 2 landslide"):
+        delong([0.1, 0.2, 0.3], [0.1, 0.2, 0.3], [1, 0, 0])

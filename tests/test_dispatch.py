@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import raise_if_dask_computes
 from tests.strategies import chunkings
-from xlandslide._dispatch import apply_stencil, is_dask
+from xlandslide._dispatch import _yx_chunks, apply_stencil, is_dask
 
 
 def box_and_shift(a, b, *, reach):
@@ -96,7 +96,8 @@ def test_every_block_carries_exactly_depth_context(data, ny, nx, depth):
     x = da.zeros((ny, nx), chunks=(data.draw(chunkings(ny)), data.draw(chunkings(nx))))
     lazy = apply_stencil(core_size, x, depth=depth, dtype="int64", leading=(2,))
     got = lazy.compute(scheduler="sync")
-    cy, cx = lazy.chunks[1:]
+    assert lazy.chunks[1:] == x.chunks  # the result keeps the input's chunks
+    (cy, cx), _ = _yx_chunks(x, depth)  # the blocks the kernel saw (small ones merged)
     assert sum(cy) == ny and sum(cx) == nx
     np.testing.assert_array_equal(got[0], np.repeat(cy, cy)[:, None] * np.ones((1, nx), int))
     np.testing.assert_array_equal(got[1], np.repeat(cx, cx)[None, :] * np.ones((ny, 1), int))
@@ -131,3 +132,19 @@ def test_fills_and_default_boundaries():
     assert np.isnan(got[:, 0]).all() and (got[:, 1:] == 1).all()  # float boundary: NaN
     got = apply_stencil(left_neighbour, b, depth=1, dtype="i1", fills=[7])
     assert (got.compute(scheduler="sync")[:, 0] == 7).all()
+
+
+def test_dask_result_keeps_the_input_chunks_when_small_chunks_were_merged():
+    """A last chunk shorter than the halo is merged for the overlap, then split back: the
+    result can be written to a store with the input's chunk layout."""
+    import dask.array as da
+
+    from xlandslide._dispatch import apply_stencil
+
+    a = da.arange(300 * 300, dtype="f4").reshape(300, 300).rechunk(256)
+    out = apply_stencil(lambda b: b + 1, a, depth=64, dtype="f4")
+    assert out.chunks == a.chunks
+    np.testing.assert_array_equal(out.compute(), a.compute() + 1)
+    stacked = da.stack([a, a]).rechunk((1, 256, 256))
+    out = apply_stencil(lambda b: b[:1] * 2, stacked, depth=64, dtype="f4", leading=(1,))
+    assert out.chunks == ((1,), *a.chunks)

@@ -74,9 +74,10 @@ def apply_stencil(
     Notes
     -----
     The dask path first merges chunks smaller than ``depth`` with their neighbours
-    (dask's overlap needs it); an axis shorter than ``depth`` becomes one block padded
-    with the boundary value, so every block the kernel sees carries exactly ``depth``
-    pixels of context (or boundary fill) on each side.
+    (dask's overlap needs it) and splits the result back to the input's chunks; an axis
+    shorter than ``depth`` becomes one block padded with the boundary value, so every
+    block the kernel sees carries exactly ``depth`` pixels of context (or boundary fill)
+    on each side.
     """
     import dask.array as da
 
@@ -113,7 +114,7 @@ def apply_stencil(
         args.extend([a, (*tuple(f"l{k}_{i}" for i in range(lead)), "y", "x")])
 
     out_ind = (*tuple(f"o{i}" for i in range(len(leading))), "y", "x")
-    return da.blockwise(
+    out = da.blockwise(
         _trimmed,
         out_ind,
         *args,
@@ -132,6 +133,11 @@ def apply_stencil(
         _dtype=dtype,
         **kwargs,
     )
+    if yx_chunks != tuple(base.chunks[-2:]):
+        # merged small chunks go back to the input's chunks (only the blocks concerned
+        # move): results keep the input's chunking and can be written to its store layout
+        out = out.rechunk((*((n,) for n in leading), *base.chunks[-2:]))
+    return out
 
 
 def _trimmed(*blocks, _kernel, _depth, _dtype, **kwargs):

@@ -164,7 +164,7 @@ def test_json_round_trip(tmp_path):
     assert back.geometry == GEOM and back.fractions == (0.6, 0.2, 0.2)
     d = json.loads(path.read_text())
     assert d["format"] == "xlandslide.PatchSet" and d["seed"] == 11
-    with pytest.raises(PatchError, match="not an xlandslide patch set"):
+    with pytest.raises(PatchError, match="not a patch set"):
         PatchSet.from_dict({"origins": []})
     with pytest.raises(PatchError, match="newer"):
         PatchSet.from_dict({**d, "version": 99})

@@ -313,7 +313,7 @@ def test_folds_round_trip_through_json(tmp_path):
             back.train_mask(1, region).values, folds.train_mask(1, region).values
         )
     (tmp_path / "bad.json").write_text("{}")
-    with pytest.raises(PatchError, match="not xlandslide spatial folds"):
+    with pytest.raises(PatchError, match="not spatial folds"):
         SpatialFolds.from_json(tmp_path / "bad.json")
     d = folds.to_dict()
     d["version"] = 99

@@ -228,21 +228,7 @@ class PatchSet(JsonRecord):
     @classmethod
     def from_dict(cls, d: dict) -> PatchSet:
         """Rebuild a patch set written by :meth:`to_dict`."""
-        if not isinstance(d, dict) or d.get("format") != "xlandslide.PatchSet":
-            raise PatchError(
-                "not an xlandslide patch set (missing 'format': 'xlandslide.PatchSet'); "
-                "write it with PatchSet.to_dict / to_json"
-            )
-        version = d.get("version")
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise PatchError(
-                f"patch set format version {version!r} is not an integer; the file is damaged"
-            )
-        if version > _FORMAT_VERSION:
-            raise PatchError(
-                f"patch set format version {d.get('version')} is newer than this xlandslide "
-                f"understands ({_FORMAT_VERSION}); upgrade xlandslide"
-            )
+        cls._check_record(d, _FORMAT_VERSION)
         try:
             return cls(
                 geometry=PatchGeometry(**d["geometry"]),

@@ -147,6 +147,27 @@ class JsonRecord:
         return path
 
     @classmethod
+    def _check_record(cls, d, newest: int) -> int:
+        """The format version of dict ``d`` if it is this record's and not too new."""
+        fmt = f"xlandslide.{cls.__name__}"
+        if not isinstance(d, dict) or d.get("format") != fmt:
+            raise PatchError(
+                f"not {cls._what} (missing 'format': {fmt!r}); write it with "
+                f"{cls.__name__}.to_dict / to_json"
+            )
+        version = d.get("version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise PatchError(
+                f"{cls._what}: format version {version!r} is not an integer; the file is damaged"
+            )
+        if version > newest:
+            raise PatchError(
+                f"{cls._what}: format version {version} is newer than this xlandslide "
+                f"understands ({newest}); upgrade xlandslide"
+            )
+        return version
+
+    @classmethod
     def from_json(cls, path):
         """Read a record written by :meth:`to_json`."""
         try:
@@ -312,19 +333,7 @@ class SpatialFolds(JsonRecord):
     @classmethod
     def from_dict(cls, d: dict) -> SpatialFolds:
         """Rebuild folds written by :meth:`to_dict`."""
-        if not isinstance(d, dict) or d.get("format") != "xlandslide.SpatialFolds":
-            raise PatchError(
-                "not xlandslide spatial folds (missing 'format': 'xlandslide.SpatialFolds'); "
-                "write them with SpatialFolds.to_dict / to_json"
-            )
-        version = d.get("version")
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise PatchError(f"folds format version {version!r} is not an integer: damaged")
-        if version > _FOLDS_VERSION:
-            raise PatchError(
-                f"folds format version {version} is newer than this xlandslide understands "
-                f"({_FOLDS_VERSION}); upgrade xlandslide"
-            )
+        cls._check_record(d, _FOLDS_VERSION)
         try:
             return cls(
                 method=d["method"],

@@ -19,7 +19,12 @@ terrain attributes — slope, plan and profile curvature, elevation, log10 catch
 
 No scikit-learn anywhere: folds, training, prediction and scores are xlandslide's.
 
+6. per fold, the share of seed models whose network replaced its warm start: a network
+   begins as the fold's LLR and is kept only when it beats it on the validation points by
+   more than ``accept_margin`` standard errors (the preset's 2; ``--accept-margin=Z``).
+
 Run:  .venv/bin/python examples/ecuador_spatial_cv.py [OUTPUT_FOLDER] [--quick]
+      [--accept-margin=Z]
 """
 
 from __future__ import annotations
@@ -56,12 +61,15 @@ def terrain_region(tif=DATA / "ta_terrain_attributes_10m.tif", points=None):
     ).compute()
 
 
-def settings(quick: bool = False):
-    """Per-model TrainConfig, model options and seeds (the point-inventory presets)."""
+def settings(quick: bool = False, accept_margin=None):
+    """Per-model TrainConfig, model options and seeds (the point-inventory presets;
+    ``accept_margin``, when given, replaces the preset's)."""
     configs, options, seeds = {}, {}, {}
     for name in MODELS:
         preset = point_inventory(name)
         cfg = preset["config"]
+        if accept_margin is not None:
+            cfg = cfg.replace(accept_margin=accept_margin)
         if quick:
             cfg = cfg.replace(epochs=2, early_stopping=None)
         configs[name], options[name] = cfg, preset["model_config"]
@@ -69,7 +77,7 @@ def settings(quick: bool = False):
     return configs, options, seeds, point_inventory("lann")["core"]
 
 
-def main(out="ecuador-cv-output", quick: bool = False) -> dict:
+def main(out="ecuador-cv-output", quick: bool = False, accept_margin=None) -> dict:
     """Run the spatial and random CV; write ``cv_table.csv`` into ``out``; return figures."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,7 +85,7 @@ def main(out="ecuador-cv-output", quick: bool = False) -> dict:
     region = region.landslide.with_offsets(DISTANCES, halo=HALO).compute()  # 4 MB: in memory
     n = int((region["label"].values >= 0).sum())
     print(f"region {dict(region.sizes)}; {n} labelled pixels; layers {list(region.layer.values)}")
-    configs, options, seeds, core = settings(quick)
+    configs, options, seeds, core = settings(quick, accept_margin)
     geometry = xlandslide.PatchGeometry(core=core, halo=HALO)
     k = 3 if quick else 5
     results = {}
@@ -110,6 +118,12 @@ def main(out="ecuador-cv-output", quick: bool = False) -> dict:
     for m, t in paired.items():
         cells = "  ".join(f"{r.difference:+.3f} ({r.se:.3f}, z {r.z:+.1f})" for r in t.itertuples())
         print(f"{m:<6} {cells}")
+    print("\nshare of seed models whose network replaced the LLR it started from, per fold:")
+    for label, res in results.items():
+        t = res.table
+        for m in MODELS[1:]:
+            kept = " ".join(f"{v:.2f}" for v in t[t.model == m]["kept"])
+            print(f"{label:<8} {m:<6} {kept}")
     spatial = results["spatial"].table
     per_fold = {m: spatial[spatial.model == m]["auc"].tolist() for m in MODELS}
     se = {m: spatial[spatial.model == m]["auc_se"].tolist() for m in MODELS}
@@ -125,9 +139,11 @@ def main(out="ecuador-cv-output", quick: bool = False) -> dict:
         },
         "aligned": {f: list(v) for f, v in results["spatial"].aligned.items()},
         "paired": {m: t.to_dict(orient="list") for m, t in paired.items()},
+        "kept": {m: spatial[spatial.model == m]["kept"].tolist() for m in MODELS[1:]},
     }
 
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(*args[:1], quick="--quick" in sys.argv)
+    margin = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--accept-margin=")]
+    main(*args[:1], quick="--quick" in sys.argv, accept_margin=float(margin[0]) if margin else None)

@@ -405,6 +405,22 @@ def test_cv_writes_the_tables_and_reuses_its_folds(workflow, capsys):
     one_error_line(capsys, "--folds", "kmeans")
 
 
+def test_cv_settings_take_the_presets_and_the_accept_margin():
+    from xlandslide.cli import _parser
+    from xlandslide.cli.skill import _settings
+    from xlandslide.train.presets import POINT_ACCEPT_MARGIN
+
+    configs, options, seeds = _settings(["llr", "lann"], "points", None, None)
+    assert configs["lann"].accept_margin == POINT_ACCEPT_MARGIN and seeds["lann"] == (0, 1, 2)
+    assert options["lann"]["linear_skip"]
+    configs, _, _ = _settings(["lann"], "points", 3, "cpu", 0.5)
+    assert configs["lann"].accept_margin == 0.5 and configs["lann"].epochs == 3
+    configs, _, _ = _settings(["lann"], "paper", None, None)
+    assert configs["lann"].accept_margin is None
+    args = _parser().parse_args(["cv", "s.zarr", "--out", "o", "--accept-margin", "1.5"])
+    assert args.accept_margin == 1.5
+
+
 def test_zone_writes_a_classed_geotiff_and_its_table(workflow, capsys):
     import pandas as pd
     import rasterio

@@ -140,6 +140,32 @@ def test_seed_ensembles(region, folds):
     assert type(m).__name__ == "EnsembleModel" and len(m) == 2
 
 
+def test_a_network_keeps_its_warm_start_unless_it_beats_it_beyond_the_margin(region, folds):
+    """With a linear skip the LANN starts as the fold's LLR; a margin no gain can pass keeps
+    the LLR on every fold (the same map), and the table says so (``kept`` 0)."""
+    opts = {"lann": {"hidden": [4], "linear_skip": True}}
+    lann = CFG["lann"].replace(lr=0.05, epochs=3)
+    runs = {}
+    for margin in (None, 1e6):
+        configs = {**CFG, "lann": lann.replace(accept_margin=margin)}
+        runs[margin] = cross_validate(
+            region, ["llr", "lann"], folds, geometry=GEOM, configs=configs, model_configs=opts
+        )
+    free, strict = runs[None].table, runs[1e6].table
+    assert free[free.model == "llr"]["kept"].isna().all()  # no warm start, nothing to keep
+    best = free[free.model == "lann"]["best_epoch"].to_numpy()
+    np.testing.assert_array_equal(free[free.model == "lann"]["kept"], (best > 0).astype(float))
+    assert (best > 0).any()  # the test below has something to refuse
+    assert (strict[strict.model == "lann"]["kept"] == 0).all()
+    assert (strict[strict.model == "lann"]["best_epoch"] == 0).all()
+    for f in range(folds.k):
+        np.testing.assert_allclose(
+            runs[1e6].maps["lann"][f].values, runs[1e6].maps["llr"][f].values, atol=1e-5
+        )
+        # the same training as without a margin: only the choice at the end differs
+        assert runs[1e6].models["lann"][f].history.get("trained_best_epoch", 0) == best[f]
+
+
 def test_predict_is_lazy_for_an_ensemble(region, result):
     ens = result.ensemble("llr")
     with raise_if_dask_computes():

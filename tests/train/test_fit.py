@@ -156,11 +156,16 @@ def test_fit_trains_one_model_on_what_it_is_given(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("fit must not compute this itself")
 
-    monkeypatch.setattr(xl.features, "uphill_offsets", refuse)
-    monkeypatch.setattr(xl.patches.grid, "make_patches", refuse)
-    monkeypatch.setattr(xl.patches, "make_patches", refuse)
-    monkeypatch.setattr(xl.train.select, "select_aligned_features", refuse)
-    monkeypatch.setattr(xl.train.select, "rank_aligned", refuse)
+    region, patches, aligned = tiny(), tiny_patches(), tiny_aligned()  # before refusing
+    # dotted names: each module is imported (the test may be the first to touch it)
+    for name in (
+        "xlandslide.features.uphill_offsets",
+        "xlandslide.patches.grid.make_patches",
+        "xlandslide.patches.make_patches",
+        "xlandslide.train.select.select_aligned_features",
+        "xlandslide.train.select.rank_aligned",
+    ):
+        monkeypatch.setattr(name, refuse)
     calls = []
     original = fit_mod.train_module
 
@@ -170,10 +175,10 @@ def test_fit_trains_one_model_on_what_it_is_given(monkeypatch):
 
     monkeypatch.setattr(fit_mod, "train_module", recording)
     fit(
-        tiny(),
+        region,
         "lacnn",
-        patches=tiny_patches(),
-        aligned=tiny_aligned(),
+        patches=patches,
+        aligned=aligned,
         config=quick("lacnn", epochs=1, max_batches_per_epoch=1),
         model_config=SMALL_LACNN,
         progress=False,

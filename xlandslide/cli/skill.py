@@ -47,6 +47,14 @@ def register(sub) -> None:
     c.add_argument("--core", type=int, default=None)
     c.add_argument("--halo", type=int, default=None)
     c.add_argument("--seeds", type=int, nargs="+", default=None, help="seed ensemble")
+    c.add_argument(
+        "--accept-margin",
+        type=float,
+        default=None,
+        metavar="Z",
+        help="a network replaces its warm start (the fold's LLR) only when it beats it on the "
+        "validation pixels by more than Z standard errors (points preset: 2)",
+    )
     c.add_argument("--device", default=None)
     c.add_argument("--overwrite", action="store_true")
     c.set_defaults(func=cv)
@@ -114,7 +122,7 @@ def evaluate(args) -> int:
     return 0
 
 
-def _settings(names, preset, epochs, device):
+def _settings(names, preset, epochs, device, accept_margin=None):
     from ..train import TrainConfig
     from ..train.presets import point_inventory
 
@@ -127,7 +135,8 @@ def _settings(names, preset, epochs, device):
             cfg, options[name], seeds[name] = p["config"], p["model_config"], p["seeds"]
         else:
             cfg = TrainConfig.paper(name)
-        changes = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
+        given = (("epochs", epochs), ("device", device), ("accept_margin", accept_margin))
+        changes = {k: v for k, v in given if v is not None}
         configs[name] = cfg.replace(**changes)
     return configs, options, seeds
 
@@ -168,7 +177,9 @@ def cv(args) -> int:
         raise ConfigError(
             f"--folds {args.folds!r}: use kmeans, blocks, random or a folds JSON file"
         )
-    configs, options, seeds = _settings(names, args.preset, args.epochs, args.device)
+    configs, options, seeds = _settings(
+        names, args.preset, args.epochs, args.device, args.accept_margin
+    )
     if args.seeds:
         seeds = {n: tuple(args.seeds) for n in names}
     points = args.preset == "points"

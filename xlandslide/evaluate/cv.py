@@ -53,7 +53,9 @@ class CVResult:
     ----------
     table : pandas.DataFrame
         One row per (model, fold): the :data:`METRICS`, ``n_pixels``, ``n_positive``,
-        ``auc_error_bound``, ``best_epoch``, ``seconds`` (training).
+        ``auc_error_bound``, ``best_epoch``, ``kept`` (the share of the fold's seed models
+        whose trained network replaced its warm start, the LLR; NaN without a warm
+        start), ``seconds`` (training).
     models : dict
         ``name -> [model of fold 0, ...]`` (LandslideModel or EnsembleModel).
     maps : dict
@@ -355,6 +357,7 @@ def cross_validate(
                         m["auc"], m["n_positive"], m["n_pixels"] - m["n_positive"]
                     ),
                     "best_epoch": _best_epoch(model),
+                    "kept": _kept(model),
                     "seconds": seconds,
                 }
             )
@@ -425,6 +428,18 @@ def _best_epoch(model):
     epochs = [m.history.get("best_epoch") for m in members]
     epochs = [e for e in epochs if e is not None]
     return float(np.mean(epochs)) if epochs else math.nan
+
+
+def _kept(model):
+    """Share of the members whose trained weights replaced their warm start."""
+    members = getattr(model, "members", [model])
+    kept = []
+    for m in members:
+        if "acceptance" in m.history:
+            kept.append(bool(m.history["acceptance"]["accepted"]))
+        elif "start_val_loss" in m.history:  # a warm start without a margin
+            kept.append(m.history.get("best_epoch", 0) > 0)
+    return float(np.mean(kept)) if kept else math.nan
 
 
 def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:

@@ -52,6 +52,12 @@ class TrainConfig:
     early_stopping : int, optional
         Stop after this many epochs without improvement of the validation loss (default:
         train every epoch; the best epoch's weights are returned either way).
+    accept_margin : float, optional
+        With a warm start (:func:`xlandslide.fit`'s ``warm_start``): the trained weights
+        replace the starting ones only when their validation loss is lower by more than
+        ``accept_margin`` standard errors of the paired per-pixel difference (both scored on
+        the same validation pixels; :mod:`xlandslide.train.accept`).  ``None`` (default):
+        any lower validation loss.  Without a warm start it has no effect.
     device : str, optional
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` picks CUDA when available.
     amp : bool
@@ -71,6 +77,7 @@ class TrainConfig:
     num_workers: int = 0
     max_batches_per_epoch: int | None = None
     early_stopping: int | None = None
+    accept_margin: float | None = None
     device: str | None = None
     amp: bool = True
 
@@ -94,6 +101,16 @@ class TrainConfig:
         for name in ("max_batches_per_epoch", "early_stopping"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _integer(name, getattr(self, name), 1))
+        if self.accept_margin is not None:
+            m = self.accept_margin
+            if isinstance(m, bool) or not isinstance(m, (int, float)) or not math.isfinite(m):
+                raise ConfigError(
+                    f"accept_margin must be None or a finite number of standard errors "
+                    f"(for example 2.0), got {m!r}"
+                )
+            if m < 0:
+                raise ConfigError(f"accept_margin must be >= 0 standard errors, got {m!r}")
+            object.__setattr__(self, "accept_margin", float(m))
         if self.weight_decay < 0 or self.momentum < 0:
             raise ConfigError(
                 f"weight_decay and momentum must be >= 0, got {self.weight_decay!r} and "

@@ -35,10 +35,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from ..errors import CheckpointError, ConfigError, PatchError, RegionError
+from ..errors import CheckpointError, ConfigError, PatchError
 from ..model import LandslideModel, ModelSpec
+from ._feed import Loaders, amp_settings, batch_to, epoch_batches
 from .config import TrainConfig
 from .loss import masked_bce_sum
 from .state import read_resume
@@ -62,110 +61,6 @@ def choose_device(device):
             "or None (automatic)"
         )
     return device
-
-
-def _seed_worker(worker_id: int) -> None:  # DataLoader worker_init_fn (must be picklable)
-    import random
-
-    import torch
-
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)  # noqa: NPY002  (datasets may use the legacy global RNG)
-    random.seed(seed)
-
-
-def epoch_batches(n: int, config: TrainConfig, epoch: int, *, shuffle: bool) -> list[list[int]]:
-    """The batches (lists of dataset indices) of ``epoch``: a seeded permutation, chunked."""
-    order = np.arange(n)
-    if shuffle:
-        order = np.random.Generator(np.random.PCG64([int(config.seed), int(epoch)])).permutation(n)
-    b = int(config.batch_size)
-    batches = [order[i : i + b].tolist() for i in range(0, n, b)]
-    if shuffle and config.max_batches_per_epoch is not None:
-        batches = batches[: int(config.max_batches_per_epoch)]
-    return batches
-
-
-class _Batches:
-    """A batch sampler whose batches are set before every pass over a loader."""
-
-    def __init__(self):
-        self.batches: list[list[int]] = []
-
-    def __iter__(self):
-        return iter(list(self.batches))
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-
-class _Loaders:
-    """One DataLoader per dataset for the whole run.
-
-    With ``num_workers > 0`` the workers persist from epoch to epoch, and with them the
-    patch cache of each worker's :class:`~xlandslide.PatchDataset`: a new loader per epoch
-    would start new workers with empty caches, and every epoch would read the region again.
-    """
-
-    def __init__(self, config: TrainConfig, device):
-        self.config, self.device = config, device
-        self.loaders: dict[int, tuple] = {}
-
-    def __call__(self, dataset, batches):
-        import torch
-        from torch.utils.data import DataLoader
-
-        key = id(dataset)
-        if key not in self.loaders:
-            sampler = _Batches()
-            generator = torch.Generator()
-            generator.manual_seed(int(self.config.seed))
-            workers = int(self.config.num_workers)
-            loader = DataLoader(
-                dataset,
-                batch_sampler=sampler,
-                num_workers=workers,
-                worker_init_fn=_seed_worker if workers else None,
-                generator=generator,
-                pin_memory=self.device.type == "cuda",
-                persistent_workers=workers > 0,
-            )
-            self.loaders[key] = (dataset, sampler, loader)
-        _, sampler, loader = self.loaders[key]
-        sampler.batches = [list(b) for b in batches]
-        return loader
-
-    def close(self) -> None:
-        """Drop the loaders (their persistent workers exit)."""
-        self.loaders.clear()
-
-
-def _batch_to(batch, device, needs_offsets: bool):
-    import torch
-
-    def move(key):
-        return torch.as_tensor(batch[key]).to(device, non_blocking=True)
-
-    offsets = None
-    if needs_offsets:
-        if batch.get("offsets") is None:
-            raise RegionError(
-                "the model reads aligned features but the batches carry no 'offsets'; add "
-                "uphill_dy/uphill_dx to the region (region.landslide.with_offsets)"
-            )
-        offsets = move("offsets")  # int8 travels; the gather casts on the device
-    return (move("continuous"), move("categorical"), offsets), move("label")
-
-
-def _amp_settings(config: TrainConfig, device):
-    """(autocast dtype or None, GradScaler or None)."""
-    import torch
-
-    if not config.amp or device.type != "cuda":
-        return None, None
-    if torch.cuda.is_bf16_supported():
-        return torch.bfloat16, None
-    return torch.float16, torch.amp.GradScaler("cuda")
 
 
 def _make_optimizer(module, config: TrainConfig):
@@ -204,13 +99,14 @@ class _Run:
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=config.lr_factor, patience=config.patience
         )
-        self.amp = _amp_settings(config, device)
+        self.amp = amp_settings(config, device)
         self.epoch, self.batch, self.sums = 1, 0, [0.0, 0.0]
         self.history = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [], "seconds": []}
         self.best_score, self.best_epoch, self.best_state = math.inf, 0, None
         self.since_best = 0
+        self.start_state = None  # the warm start's weights (validate_start)
         self.done = False
-        self.loaders = _Loaders(config, device)
+        self.loaders = Loaders(config, device)
 
     def best_model(self) -> LandslideModel:
         """The best weights so far in a copy of the module (the training module itself is
@@ -249,6 +145,7 @@ class _Run:
             "best_epoch": self.best_epoch,
             "best_state": None if self.best_state is None else cpu(self.best_state),
             "since_best": self.since_best,
+            "start_state": None if self.start_state is None else cpu(self.start_state),
             "done": self.done,
         }
 
@@ -265,10 +162,14 @@ class _Run:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
         self.sums = [float(v) for v in state["sums"]]
-        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.history = {
+            k: list(v) if isinstance(v, (list, tuple)) else v
+            for k, v in state["history"].items()
+        }
         self.best_score, self.best_epoch = float(state["best_score"]), int(state["best_epoch"])
         self.best_state = state["best_state"]
         self.since_best = int(state["since_best"])
+        self.start_state = state.get("start_state")
         self.done = bool(state["done"])
 
     def save(self, path) -> None:
@@ -282,7 +183,7 @@ def _step(run: _Run, batch, halo: int, train: bool):
     import torch
 
     amp_dtype, scaler = run.amp
-    inputs, label = _batch_to(batch, run.device, run.spec.needs_offsets)
+    inputs, label = batch_to(batch, run.device, run.spec.needs_offsets)
     with torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
         logits = run.module(*inputs)
     s, n = masked_bce_sum(logits, label, halo)
@@ -368,9 +269,11 @@ def train_module(
     start, :func:`xlandslide.fit`'s ``warm_start``).  ``validate_start`` scores the
     untrained module on ``val`` first, as epoch 0: when no epoch beats it, the returned
     model is the starting one (``best_epoch`` 0) — a warm start is never made worse on
-    the validation pixels.  ``checkpoint``, ``save_every`` and
-    ``resume``: see
-    the module notes.  See :func:`xlandslide.fit` for the rest.
+    the validation pixels.  With ``config.accept_margin`` the best epoch must beat it by
+    more than that many standard errors of the paired per-pixel loss difference, or the
+    starting weights are returned (:mod:`xlandslide.train.accept`; the test is recorded in
+    ``history["acceptance"]``).  ``checkpoint``, ``save_every`` and ``resume``: see the
+    module notes.  See :func:`xlandslide.fit` for the rest.
     """
     import torch
 
@@ -420,14 +323,68 @@ def train_module(
         if not math.isnan(score):
             run.best_score, run.best_epoch = score, 0
             run.best_state = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
+            run.start_state = run.best_state
             run.history["start_val_loss"] = [score]
     try:
         _epochs(run, train, val, halo, progress, checkpoint, save_every, callbacks)
+        if run.start_state is not None and config.accept_margin is not None:
+            if _accept(run, val, halo, progress) and checkpoint is not None:
+                run.save(checkpoint)  # what load_model reads is what is returned
     finally:
         run.loaders.close()
     result = run.best_model()
     result.module.eval()
     return result
+
+
+def _accept(run: _Run, val, halo: int, progress: bool) -> bool:
+    """Keep the best epoch over the warm start only when it gains more than noise.
+
+    Returns whether a test was made (a finished run resumed has made it already)."""
+    import contextlib
+    import copy
+
+    import torch
+
+    from .accept import paired_gain
+
+    if run.best_epoch == 0:
+        return False
+    start, best = copy.deepcopy(run.module), copy.deepcopy(run.module)
+    start.load_state_dict(run.start_state)
+    best.load_state_dict(run.best_state)
+    amp_dtype = run.amp[0]
+
+    def autocast():
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(run.device.type, dtype=amp_dtype)
+
+    batches = epoch_batches(len(val), run.config, run.epoch, shuffle=False)
+    result = paired_gain(
+        start,
+        best,
+        run.loaders(val, batches),
+        lambda b: batch_to(b, run.device, run.spec.needs_offsets),
+        halo,
+        autocast,
+    )
+    margin = float(run.config.accept_margin)
+    accepted = result.accepts(margin)
+    run.history["acceptance"] = {**result.to_dict(), "margin": margin, "accepted": accepted}
+    run.history["trained_best_epoch"] = run.best_epoch
+    if not accepted:
+        run.best_state, run.best_epoch = run.start_state, 0
+    if progress:
+        print(
+            f"[xlandslide] {run.spec.name}: epoch {run.history['trained_best_epoch']} gains "
+            f"{result.gain:.5f} ({result.z:+.2f} standard errors) of validation loss over the "
+            f"warm start: {'kept' if accepted else 'the warm start is kept'} "
+            f"(accept_margin {margin:g})",
+            file=sys.stderr,
+            flush=True,
+        )
+    return True
 
 
 def _epochs(run: _Run, train, val, halo, progress, checkpoint, save_every, callbacks) -> None:

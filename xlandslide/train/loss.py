@@ -11,8 +11,8 @@ def _core(x, halo: int):
     return x[..., halo:-halo, halo:-halo]
 
 
-def masked_bce_sum(logits, label, halo: int):
-    """(sum of BCE over known core pixels, number of known core pixels), float32 tensors."""
+def masked_bce_pixels(logits, label, halo: int):
+    """(BCE per core pixel, 0 where unknown; mask of the known core pixels), float32."""
     import torch
     import torch.nn.functional as F
 
@@ -32,6 +32,12 @@ def masked_bce_sum(logits, label, halo: int):
     target = known & (y > 0)
     loss = F.binary_cross_entropy_with_logits(z, target.to(z.dtype), reduction="none")
     loss = torch.where(known, loss, torch.zeros((), dtype=loss.dtype, device=loss.device))
+    return loss, known
+
+
+def masked_bce_sum(logits, label, halo: int):
+    """(sum of BCE over known core pixels, number of known core pixels), float32 tensors."""
+    loss, known = masked_bce_pixels(logits, label, halo)
     return loss.sum(), known.sum().to(loss.dtype)
 
 
@@ -63,4 +69,4 @@ def masked_bce_with_logits(logits, label, halo: int):
     return total / count.clamp(min=1)
 
 
-__all__ = ["masked_bce_sum", "masked_bce_with_logits"]
+__all__ = ["masked_bce_pixels", "masked_bce_sum", "masked_bce_with_logits"]

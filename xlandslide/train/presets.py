@@ -6,7 +6,9 @@ other pixel unknown) gives each patch a handful of labelled pixels: the paper's 
 then fit the noise of a few points.  :func:`point_inventory` gives the settings measured
 on such data (the Ecuador example: 350 points on a 383 x 415 grid of 10 m, k-means spatial
 folds; see README "Honest skill"): small patches, small and regularised networks, more
-epochs with early stopping on spatially separate validation pixels, and a seed ensemble.
+epochs with early stopping on spatially separate validation pixels, a seed ensemble, and a
+network that replaces its warm start (the LLR) only when it beats it on the validation
+points by more than noise.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ POINT_CORE = 64
 POINT_SEEDS = (0, 1, 2)
 #: Epochs without a better validation loss before training stops.
 POINT_PATIENCE = 6
+#: A warm start (the fold's LLR) gives way to the trained network only when the network's
+#: validation loss is lower by more than this many standard errors of the paired per-point
+#: difference (:mod:`xlandslide.train.accept`): the best of 30 noisy epochs on ~70 points
+#: beats the LLR by chance alone.
+POINT_ACCEPT_MARGIN = 2.0
 #: Positive patches are not repeated: balanced points put a landslide in nearly every patch.
 POINT_OVERSAMPLE = 1
 
@@ -63,7 +70,13 @@ def point_inventory(model: str, **changes) -> dict:
         raise ConfigError(f"the {name} model is not trained; it needs no settings")
     cfg, opts = POINT_SETTINGS[name]
     config = TrainConfig(
-        **{**cfg, "weight_decay": 1e-3, "early_stopping": POINT_PATIENCE, "patience": 3},
+        **{
+            **cfg,
+            "weight_decay": 1e-3,
+            "early_stopping": POINT_PATIENCE,
+            "patience": 3,
+            "accept_margin": POINT_ACCEPT_MARGIN,
+        },
     ).replace(**changes)
     return {
         "config": config,
@@ -75,6 +88,7 @@ def point_inventory(model: str, **changes) -> dict:
 
 
 __all__ = [
+    "POINT_ACCEPT_MARGIN",
     "POINT_CORE",
     "POINT_OVERSAMPLE",
     "POINT_SEEDS",

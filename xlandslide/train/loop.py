@@ -163,8 +163,7 @@ class _Run:
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
         self.sums = [float(v) for v in state["sums"]]
         self.history = {
-            k: list(v) if isinstance(v, (list, tuple)) else v
-            for k, v in state["history"].items()
+            k: list(v) if isinstance(v, (list, tuple)) else v for k, v in state["history"].items()
         }
         self.best_score, self.best_epoch = float(state["best_score"]), int(state["best_epoch"])
         self.best_state = state["best_state"]

@@ -13,6 +13,8 @@ Measures, each case in a fresh Python process (its wall time and its peak reside
 
     python benchmarks/ingest_scale.py              # both cases, the Veneto grid
     python benchmarks/ingest_scale.py --shape 4096 4096 --part 1024   # a quick run
+    python benchmarks/ingest_scale.py --reproject  # the rainfall in another CRS (a lazy
+                                                   # DataArray), reprojected block by block
 
 Every layer is a function of its (row, column) or a small list of geometries: nothing is
 ever held whole in memory, so the peak memory is what the chunks in flight need.
@@ -81,6 +83,51 @@ def _raster(shape, which, chunks):
     return out.rio.write_crs("EPSG:32632")
 
 
+def _rain_block(block_info=None, *, x0, y0, pixel):
+    import numpy as np
+
+    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    y = y0 - (r0 + np.arange(r1 - r0) + 0.5)[:, None] * pixel
+    x = x0 + (c0 + np.arange(c1 - c0) + 0.5)[None, :] * pixel
+    return (800 + 300 * np.sin(x / 20e3) * np.cos(y / 30e3) + 1e-3 * (y % 997)).astype("f4")
+
+
+def _rain_other_crs(shape, chunks, pixel=20.0):
+    """Rainfall over the grid's footprint in the next UTM zone (EPSG:32633), 20 m, lazy."""
+    import dask.array as da
+    import numpy as np
+    import rioxarray  # noqa: F401
+    import xarray as xr
+    from rasterio.warp import transform_bounds
+
+    ny, nx = shape
+    left, bottom, right, top = transform_bounds(
+        "EPSG:32632", "EPSG:32633", X0, Y0 - ny * PIXEL, X0 + nx * PIXEL, Y0, densify_pts=21
+    )
+    left, top = left - 200, top + 200
+    size = (int((top - bottom + 400) / pixel), int((right - left + 400) / pixel))
+    data = da.map_blocks(
+        _rain_block,
+        chunks=da.core.normalize_chunks(chunks, size, dtype=np.float32),
+        dtype=np.float32,
+        meta=np.empty((0, 0), np.float32),
+        name=f"synthetic-rain-32633-{size[0]}-{size[1]}-{chunks}",
+        x0=left,
+        y0=top,
+        pixel=pixel,
+    )
+    out = xr.DataArray(
+        data,
+        dims=("y", "x"),
+        coords={
+            "y": top - pixel * (np.arange(size[0]) + 0.5),
+            "x": left + pixel * (np.arange(size[1]) + 0.5),
+        },
+        name="rain",
+    )
+    return out.rio.write_crs("EPSG:32633")
+
+
 def _voronoi(n, shape, seed, codes):
     import geopandas as gpd
     import numpy as np
@@ -99,7 +146,7 @@ def _voronoi(n, shape, seed, codes):
     )
 
 
-def _inputs(shape, chunks):
+def _inputs(shape, chunks, reproject=False):
     import geopandas as gpd
     import numpy as np
     import shapely
@@ -138,7 +185,11 @@ def _inputs(shape, chunks):
         crs="EPSG:32632",
     )
     kwargs = {
-        "continuous": {"rainfall": _raster(shape, "rain", chunks)},
+        "continuous": {
+            "rainfall": _rain_other_crs(shape, chunks)
+            if reproject
+            else _raster(shape, "rain", chunks)
+        },
         "categorical": {
             "lithology": xl.CategoricalLayer(
                 litho,
@@ -155,13 +206,15 @@ def _inputs(shape, chunks):
     return _raster(shape, "dem", chunks), kwargs, sizes
 
 
-def case(name: str, shape, part: int, chunks: int, normalisation=None) -> dict:
+def case(name: str, shape, part: int, chunks: int, normalisation=None, reproject=False) -> dict:
     import dask
 
     import xlandslide as xl
 
     t0 = time.perf_counter()
-    dem, kwargs, sizes = _inputs(shape, chunks)
+    dem, kwargs, sizes = _inputs(shape, chunks, reproject)
+    if reproject:
+        kwargs["reproject"] = True
     t_inputs = time.perf_counter() - t0
     rss_inputs = _rss_mb()
     t0 = time.perf_counter()
@@ -203,7 +256,7 @@ def case(name: str, shape, part: int, chunks: int, normalisation=None) -> dict:
 
 def _child(args) -> int:
     norm = json.loads(args.normalisation) if args.normalisation else None
-    out = case(args.child, tuple(args.shape), args.part, args.chunks, norm)
+    out = case(args.child, tuple(args.shape), args.part, args.chunks, norm, args.reproject)
     print("RESULT " + json.dumps(out))
     return 0
 
@@ -223,6 +276,8 @@ def _run(name, args, normalisation=None) -> dict:
     ]
     if normalisation:
         cmd += ["--normalisation", json.dumps(normalisation)]
+    if args.reproject:
+        cmd += ["--reproject"]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode:
@@ -237,6 +292,11 @@ def main(argv=None) -> int:
     p.add_argument("--shape", type=int, nargs=2, default=(19500, 21005))
     p.add_argument("--part", type=int, default=4096)
     p.add_argument("--chunks", type=int, default=1024)
+    p.add_argument(
+        "--reproject",
+        action="store_true",
+        help="give the rainfall raster in EPSG:32633 at 20 m (a lazy DataArray): reprojected",
+    )
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--normalisation", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -249,8 +309,11 @@ def main(argv=None) -> int:
         stats = {k: v for k, v in r.items() if k != "normalisation"}
         print(json.dumps(stats))
     ny, nx = args.shape
+    other = (
+        "; rainfall a lazy DataArray in EPSG:32633 (20 m), reprojected" if args.reproject else ""
+    )
     print(
-        f"\n{ny} x {nx} grid ({ny * nx / 1e6:.0f} Mpix), chunks {args.chunks}; "
+        f"\n{ny} x {nx} grid ({ny * nx / 1e6:.0f} Mpix), chunks {args.chunks}{other}; "
         f"{built['lithology_polygons']} lithology, {built['land_cover_polygons']} land-cover, "
         f"{built['landslide_polygons']} landslide polygons"
     )

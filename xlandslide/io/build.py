@@ -126,8 +126,9 @@ def build_region(
     reproject : bool
         Bring layers on another grid or CRS onto the DEM's: rasters with rasterio / GDAL
         (bilinear for continuous layers, nearest for codes and labels; files lazily through
-        a ``WarpedVRT``), vectors with ``to_crs``.  Without it they are refused
-        (:class:`~xlandslide.errors.GridMismatchError`) with this fix.
+        a ``WarpedVRT``, DataArrays lazily block by block with
+        :func:`xlandslide.io.warp.reproject_lazy`), vectors with ``to_crs``.  Without it
+        they are refused (:class:`~xlandslide.errors.GridMismatchError`) with this fix.
     terrain : sequence of {"slope", "dem"}
         DEM-derived layers placed first among the continuous layers (default both, the
         INSPIRE order); ``()`` for none.

@@ -288,9 +288,10 @@ def align_raster(
         categorical codes and labels.
     reproject : bool
         Reproject a raster on another grid (another CRS, pixel size, extent or a shift)
-        onto ``like``'s.  A file is warped lazily, chunk by chunk (a GDAL ``WarpedVRT``); a
-        DataArray through ``rio.reproject_match`` (in memory).  Without it such a raster is
-        refused with :class:`GridMismatchError`.
+        onto ``like``'s, lazily, chunk by chunk: a file through a GDAL ``WarpedVRT``, a
+        DataArray (numpy- or dask-backed) with :func:`xlandslide.io.warp.reproject_lazy`
+        (each block reads only its source window).  Without it such a raster is refused
+        with :class:`GridMismatchError`.
     what : str
         How to name the layer in messages.
     dtype : str
@@ -327,7 +328,9 @@ def align_raster(
                 "da.rio.reproject_match(dem) yourself"
             )
         if isinstance(layer.source, xr.DataArray):
-            da = da.rio.reproject_match(like, resampling=resampling, nodata=np.nan)
+            from .warp import reproject_lazy
+
+            da = reproject_lazy(da, like, resampling, dtype=dtype)
         else:
             da = _warped(layer, like, resampling, dtype, what)
     da = da.assign_coords(y=like["y"].values, x=like["x"].values)

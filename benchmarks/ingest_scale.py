@@ -56,48 +56,47 @@ def _terrain_block(block_info=None, *, which):
     return z.astype(np.float32)
 
 
-def _raster(shape, which, chunks):
+def _lazy(block, shape, chunks, *, name, crs, left, top, pixel, **kwargs):
+    """A lazy (y, x) DataArray whose blocks are ``block(block_info=..., **kwargs)``."""
     import dask.array as da
     import numpy as np
     import rioxarray  # noqa: F401
     import xarray as xr
 
     data = da.map_blocks(
-        _terrain_block,
+        block,
         chunks=da.core.normalize_chunks(chunks, shape, dtype=np.float32),
         dtype=np.float32,
         meta=np.empty((0, 0), np.float32),
-        name=f"synthetic-{which}-{shape[0]}-{shape[1]}-{chunks}",
-        which=which,
+        name=f"synthetic-{name}-{crs}-{shape[0]}-{shape[1]}-{chunks}",
+        **kwargs,
     )
-    ny, nx = shape
-    out = xr.DataArray(
-        data,
-        dims=("y", "x"),
-        coords={
-            "y": Y0 - PIXEL * (np.arange(ny) + 0.5),
-            "x": X0 + PIXEL * (np.arange(nx) + 0.5),
-        },
-        name=which,
-    )
-    return out.rio.write_crs("EPSG:32632")
+    coords = {
+        "y": top - pixel * (np.arange(shape[0]) + 0.5),
+        "x": left + pixel * (np.arange(shape[1]) + 0.5),
+    }
+    out = xr.DataArray(data, dims=("y", "x"), coords=coords, name=name)
+    return out.rio.write_crs(crs)
 
 
-def _rain_block(block_info=None, *, x0, y0, pixel):
+def _raster(shape, which, chunks):
+    return _lazy(
+        _terrain_block, shape, chunks, name=which, crs="EPSG:32632", left=X0, top=Y0,
+        pixel=PIXEL, which=which,
+    )  # fmt: skip
+
+
+def _rain_block(block_info=None, *, x0, y0, step):
     import numpy as np
 
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
-    y = y0 - (r0 + np.arange(r1 - r0) + 0.5)[:, None] * pixel
-    x = x0 + (c0 + np.arange(c1 - c0) + 0.5)[None, :] * pixel
+    y = y0 - (r0 + np.arange(r1 - r0) + 0.5)[:, None] * step
+    x = x0 + (c0 + np.arange(c1 - c0) + 0.5)[None, :] * step
     return (800 + 300 * np.sin(x / 20e3) * np.cos(y / 30e3) + 1e-3 * (y % 997)).astype("f4")
 
 
 def _rain_other_crs(shape, chunks, pixel=20.0):
     """Rainfall over the grid's footprint in the next UTM zone (EPSG:32633), 20 m, lazy."""
-    import dask.array as da
-    import numpy as np
-    import rioxarray  # noqa: F401
-    import xarray as xr
     from rasterio.warp import transform_bounds
 
     ny, nx = shape
@@ -106,26 +105,10 @@ def _rain_other_crs(shape, chunks, pixel=20.0):
     )
     left, top = left - 200, top + 200
     size = (int((top - bottom + 400) / pixel), int((right - left + 400) / pixel))
-    data = da.map_blocks(
-        _rain_block,
-        chunks=da.core.normalize_chunks(chunks, size, dtype=np.float32),
-        dtype=np.float32,
-        meta=np.empty((0, 0), np.float32),
-        name=f"synthetic-rain-32633-{size[0]}-{size[1]}-{chunks}",
-        x0=left,
-        y0=top,
-        pixel=pixel,
-    )
-    out = xr.DataArray(
-        data,
-        dims=("y", "x"),
-        coords={
-            "y": top - pixel * (np.arange(size[0]) + 0.5),
-            "x": left + pixel * (np.arange(size[1]) + 0.5),
-        },
-        name="rain",
-    )
-    return out.rio.write_crs("EPSG:32633")
+    return _lazy(
+        _rain_block, size, chunks, name="rain", crs="EPSG:32633", left=left, top=top,
+        pixel=pixel, x0=left, y0=top, step=pixel,
+    )  # fmt: skip
 
 
 def _voronoi(n, shape, seed, codes):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 RUNNER = r"""
@@ -101,10 +103,12 @@ def test_scale_table_runs_a_case(tmp_path):
     assert out.stdout.count("peak") == 2, out.stdout
 
 
-def test_ingest_scale_runs_small():
+@pytest.mark.parametrize("extra", [[], ["--reproject"]])
+def test_ingest_scale_runs_small(extra):
     """benchmarks/ingest_scale.py at a small size: both cases, in fresh processes."""
+    cmd = ["benchmarks/ingest_scale.py", "--shape", "1024", "1280", "--part", "512", *extra]
     out = subprocess.run(
-        [sys.executable, "benchmarks/ingest_scale.py", "--shape", "1024", "1280", "--part", "512"],
+        [sys.executable, *cmd],
         cwd=ROOT,
         env=_env(),
         capture_output=True,
@@ -113,3 +117,4 @@ def test_ingest_scale_runs_small():
     assert out.returncode == 0, out.stderr[-3000:]
     assert "build_region with its one pass" in out.stdout, out.stdout
     assert out.stdout.count("peak RSS") == 3, out.stdout
+    assert ("reprojected" in out.stdout) == bool(extra)

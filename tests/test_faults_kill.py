@@ -355,18 +355,23 @@ def _predicted(store, model):
     return xl.predict(xl.open_region(store), xl.load_model(model, device="cpu"), block_size=32)
 
 
-def test_a_prediction_killed_at_half_resumes_with_only_the_missing_blocks(prediction, tmp_path):
+@pytest.mark.parametrize("suffix", [".zarr", ".tif"])
+def test_a_prediction_killed_at_half_resumes_with_only_the_missing_blocks(
+    prediction, tmp_path, suffix
+):
     store, model, whole = prediction
     assert _predicted(store, model).data.numblocks == (4, 4)
-    out = tmp_path / "m.zarr"
+    out = tmp_path / f"m{suffix}"
     proc = _spawn(PREDICT, store, model, out, 1)
-    blocks = partial_path(out) / "blocks"
+    # a GeoTIFF's blocks go to a resumable Zarr map in its hidden partial folder first
+    zarr = out if suffix == ".zarr" else partial_path(out) / "map.zarr"
+    blocks = partial_path(zarr) / "blocks"
     _kill_when(proc, lambda: len(_files(blocks)) >= N_BLOCKS // 2)
     assert not out.exists()
     done = len(_files(blocks))
     assert N_BLOCKS // 2 <= done < N_BLOCKS
     with pytest.raises(IncompleteStoreError):  # the partial store is never a map
-        xl.open_map(partial_path(out) / "map.zarr")
+        xl.open_map(partial_path(zarr) / "map.zarr")
     # the rerun: only the missing blocks are computed
     assert _predict_in_a_child(store, model, out) == N_BLOCKS - done
     np.testing.assert_array_equal(xl.open_map(out, verify=True).values, whole)

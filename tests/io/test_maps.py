@@ -208,8 +208,6 @@ def test_argument_errors(tmp_path):
         write_map(np.zeros((3, 3)), tmp_path / "m.zarr")
     with pytest.raises(ShapeError, match=r"dims \('y', 'x'\)"):
         write_map(_map().expand_dims(band=[1]), tmp_path / "m.zarr")
-    with pytest.raises(ConfigError, match=r"resume=True needs a .zarr map"):
-        write_map(_map(), tmp_path / "m.tif", resume=True)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -271,6 +269,64 @@ def test_resume_computes_only_the_missing_blocks(tmp_path):
     (partial_path(path) / "state.json").write_text('{"fingerprint": "x", "writer": "0-1"}')
     assert write_map(_flaky_map(), path, resume=True) == path
     assert not partial_path(path).exists()
+
+
+def test_a_geotiff_resumes_through_a_hidden_zarr_map(tmp_path, monkeypatch):
+    import rasterio
+
+    from xlandslide.io import maps
+
+    path = tmp_path / "m.tif"
+    whole = open_map(write_map(_flaky_map(), tmp_path / "whole.tif")).values
+    staged = partial_path(path) / "map.zarr"
+    FAIL_AT.update(call=11, calls=0)
+    try:
+        import dask
+
+        with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="killed"):
+            write_map(_flaky_map(), path, resume=True)
+    finally:
+        FAIL_AT["call"] = None
+    assert not path.exists()
+    done = len(list((partial_path(staged) / "blocks").iterdir()))
+    assert 0 < done <= 10
+    with pytest.raises(IncompleteStoreError):  # the staged blocks are never a map
+        open_map(partial_path(staged) / "map.zarr")
+    with BlockCounter("flaky-map") as counter:
+        write_map(_flaky_map(), path, resume=True)
+    assert counter.blocks == 20 - done  # only the missing blocks were computed
+    np.testing.assert_array_equal(open_map(path).values, whole)  # as a direct write
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif", "whole.tif"]
+    with rasterio.open(path) as src:
+        assert src.tags()[maps.FINGERPRINT_TAG] == maps.map_fingerprint(_flaky_map())
+    with BlockCounter("flaky-map") as counter:  # complete: nothing to do
+        assert write_map(_flaky_map(), path, resume=True) == path
+    assert counter.blocks == 0
+    # killed while converting: the rerun converts again and computes nothing
+    other = tmp_path / "k.tif"
+    convert = maps._write_tif
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed in the conversion")
+
+    monkeypatch.setattr(maps, "_write_tif", killed)
+    with pytest.raises(RuntimeError, match="conversion"):
+        write_map(_flaky_map(), other, resume=True)
+    monkeypatch.setattr(maps, "_write_tif", convert)
+    assert not other.exists() and partial_path(other).exists()
+    with BlockCounter("flaky-map") as counter:
+        write_map(_flaky_map(), other, resume=True)
+    assert counter.blocks == 0 and not partial_path(other).exists()
+    np.testing.assert_array_equal(open_map(other).values, whole)
+    # another map at the path: refused without overwrite, replaced with it
+    with pytest.raises(StoreExistsError):
+        write_map(_map(), other, resume=True)
+    write_map(_map(), other, resume=True, overwrite=True)
+    np.testing.assert_array_equal(open_map(other).values, _map().values)
+    # a leftover resumable write is discarded by a write without resume
+    partial_path(other).mkdir()
+    write_map(_map(), other, overwrite=True)
+    assert not partial_path(other).exists()
 
 
 def test_resume_refuses_another_map(tmp_path):

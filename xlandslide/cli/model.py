@@ -51,7 +51,8 @@ def register(sub) -> None:
     r.add_argument(
         "--resume",
         action="store_true",
-        help="continue a .zarr map whose write was killed: only the missing blocks are computed",
+        help="continue a map (.zarr or .tif) whose write was killed: only the missing blocks "
+        "are computed",
     )
     r.add_argument("--device", default=None)
     r.add_argument("--core", type=int, default=None, help="prediction core (CNN, LACNN)")

@@ -11,7 +11,12 @@ blocks still missing (``xlandslide predict ... --resume``): see
 
 GeoTIFF maps are written whole into a temporary sibling and renamed into place
 (:func:`~xlandslide.io.atomic.atomic_output`); they carry the tag ``XLANDSLIDE_MAP``, which
-tells :func:`open_map` and a later ``overwrite`` that xlandslide wrote them.
+tells :func:`open_map` and a later ``overwrite`` that xlandslide wrote them.  With
+``resume=True`` the blocks go first into a resumable Zarr map in the hidden sibling
+``.NAME.xlandslide-partial/map.zarr``, which is converted to the GeoTIFF once complete and
+then removed: a killed write resumes with the missing blocks only, a killed conversion is
+done again from the Zarr map (nothing recomputed).  Such a GeoTIFF also carries the map's
+fingerprint (tag ``XLANDSLIDE_FINGERPRINT``): resuming a complete one computes nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from ..errors import (
     IncompleteStoreError,
     RegionNotFoundError,
 )
-from .atomic import atomic_output, is_temporary
+from .atomic import atomic_output, is_temporary, refuse_existing, remove
 from .guard import GuardedArray, guarded_variable, open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
@@ -40,12 +45,14 @@ from .integrity import (
     read_manifest,
     refuse_inside_store,
 )
-from .resumable import NUMPY_CHUNK, partial_path, write_zarr_map
+from .resumable import NUMPY_CHUNK, map_fingerprint, partial_path, write_zarr_map
 
 #: Map formats by file suffix.
 MAP_SUFFIXES = (".zarr", ".tif", ".tiff")
 #: GeoTIFF tag of the maps xlandslide writes (its value: the package version).
 TIFF_TAG = "XLANDSLIDE_MAP"
+#: GeoTIFF tag of a map written with ``resume=True``: what identifies the map.
+FINGERPRINT_TAG = "XLANDSLIDE_FINGERPRINT"
 
 
 def _suffix(path: Path) -> str:
@@ -91,12 +98,12 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
         store, a folder or file xlandslide did not write) raises
         :class:`~xlandslide.errors.ForeignOutputError`, overwrite or not.
     resume : bool
-        ``.zarr`` only: continue a write to ``path`` that was killed, computing only the
-        blocks it had not written.  The map must be the same one (the same model, region
-        and settings: its fingerprint is checked, else
-        :class:`~xlandslide.errors.ResumeError`).  If the map is already complete under
-        ``path``, nothing is computed.  Without ``resume`` a leftover partial write is
-        discarded and the map computed from scratch.
+        Continue a write to ``path`` that was killed, computing only the blocks it had not
+        written (a GeoTIFF: through a hidden resumable Zarr map, see the module notes).
+        The map must be the same one (the same model, region and settings: its
+        fingerprint is checked, else :class:`~xlandslide.errors.ResumeError`).  If the
+        map is already complete under ``path``, nothing is computed.  Without ``resume``
+        a leftover partial write is discarded and the map computed from scratch.
 
     Returns
     -------
@@ -132,23 +139,21 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
     if suffix == ".zarr":
         return write_zarr_map(prob, path, overwrite=overwrite, resume=resume)
     if resume:
-        raise ConfigError(
-            f"resume=True needs a .zarr map (written block by block); {str(path)!r} is a "
-            "GeoTIFF, written whole and atomically: write the map to a .zarr store with "
-            "resume=True, then convert it (write_map(open_map(store), 'map.tif'))"
-        )
+        return _write_tif_resumably(prob, path, overwrite=overwrite)
+    if partial_path(path).exists():  # a resumable write of this path left: discarded
+        remove(partial_path(path))
     return _write_tif(prob, path, overwrite=overwrite)
 
 
 # ---------------------------------------------------------------------------------------------
 # GeoTIFF
 # ---------------------------------------------------------------------------------------------
-def _tif_tag(path: Path) -> str | None:
+def _tif_tag(path: Path, tag: str = TIFF_TAG) -> str | None:
     import rasterio
 
     try:
         with rasterio.open(path) as src:
-            return src.tags().get(TIFF_TAG)
+            return src.tags().get(tag)
     except (rasterio.errors.RasterioError, OSError):
         return None
 
@@ -160,7 +165,27 @@ def _replaceable_tif(path: Path) -> None:
         raise foreign_output(path, f"no {TIFF_TAG} tag")
 
 
-def _write_tif(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
+def _write_tif_resumably(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
+    """The blocks into a resumable Zarr map beside ``path``, then the GeoTIFF from it."""
+    fingerprint = map_fingerprint(prob)
+    staging = partial_path(path)
+    if path.exists():
+        if _tif_tag(path, FINGERPRINT_TAG) == fingerprint:  # the same map, complete
+            if staging.exists():
+                remove(staging)  # killed after the GeoTIFF's rename
+            return path
+        if not overwrite:
+            refuse_existing(path)
+        _replaceable_tif(path)  # before any block is computed
+    staging.mkdir(exist_ok=True)
+    store = write_zarr_map(prob, staging / "map.zarr", overwrite=True, resume=True)
+    blocks = _open_zarr_map(store, None, verify=False, foreign=False, staged=True)
+    _write_tif(blocks, path, overwrite=True, tags={FINGERPRINT_TAG: fingerprint})
+    remove(staging)
+    return path
+
+
+def _write_tif(prob: xr.DataArray, path: Path, *, overwrite: bool, tags=None) -> Path:
     import rioxarray  # noqa: F401  (registers .rio)
 
     from .. import __version__
@@ -175,7 +200,7 @@ def _write_tif(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
             blockysize=256,
             compress="DEFLATE",
             lock=threading.Lock(),
-            tags={TIFF_TAG: __version__},
+            tags={TIFF_TAG: __version__, **(tags or {})},
         )
     return path
 
@@ -225,10 +250,13 @@ def open_map(
     return _open_tif(path, name, verify=verify, foreign=foreign)
 
 
-def _open_zarr_map(path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
-
+def _open_zarr_map(
+    path, name, *, verify: bool, foreign: bool, staged: bool = False
+) -> xr.DataArray:
+    """``staged``: the complete Zarr map a resumable GeoTIFF write converts (it lies in a
+    hidden partial folder; anyone else is refused such a path)."""
     root = Root(path)
-    if not root.url and is_temporary(root.path):  # even with a manifest: not renamed yet
+    if not staged and not root.url and is_temporary(root.path):  # not renamed yet
         raise IncompleteStoreError(missing_manifest_message(str(path), ""))
     manifest = read_manifest(path)
     if manifest is None:

@@ -217,9 +217,8 @@ def _write_block(block, store: str, name: str, region, marker: str) -> int:
     return 1
 
 
-def write_zarr_map(prob: xr.DataArray, path, *, overwrite: bool, resume: bool):
-    """Write ``prob`` to the Zarr store ``path`` block by block, resumably (module notes)."""
-    import dask
+def _prepared(prob: xr.DataArray):
+    """(the map named, its dask data in Zarr-aligned chunks, those chunks, its fingerprint)."""
     import dask.array as da
 
     if prob.name is None:
@@ -228,7 +227,20 @@ def write_zarr_map(prob: xr.DataArray, path, *, overwrite: bool, resume: bool):
     if not isinstance(data, da.Array):
         data = da.from_array(np.asarray(data), chunks=NUMPY_CHUNK)
     data, zchunks = _zarr_chunks(data)
-    fingerprint = _fingerprint(prob, data)
+    return prob, data, zchunks, _fingerprint(prob, data)
+
+
+def map_fingerprint(prob: xr.DataArray) -> str:
+    """What identifies a map being written (the same model, region and settings give the
+    same one): a resumed write must be of the same map."""
+    return _prepared(prob)[3]
+
+
+def write_zarr_map(prob: xr.DataArray, path, *, overwrite: bool, resume: bool):
+    """Write ``prob`` to the Zarr store ``path`` block by block, resumably (module notes)."""
+    import dask
+
+    prob, data, zchunks, fingerprint = _prepared(prob)
     site = _Site(path)
     if site.exists(site.final):
         manifest = read_manifest(path)

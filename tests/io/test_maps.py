@@ -237,6 +237,18 @@ def _flaky(block):
     return block + 0
 
 
+def _killed_at(call: int, *args, **kwargs) -> None:
+    """``write_map(*args, **kwargs)`` one block at a time, killed at block number ``call``."""
+    import dask
+
+    FAIL_AT.update(call=call, calls=0)
+    try:
+        with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="killed"):
+            write_map(*args, **kwargs)
+    finally:
+        FAIL_AT["call"] = None
+
+
 def _flaky_map():
     base = _map(chunks=4)  # 4 x 5 blocks
     return base.copy(data=base.data.map_blocks(_flaky, dtype="float32", name="flaky-map"))
@@ -245,14 +257,7 @@ def _flaky_map():
 def test_resume_computes_only_the_missing_blocks(tmp_path):
     path = tmp_path / "m.zarr"
     whole = open_map(write_map(_flaky_map(), tmp_path / "whole.zarr")).values
-    FAIL_AT.update(call=11, calls=0)  # one block at a time: at most 10 written, then a crash
-    try:
-        import dask
-
-        with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="killed"):
-            write_map(_flaky_map(), path)
-    finally:
-        FAIL_AT["call"] = None
+    _killed_at(11, _flaky_map(), path)  # one block at a time: at most 10 written, then a crash
     assert not path.exists()
     done = len(list((partial_path(path) / "blocks").iterdir()))
     assert 0 < done <= 10
@@ -279,14 +284,7 @@ def test_a_geotiff_resumes_through_a_hidden_zarr_map(tmp_path, monkeypatch):
     path = tmp_path / "m.tif"
     whole = open_map(write_map(_flaky_map(), tmp_path / "whole.tif")).values
     staged = partial_path(path) / "map.zarr"
-    FAIL_AT.update(call=11, calls=0)
-    try:
-        import dask
-
-        with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="killed"):
-            write_map(_flaky_map(), path, resume=True)
-    finally:
-        FAIL_AT["call"] = None
+    _killed_at(11, _flaky_map(), path, resume=True)
     assert not path.exists()
     done = len(list((partial_path(staged) / "blocks").iterdir()))
     assert 0 < done <= 10
@@ -356,14 +354,7 @@ def test_maps_at_an_fsspec_url_are_written_in_place_manifest_last(tmp_path):
     np.testing.assert_array_equal(open_map(url, verify=True).values, _map().values)
     with pytest.raises(StoreExistsError):
         write_map(_map(), url)
-    FAIL_AT.update(call=4, calls=0)
-    try:
-        import dask
-
-        with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="killed"):
-            write_map(_flaky_map(), url, overwrite=True)
-    finally:
-        FAIL_AT["call"] = None
+    _killed_at(4, _flaky_map(), url, overwrite=True)
     # in place and unfinished: it has no manifest, so it is never read as a map
     with pytest.raises(IncompleteStoreError, match="no xlandslide manifest"):
         open_map(url)

@@ -31,7 +31,7 @@ import xarray as xr
 from ..catalog import LABEL_LANDSLIDE, LABEL_UNKNOWN
 from ..errors import ConfigError, GridMismatchError, PatchError, RegionError
 from ..grid import PatchGeometry
-from .splits import SPLITS, JsonRecord, check_fractions, check_split, random_split
+from .splits import SPLITS, JsonRecord, check_fractions, check_split, random_split, yx_chunks
 
 _FORMAT_VERSION = 1
 
@@ -181,7 +181,7 @@ class PatchSet(JsonRecord):
                     f"(y, x) sizes ({like.sizes.get('y')}, {like.sizes.get('x')}); "
                     "use the region the patches were made from"
                 )
-            chunks = _yx_chunks(like)
+            chunks = yx_chunks(like)
             for name in ("y", "x"):
                 if name in like.coords:
                     coords[name] = like[name]
@@ -254,19 +254,6 @@ def _mask_block(block_info=None, *, grid, core):
     rows = np.arange(r0, r1) // core
     cols = np.arange(c0, c1) // core
     return grid[rows[:, None], cols[None, :]]
-
-
-def _yx_chunks(obj):
-    """dask chunks of ``obj`` along (y, x), or None when it is not dask-backed."""
-    if isinstance(obj, xr.Dataset):
-        arrays = [obj[v] for v in obj.data_vars if {"y", "x"} <= set(obj[v].dims)]
-    else:
-        arrays = [obj]
-    for a in arrays:
-        if a.chunks is not None:
-            c = dict(zip(a.dims, a.chunks))
-            return c["y"], c["x"]
-    return None
 
 
 # --------------------------------------------------------------------------- make_patches

@@ -308,7 +308,7 @@ class SpatialFolds(JsonRecord):
             for name in ("y", "x", "spatial_ref"):
                 if name in like.coords:
                     coords[name] = like.coords[name]
-            chunks = _yx_chunks(like)
+            chunks = yx_chunks(like)
         if chunks is None:
             chunks = (min(_CHUNK, ny), min(_CHUNK, nx))
         return da.core.normalize_chunks(chunks, (ny, nx)), coords
@@ -448,7 +448,8 @@ def _label_of(region) -> xr.DataArray:
     return label if label.chunks is not None else label.chunk(_CHUNK)
 
 
-def _yx_chunks(obj):
+def yx_chunks(obj):
+    """dask chunks of ``obj`` along (y, x), or None when it is not dask-backed."""
     if isinstance(obj, xr.Dataset):
         arrays = [obj[v] for v in obj.data_vars if {"y", "x"} <= set(obj[v].dims)]
     else:

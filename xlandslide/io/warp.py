@@ -30,26 +30,29 @@ BLOCK = 1024
 MARGIN = 2
 
 
-def _warp_block(
-    piece, piece_transform, src_crs, dst_transform, dst_crs, shape, resampling, dtype, scale
-):
-    """One block of the target grid, warped from its source window ``piece``."""
+def _warp_block(piece, piece_t, src_crs, dst_t, dst_crs, shape, resampling, dtype, scale):
+    """One block of the target grid, warped from its source window ``piece``.
+
+    The transforms come as plain 6-tuples and ``shape`` / ``scale`` as lists: an Affine is
+    a namedtuple, which a dask graph would take apart.
+    """
     import warnings
 
+    from affine import Affine
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.warp import reproject
 
-    out = np.full(shape, np.nan, dtype=dtype)
+    out = np.full(tuple(shape), np.nan, dtype=dtype)
     with warnings.catch_warnings():
         # spurious on MEM -> MEM warps from threads, output unaffected (odc-geo issue 131)
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         reproject(
             np.ascontiguousarray(piece, dtype=dtype),
             out,
-            src_transform=piece_transform,
+            src_transform=Affine(*piece_t),
             src_crs=src_crs,
             src_nodata=np.nan,
-            dst_transform=dst_transform,
+            dst_transform=Affine(*dst_t),
             dst_crs=dst_crs,
             dst_nodata=np.nan,
             resampling=resampling,
@@ -58,15 +61,6 @@ def _warp_block(
             YSCALE=scale[1],  # kernels would change width from one block to the next
         )
     return out
-
-
-def _warp_task(piece, piece_t, src_crs, dst_t, dst_crs, shape, resampling, dtype, scale):
-    from affine import Affine
-
-    return _warp_block(
-        piece, Affine(*piece_t), src_crs, Affine(*dst_t), dst_crs, tuple(shape), resampling,
-        dtype, tuple(scale),
-    )  # fmt: skip
 
 
 def _nan_block(shape, dtype):
@@ -133,8 +127,7 @@ def reproject_lazy(da: xr.DataArray, like: xr.DataArray, resampling, *, dtype="f
     if not isinstance(data, dsa.Array):
         data = dsa.from_array(data, chunks=BLOCK)
     name = "reproject-" + tokenize(data, src_t, src_crs, dst_t, dst_crs, chunks, resampling, dtype)
-    # one task per block: (warp, key of its source window, arguments); transforms travel as
-    # plain 6-tuples (an Affine is a namedtuple, which a graph would take apart)
+    # one task per block: (warp, key of its source window, arguments)
     layer, pieces, y0 = {}, [], 0
     for i, cy in enumerate(chunks[0]):
         x0 = 0
@@ -150,7 +143,7 @@ def reproject_lazy(da: xr.DataArray, like: xr.DataArray, resampling, *, dtype="f
                 piece = data[r0:r1, c0:c1].rechunk((r1 - r0, c1 - c0))  # one chunk
                 pieces.append(piece)
                 piece_t = tuple(src_t @ Affine.translation(c0, r0))[:6]
-                layer[(name, i, j)] = (_warp_task, (piece.name, 0, 0), piece_t, *args)
+                layer[(name, i, j)] = (_warp_block, (piece.name, 0, 0), piece_t, *args)
             x0 += cx
         y0 += cy
     graph = HighLevelGraph.from_collections(name, layer, dependencies=pieces)

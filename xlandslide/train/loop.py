@@ -340,7 +340,6 @@ def _accept(run: _Run, val, halo: int, progress: bool) -> bool:
     """Keep the best epoch over the warm start only when it gains more than noise.
 
     Returns whether a test was made (a finished run resumed has made it already)."""
-    import contextlib
     import copy
 
     import torch
@@ -354,10 +353,8 @@ def _accept(run: _Run, val, halo: int, progress: bool) -> bool:
     best.load_state_dict(run.best_state)
     amp_dtype = run.amp[0]
 
-    def autocast():
-        if amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(run.device.type, dtype=amp_dtype)
+    def autocast():  # as in _step
+        return torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
     batches = epoch_batches(len(val), run.config, run.epoch, shuffle=False)
     result = paired_gain(

@@ -408,16 +408,38 @@ def test_cv_writes_the_tables_and_reuses_its_folds(workflow, capsys):
 
 def test_cv_settings_take_the_presets_and_the_accept_margin():
     from xlandslide.cli import _parser
-    from xlandslide.cli.skill import _settings
+    from xlandslide.cli._common import training_settings
     from xlandslide.train.presets import POINT_ACCEPT_MARGIN
 
-    configs, options, seeds = _settings(["llr", "lann"], "points", None, None)
-    assert configs["lann"].accept_margin == POINT_ACCEPT_MARGIN and seeds["lann"] == (0, 1, 2)
-    assert options["lann"]["linear_skip"]
-    configs, _, _ = _settings(["lann"], "points", 3, "cpu", 0.5)
-    assert configs["lann"].accept_margin == 0.5 and configs["lann"].epochs == 3
-    configs, _, _ = _settings(["lann"], "paper", None, None)
-    assert configs["lann"].accept_margin is None
+    def settings(name, *options):
+        return training_settings(
+            name, _parser().parse_args(["cv", "s.zarr", "--out", "o", *options])
+        )
+
+    config, options, seeds = settings("lann", "--preset", "points")
+    assert config.accept_margin == POINT_ACCEPT_MARGIN and seeds == (0, 1, 2)
+    assert options["linear_skip"]
+    config, _, _ = settings(
+        "lann", "--preset", "points", "--epochs", "3", "--device", "cpu", "--accept-margin", "0.5"
+    )
+    assert config.accept_margin == 0.5 and config.epochs == 3
+    config, _, _ = settings("lann", "--preset", "paper")
+    assert config.accept_margin is None and config == xlandslide.TrainConfig.paper("lann")
+    config, options, _ = settings(
+        "lacnn",
+        "--lr",
+        "0.01",
+        "--base-width",
+        "4",
+        "--max-batches-per-epoch",
+        "7",
+        "--early-stopping",
+        "2",
+    )
+    want = xlandslide.TrainConfig.default(
+        "lacnn", lr=0.01, max_batches_per_epoch=7, early_stopping=2
+    )
+    assert config == want and options == {"base_width": 4}
     args = _parser().parse_args(["cv", "s.zarr", "--out", "o", "--accept-margin", "1.5"])
     assert args.accept_margin == 1.5
 

@@ -113,14 +113,26 @@ class LandslideAccessor:
         fractions: Sequence[float] = (0.8, 0.1, 0.1),
         oversample: int = 5,
     ):
-        """Patch grid and split (default the paper's 500 + 2 x 64 geometry); see
-        :func:`xlandslide.make_patches`."""
-        from .grid import PatchGeometry
+        """Patch grid and split; see :func:`xlandslide.make_patches`.
+
+        The default geometry is the paper's 500 + 2 x 64 when the region holds enough
+        patches for at least 3 in every split, else the largest core that does
+        (:func:`xlandslide.grid.geometry_for`), with a
+        :class:`~xlandslide.errors.GeometryWarning` saying what was chosen and why."""
+        import warnings
+
+        from .errors import GeometryWarning
+        from .grid import geometry_for
         from .patches import make_patches
 
+        if geometry is None:
+            shape = (self._ds.sizes["y"], self._ds.sizes["x"])
+            geometry, why = geometry_for(shape, fractions=fractions)
+            if why:
+                warnings.warn(why, GeometryWarning, stacklevel=2)
         return make_patches(
             self._ds,
-            geometry or PatchGeometry(),
+            geometry,
             seed=seed,
             fractions=fractions,
             oversample=oversample,
@@ -140,6 +152,7 @@ class LandslideAccessor:
         aligned: Sequence[str] | None = None,
         distances: Sequence[float] | None = None,
         llr_config=None,
+        llr=None,
         threshold: float = 0.2,
         max_aligned: int | None = None,
         **kwargs,
@@ -151,9 +164,10 @@ class LandslideAccessor:
         2. aligned models: offsets for ``distances`` (default: those the region holds, else
            the paper's 30, 100, 300 m) are added lazily when the region lacks them, with the
            patches' halo as their limit; and ``aligned`` defaults to
-           :func:`~xlandslide.select_aligned_features` — an LLR trained on the same patches
-           with ``llr_config`` (default Table 1's LLR row), the features with
-           ``|w| >= threshold`` (at most ``max_aligned``);
+           :func:`~xlandslide.select_aligned_features` — ``llr`` (a trained LLR of this
+           region's layout), else an LLR fitted on the same patches with ``llr_config``
+           (default: exactly, by L-BFGS), the features with ``|w| >= threshold`` (at most
+           ``max_aligned``);
         3. :func:`xlandslide.fit` trains the model; ``kwargs`` go to it (and ``progress``
            and ``cache_bytes`` also to the LLR).
 
@@ -177,6 +191,7 @@ class LandslideAccessor:
                 aligned = select_aligned_features(
                     ds,
                     patches,
+                    llr=llr,
                     config=llr_config,
                     threshold=threshold,
                     max_features=max_aligned,

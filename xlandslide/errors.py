@@ -146,3 +146,18 @@ class NameNotFoundError(XLandslideError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class DegenerateModelWarning(XLandslideWarning):
+    """A trained model does not beat the Naive model on validation pixels by more than
+    noise, or its predictions are nearly constant (:mod:`xlandslide.train.quality`)."""
+
+
+class DegenerateMapWarning(XLandslideWarning):
+    """A susceptibility map whose values span a negligible range (its zoning classes would
+    differ in the sixth decimal)."""
+
+
+class GeometryWarning(XLandslideWarning):
+    """The default patch geometry was adapted to a small region (the paper's 500-pixel
+    core would leave too few patches in a split)."""

@@ -17,6 +17,12 @@ HALO = 64
 CORE = 500
 
 
+#: Cores the default geometry tries, largest first (:func:`geometry_for`).
+CORE_CHOICES = (500, 256, 128, 64, 32)
+#: Patches the default geometry leaves at least in the smallest split of a random split.
+MIN_PATCHES_PER_SPLIT = 3
+
+
 @dataclass(frozen=True)
 class PatchGeometry:
     """Size of a patch: a ``core`` x ``core`` square plus ``halo`` pixels on every side.
@@ -148,3 +154,36 @@ def _crs(obj):
         return obj.rio.crs
     except Exception:  # rioxarray not importable or no grid mapping
         return None
+
+
+def geometry_for(
+    shape, halo: int = HALO, fractions=(0.8, 0.1, 0.1), min_per_split: int = MIN_PATCHES_PER_SPLIT
+) -> tuple[PatchGeometry, str | None]:
+    """The default patch geometry for a region of ``shape`` (rows, columns).
+
+    The paper's core (500) when its grid leaves at least ``min_per_split`` patches in the
+    smallest split of ``fractions``; else the largest of :data:`CORE_CHOICES` that does
+    (the smallest one when none does).  Returns the geometry and, when it is not the
+    paper's, a sentence saying what was chosen and why (``None`` otherwise).
+
+    >>> geometry_for((19500, 21005))[0]
+    PatchGeometry(core=500, halo=64)
+    >>> g, why = geometry_for((900, 860))
+    >>> g.core, why is not None
+    (128, True)
+    """
+    ny, nx = (int(v) for v in shape)
+    share = min(float(f) for f in fractions if f > 0)
+    for core in CORE_CHOICES:
+        n = -(-ny // core) * -(-nx // core)
+        if n * share >= min_per_split:
+            break
+    geometry = PatchGeometry(core=core, halo=int(halo))
+    if core == CORE:
+        return geometry, None
+    n = -(-ny // core) * -(-nx // core)
+    return geometry, (
+        f"a {ny} x {nx} region cut in the paper's {CORE}-pixel cores gives "
+        f"{-(-ny // CORE) * -(-nx // CORE)} patches, too few for {min_per_split} in each "
+        f"split; using core {core} ({n} patches)"
+    )

@@ -69,7 +69,7 @@ def test_torch_device_is_kept_plain():
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"optimizer": "rmsprop"}, "optimizer must be 'adam' or 'sgd'"),
+        ({"optimizer": "rmsprop"}, "optimizer must be 'adam', 'adamw' or 'sgd'"),
         ({"lr": -1.0}, r"lr must be a positive number \(for example 0.001\), got -1.0"),
         ({"lr": 0}, "lr must be a positive"),
         ({"lr": float("nan")}, "lr must be finite"),

@@ -131,7 +131,7 @@ def test_fit_lacnn_on_a_region(tmp_path):
     assert spec.feature_names[:2] == ("slope", "dem") and len(spec.feature_names) == 94
     assert spec.normalisation == region.attrs["normalisation"]
     assert spec.train_config == quick("lacnn", epochs=1, max_batches_per_epoch=2).to_dict()
-    assert spec.model_config == SMALL_LACNN
+    assert spec.model_config == {"norm": "group", **SMALL_LACNN}  # fit's default norm
     check_fits(region, spec)
     loaded = load_model(path, device="cpu")
     assert loaded.history == model.history and loaded.spec == spec
@@ -382,7 +382,8 @@ def test_a_warm_start_begins_at_the_llr_and_is_kept_unless_beaten():
             warm_start=llr,
             progress=False,
         )
-    with pytest.raises(ConfigError, match="LLR"):
+    naive = fit(region, "naive", patches=patches)
+    with pytest.raises(ConfigError, match="an LLR, a nn model or a lann model"):
         fit(
             region,
             "lann",
@@ -390,6 +391,6 @@ def test_a_warm_start_begins_at_the_llr_and_is_kept_unless_beaten():
             aligned=tiny_aligned(),
             model_config=opts,
             config=quick("lann"),
-            warm_start=lann,
+            warm_start=naive,
             progress=False,
         )

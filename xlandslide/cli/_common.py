@@ -56,3 +56,95 @@ def check_device(device) -> None:
         raise ConfigError(
             f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
         )
+
+
+PRESETS = ("default", "paper", "points")
+
+
+def add_training_options(p) -> None:
+    """The training options shared by ``train`` and ``cv``."""
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="default",
+        help="training settings: the package's defaults (AdamW, warm-up + cosine, clipping, "
+        "early stopping; the LLR fitted exactly), Table 1 of the paper, or those for point "
+        "inventories",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="epochs (preset's)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (preset's)")
+    p.add_argument("--batch-size", type=int, default=None, help="patches per step (preset's)")
+    p.add_argument(
+        "--max-batches-per-epoch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop each epoch after N batches (quick runs; default: every patch)",
+    )
+    p.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N epochs without a better validation loss (preset's)",
+    )
+    p.add_argument(
+        "--base-width", type=int, default=None, help="U-Net channels of the first level (16)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, patch order and split")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if any)")
+    p.add_argument(
+        "--keep-degenerate",
+        action="store_true",
+        help="exit 0 even when a trained model is flagged degenerate (no better than the "
+        "Naive model on validation pixels, or a nearly constant map)",
+    )
+
+
+def training_settings(name: str, args) -> tuple:
+    """``(TrainConfig or None, model options, seeds or None)`` of model ``name`` from the
+    options of :func:`add_training_options`."""
+    from ..models import model_entry
+    from ..train import TrainConfig
+    from ..train.presets import point_inventory
+
+    entry = model_entry(name)
+    if not entry.trained:
+        return None, {}, None
+    options, seeds = {}, None
+    if args.preset == "points":
+        p = point_inventory(name)
+        config, options, seeds = p["config"], dict(p["model_config"]), p["seeds"]
+    elif args.preset == "paper":
+        config = TrainConfig.paper(name)
+    else:
+        config = TrainConfig.default(name)
+    given = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "max_batches_per_epoch": args.max_batches_per_epoch,
+        "early_stopping": args.early_stopping,
+        "device": args.device,
+        "accept_margin": getattr(args, "accept_margin", None),
+    }
+    config = config.replace(seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+    if args.base_width is not None and not entry.pixelwise:
+        options["base_width"] = args.base_width
+    return config, options, seeds
+
+
+def degenerate_exit(models, keep: bool) -> int:
+    """0, or 3 after one line per degenerate model (unless ``keep``)."""
+    from ..train.quality import is_degenerate
+
+    bad = [name for name, m in models.items() if is_degenerate(m)]
+    if not bad:
+        return 0
+    for name in bad:
+        print(
+            f"xlandslide: the {name} model is degenerate (see the warning above); it was "
+            "written all the same: pass --keep-degenerate to accept it, or change the "
+            "settings (--lr, --epochs, --preset default)"
+        )
+    return 0 if keep else 3

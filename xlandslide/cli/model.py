@@ -4,22 +4,53 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import check_device, check_output
+from ..grid import HALO
+from ._common import (
+    add_training_options,
+    check_device,
+    check_output,
+    degenerate_exit,
+    training_settings,
+)
 
 
 def register(sub) -> None:
-    t = sub.add_parser("train", help="train a model on a region store")
+    t = sub.add_parser(
+        "train",
+        help="train a model on a region store",
+        description="Train one model on a region store and write its checkpoint. An aligned "
+        "model (lann, lacnn) first fits an LLR (exactly, in seconds) whose weights choose the "
+        "features read uphill, unless --aligned or --llr is given; offsets missing from the "
+        "store are computed for the run.",
+    )
     t.add_argument("store")
     t.add_argument("--model", default="lacnn", help="naive, llr, nn, lann, cnn or lacnn")
     t.add_argument("--out", required=True, help="checkpoint path (.pt)")
-    t.add_argument("--epochs", type=int, default=None)
-    t.add_argument("--lr", type=float, default=None)
-    t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--core", type=int, default=500)
-    t.add_argument("--halo", type=int, default=64)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default=None)
+    add_training_options(t)
+    t.add_argument(
+        "--core",
+        type=int,
+        default=None,
+        help="patch core, pixels (default: the paper's 500, or the largest core leaving at "
+        "least 3 patches in each split of a small region)",
+    )
+    t.add_argument("--halo", type=int, default=HALO, help="patch halo, pixels")
     t.add_argument("--aligned", nargs="+", default=None, help="aligned feature names")
+    t.add_argument(
+        "--llr",
+        default=None,
+        metavar="PATH",
+        help="a trained LLR checkpoint whose weights choose the aligned features (reused, "
+        "not refitted)",
+    )
+    t.add_argument(
+        "--warm-start",
+        default=None,
+        metavar="PATH",
+        help="start from this checkpoint: the model's base (a CNN for the LACNN, an NN for "
+        "the LANN; aligned channels start at zero), the same model, or an LLR (models with "
+        "a linear path)",
+    )
     t.add_argument(
         "--resume",
         action="store_true",
@@ -62,19 +93,23 @@ def register(sub) -> None:
 
 
 def train(args) -> int:
+    import warnings
+
+    from ..checkpoint import load_model
     from ..errors import ConfigError, StoreExistsError
-    from ..grid import PatchGeometry
+    from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
-    from ..models import canonical_name, model_needs_offsets
+    from ..models import canonical_name, model_entry
     from ..patches import PatchSet, make_patches
-    from ..train import TrainConfig
 
     name = canonical_name(args.model)
+    entry = model_entry(name)
     check_device(args.device)
     split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
-    check_output(args.out, {"the region store": args.store})
+    inputs = {"the region store": args.store, "the LLR": args.llr, "the start": args.warm_start}
+    check_output(args.out, inputs)
     if not split.exists():  # written by this run
-        check_output(split, {"the region store": args.store}, option="--split")
+        check_output(split, inputs, option="--split")
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out, --overwrite replaces it: give one")
     if args.save_every is not None and args.save_every < 1:
@@ -86,46 +121,59 @@ def train(args) -> int:
             f"{args.out!r} exists; pass --resume to continue that run, --overwrite to replace "
             "it, or choose another --out"
         )
-    region = open_region(args.store, chunks=None)
-    kwargs = {}
-    if model_needs_offsets(name) and not region.landslide.offset_distances():
-        print(
-            "the store holds no uphill offsets: computing them for this run "
-            "(`xlandslide offsets STORE --out NEW` stores them once)"
-        )
-    if model_needs_offsets(name) and not args.aligned:
-        # the LLR that chooses the aligned features: Table 1's row, this run's seed/device
-        device = {"device": args.device} if args.device is not None else {}
-        kwargs["llr_config"] = TrainConfig.paper("llr", seed=args.seed, **device)
-    if name != "naive":
-        changes = {
-            k: v
-            for k, v in (
-                ("epochs", args.epochs),
-                ("lr", args.lr),
-                ("batch_size", args.batch_size),
-                ("device", args.device),
-            )
-            if v is not None
-        }
-        kwargs["config"] = TrainConfig.paper(name, seed=args.seed, **changes)
-        kwargs["resume"] = args.out if args.resume else None
-        kwargs["save_every"] = args.save_every
-    elif args.resume or args.save_every is not None:
+    if not entry.trained and (args.resume or args.save_every is not None or args.warm_start):
         raise ConfigError(
-            "the naive model is not trained by gradient descent: --resume and --save-every "
-            "do not apply to it"
+            f"the {name} model is not trained: --resume, --save-every and --warm-start do not "
+            "apply to it"
+        )
+    region = open_region(args.store, chunks=None)
+    config, options, _ = training_settings(name, args)
+    kwargs = {}
+    if entry.trained:
+        kwargs.update(
+            config=config,
+            model_config=options or None,
+            resume=args.out if args.resume else None,
+            save_every=args.save_every,
+        )
+    if args.warm_start:
+        kwargs["warm_start"] = load_model(args.warm_start)
+    if entry.needs_offsets:
+        if not region.landslide.offset_distances():
+            print(
+                "the store holds no uphill offsets: computing them for this run "
+                "(`xlandslide offsets STORE --out NEW` stores them once)"
+            )
+        if args.llr:
+            kwargs["llr"] = load_model(args.llr)
+        elif not args.aligned:
+            print("fitting an LLR (L-BFGS) to choose the aligned features (--llr PATH reuses one)")
+    elif args.llr or args.aligned:
+        raise ConfigError(
+            f"the {name} model reads no aligned features: --llr and --aligned do not apply"
         )
     if split.exists():
         patches = PatchSet.from_json(split)
         print(f"reusing the patch split {split}")
     else:
-        patches = make_patches(region, PatchGeometry(args.core, args.halo), seed=args.seed)
+        if args.core is None:
+            geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), args.halo)
+            if why:
+                print(f"xlandslide: {why} (--core sets it)")
+        else:
+            geometry = PatchGeometry(args.core, args.halo)
+        patches = make_patches(region, geometry, seed=args.seed)
         patches.to_json(split)
         print(f"wrote the patch split {split}")
-    region.landslide.fit(name, patches=patches, aligned=args.aligned, checkpoint=args.out, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        model = region.landslide.fit(
+            name, patches=patches, aligned=args.aligned, checkpoint=args.out, **kwargs
+        )
+    if model.spec.aligned:
+        print(f"aligned features ({len(model.spec.aligned)}): {', '.join(model.spec.aligned)}")
     print(f"wrote {args.out}")
-    return 0
+    return degenerate_exit({name: model}, args.keep_degenerate)
 
 
 def predict(args) -> int:

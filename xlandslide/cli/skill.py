@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ._common import add_training_options, degenerate_exit, training_settings
+
 FOLD_CHOICES = ("kmeans", "blocks", "random")
 
 
@@ -35,17 +37,18 @@ def register(sub) -> None:
     c.add_argument("--k", type=int, default=5, help="number of folds (5)")
     c.add_argument("--buffer", type=float, default=0.0, help="metres excluded around tests")
     c.add_argument("--block-size", type=float, default=None, help="blocks: side in metres")
-    c.add_argument("--seed", type=int, default=0)
     c.add_argument("--compare-random", action="store_true", help="also random folds, beside")
+    add_training_options(c)
+    c.add_argument("--core", type=int, default=None, help="patch core, pixels (64)")
     c.add_argument(
-        "--preset",
-        choices=("paper", "points"),
-        default="paper",
-        help="training settings: Table 1 of the paper, or those for point inventories",
+        "--halo", type=int, default=None, help="patch halo, pixels (the largest ring, >= 16)"
     )
-    c.add_argument("--epochs", type=int, default=None)
-    c.add_argument("--core", type=int, default=None)
-    c.add_argument("--halo", type=int, default=None)
+    c.add_argument(
+        "--no-chain",
+        action="store_true",
+        help="train the aligned models from scratch instead of from their base's fold model "
+        "(the LACNN from the CNN, the LANN from the NN): the ablation",
+    )
     c.add_argument("--seeds", type=int, nargs="+", default=None, help="seed ensemble")
     c.add_argument(
         "--accept-margin",
@@ -55,7 +58,6 @@ def register(sub) -> None:
         help="a network replaces its warm start (the fold's LLR) only when it beats it on the "
         "validation pixels by more than Z standard errors (points preset: 2)",
     )
-    c.add_argument("--device", default=None)
     c.add_argument("--overwrite", action="store_true")
     c.set_defaults(func=cv)
 
@@ -81,11 +83,14 @@ def register(sub) -> None:
     r.add_argument("store")
     r.add_argument("--out", required=True, help="folder: models, maps, table2.csv, figures")
     r.add_argument("--models", nargs="+", default=None, help="default all six")
-    r.add_argument("--core", type=int, default=500)
-    r.add_argument("--halo", type=int, default=64)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--epochs", type=int, default=None)
-    r.add_argument("--device", default=None)
+    r.add_argument(
+        "--core",
+        type=int,
+        default=None,
+        help="patch core, pixels (default: 500, or the largest leaving 3 patches per split)",
+    )
+    r.add_argument("--halo", type=int, default=64, help="patch halo, pixels")
+    add_training_options(r)
     r.add_argument("--split", default=None, help="a patch split JSON to reuse")
     r.set_defaults(func=report)
 
@@ -120,25 +125,6 @@ def evaluate(args) -> int:
         mask = PatchSet.from_json(args.split).core_mask("test", like=region)
     print(json.dumps(evaluate(prob, region["label"], mask), indent=2))
     return 0
-
-
-def _settings(names, preset, epochs, device, accept_margin=None):
-    from ..train import TrainConfig
-    from ..train.presets import point_inventory
-
-    configs, options, seeds = {}, {}, {}
-    for name in names:
-        if name == "naive":
-            continue
-        if preset == "points":
-            p = point_inventory(name)
-            cfg, options[name], seeds[name] = p["config"], p["model_config"], p["seeds"]
-        else:
-            cfg = TrainConfig.paper(name)
-        given = (("epochs", epochs), ("device", device), ("accept_margin", accept_margin))
-        changes = {k: v for k, v in given if v is not None}
-        configs[name] = cfg.replace(**changes)
-    return configs, options, seeds
 
 
 def cv(args) -> int:
@@ -177,9 +163,13 @@ def cv(args) -> int:
         raise ConfigError(
             f"--folds {args.folds!r}: use kmeans, blocks, random or a folds JSON file"
         )
-    configs, options, seeds = _settings(
-        names, args.preset, args.epochs, args.device, args.accept_margin
-    )
+    configs, options, seeds = {}, {}, {}
+    for name in names:
+        cfg, opts, member_seeds = training_settings(name, args)
+        if cfg is not None:
+            configs[name], options[name] = cfg, opts
+        if member_seeds is not None:
+            seeds[name] = member_seeds
     if args.seeds:
         seeds = {n: tuple(args.seeds) for n in names}
     points = args.preset == "points"
@@ -199,6 +189,8 @@ def cv(args) -> int:
         "model_configs": options,
         "seeds": seeds or (0,),
         "oversample": POINT_OVERSAMPLE if points else 5,
+        "chain": not args.no_chain,
+        "progress": True,
     }
     out.mkdir(parents=True, exist_ok=True)
     results = {"spatial": cross_validate(region, names, folds, **kwargs)}
@@ -218,6 +210,13 @@ def cv(args) -> int:
     summary = pd.concat({label: res.summary() for label, res in results.items()})
     summary.to_csv(out / "cv_summary.csv")
     print(f"wrote {out / 'cv_table.csv'}, {out / 'cv_summary.csv'}, {out / 'folds.json'}")
+    bad = pd.concat(tables)
+    bad = bad[bad["degenerate"].astype(bool)]
+    for _, row in bad.iterrows():
+        print(f"xlandslide: the {row['model']} model of fold {row['fold']} is degenerate")
+    if len(bad) and not args.keep_degenerate:
+        print("xlandslide: degenerate models in the CV (pass --keep-degenerate to exit 0)")
+        return 3
     return 0
 
 
@@ -242,8 +241,10 @@ def zone(args) -> int:
 
 
 def report(args) -> int:
+    import warnings
+
     from ..evaluate.report import PAPER_MODELS, paper_report
-    from ..grid import PatchGeometry
+    from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
     from ..patches import PatchSet, make_patches
     from ._common import check_device
@@ -251,25 +252,37 @@ def report(args) -> int:
     check_device(args.device)
     region = open_region(args.store, chunks=None)
     names = args.models or list(PAPER_MODELS)
-    configs, _, _ = _settings(names, "paper", args.epochs, args.device)
+    configs, options = {}, {}
+    for name in names:
+        cfg, opts, _ = training_settings(name, args)
+        if cfg is not None:
+            configs[name], options[name] = cfg, opts
     if args.split and Path(args.split).exists():
         patches = PatchSet.from_json(args.split)
     else:
-        patches = make_patches(region, PatchGeometry(args.core, args.halo), seed=args.seed)
+        if args.core is None:
+            geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), args.halo)
+            if why:
+                print(f"xlandslide: {why} (--core sets it)")
+        else:
+            geometry = PatchGeometry(args.core, args.halo)
+        patches = make_patches(region, geometry, seed=args.seed)
         if args.split:
             patches.to_json(args.split)
-    configs = {k: v.replace(seed=args.seed) for k, v in configs.items()}
-    rep = paper_report(
-        region,
-        patches,
-        models=names,
-        configs=configs,
-        out=args.out,
-        predict_region=open_region(args.store),
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        rep = paper_report(
+            region,
+            patches,
+            models=names,
+            configs=configs,
+            model_configs=options,
+            out=args.out,
+            predict_region=open_region(args.store),
+        )
     print(rep.format())
     print(f"wrote {args.out}: table2.csv, roc.png, maps.png, calibration.png, models/, maps/")
-    return 0
+    return degenerate_exit(rep.models, args.keep_degenerate)
 
 
 def importance(args) -> int:

@@ -54,8 +54,10 @@ class CVResult:
     table : pandas.DataFrame
         One row per (model, fold): the :data:`METRICS`, ``n_pixels``, ``n_positive``,
         ``auc_error_bound``, ``best_epoch``, ``kept`` (the share of the fold's seed models
-        whose trained network replaced its warm start, the LLR; NaN without a warm
-        start), ``seconds`` (training).
+        whose trained network replaced its warm start; NaN without a warm start),
+        ``degenerate`` (the model, or a member of its ensemble, was flagged by
+        :mod:`xlandslide.train.quality`: no better than the Naive model on the validation
+        pixels, or a nearly constant map), ``seconds`` (training).
     models : dict
         ``name -> [model of fold 0, ...]`` (LandslideModel or EnsembleModel).
     maps : dict
@@ -161,7 +163,7 @@ def _config_for(configs, name):
 
     cfg = _per_model(configs, name, None)
     if cfg is None:
-        return TrainConfig.paper(name)
+        return TrainConfig.default(name)
     if not isinstance(cfg, TrainConfig):
         raise ConfigError(
             f"configs must map model names to TrainConfig objects, got {type(cfg).__name__} "
@@ -195,6 +197,7 @@ def cross_validate(
     seeds: Sequence[int] | Mapping[str, Sequence[int]] = (0,),
     oversample: int = 5,
     warm_start: bool = True,
+    chain: bool = True,
     threshold: float = 0.2,
     max_aligned: int | None = None,
     ece_bins=10,
@@ -237,6 +240,11 @@ def cross_validate(
         Models built with ``linear_skip=True`` start from the fold's LLR (trained first;
         ``fit(..., warm_start=llr)``): the untrained model is the LLR, and the early
         stopping on the validation fold keeps what the deep part adds only when it helps.
+    chain : bool
+        An aligned model whose base is among ``models`` (the CNN for the LACNN, the NN for
+        the LANN) starts from the fold's base model (``fit(..., warm_start=cnn)``, aligned
+        channels at zero): it replaces what the base knows only where the aligned features
+        lower the validation loss.  ``False``: every model from scratch (the ablation).
     threshold, max_aligned
         The LLR rule choosing the aligned features.
     ece_bins : int or sequence
@@ -253,13 +261,14 @@ def cross_validate(
     import pandas as pd
 
     from ..grid import PatchGeometry, pixel_size, radius_pixels
-    from ..models import canonical_name, model_entry
+    from ..models import MODELS, canonical_name, model_entry
     from ..patches.grid import mask_patches
     from ..patches.splits import SpatialFolds
     from ..predict import predict
     from ..region import offset_distances
     from ..train.ensemble import fit_ensemble
     from ..train.fit import fit
+    from ..train.quality import is_degenerate
     from ..train.select import rank_aligned
     from .calibration import calibration
     from .metrics import evaluate
@@ -310,16 +319,20 @@ def cross_validate(
         )
         common = {"patches": patches, "train_mask": train, "val_mask": val, "progress": progress}
         llr_model = None
-        order = sorted(names, key=lambda n: 0 if n == "llr" else 1)  # the LLR first
-        for name in order:
+        trained: dict = {}
+        registry = list(MODELS)
+        for name in sorted(names, key=registry.index):  # the LLR first, bases before
             t0 = time.perf_counter()
             kwargs = dict(common)
             opts = dict(_per_model(model_configs, name, {}) or {})
-            if warm_start and opts.get("linear_skip") and name != "llr":
+            base = model_entry(name).base
+            if chain and base in trained:
+                kwargs["warm_start"] = trained[base]
+            elif warm_start and opts.get("linear_skip") and not model_entry(name).linear:
                 if llr_model is None:
                     llr_model = _fold_llr(region, seed_of, configs, model_configs, common)
                 kwargs["warm_start"] = llr_model
-            if name == "naive":
+            if not model_entry(name).trained:
                 model = fit(region, "naive", patches=patches, train_mask=train, progress=False)
             else:
                 if model_entry(name).needs_offsets:
@@ -338,8 +351,9 @@ def cross_validate(
                     model_config=opts,
                     **kwargs,
                 )
-                if name == "llr":
+                if model_entry(name).linear:
                     llr_model = model
+            trained[name] = model
             seconds = time.perf_counter() - t0
             prob = predict(region, model)
             m = evaluate(prob, label, test, roc=True)
@@ -358,6 +372,7 @@ def cross_validate(
                     ),
                     "best_epoch": _best_epoch(model),
                     "kept": _kept(model),
+                    "degenerate": is_degenerate(model),
                     "seconds": seconds,
                 }
             )
@@ -397,6 +412,7 @@ def cross_validate(
         "validation": validation,
         "seeds": seed_of,
         "oversample": oversample,
+        "chain": chain,
         "geometry": {"core": geometry.core, "halo": geometry.halo},
     }
     curves = {n: curves[n] for n in names}

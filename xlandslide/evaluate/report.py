@@ -69,6 +69,7 @@ class Report:
             lines.append(
                 f"{r['model']:<7} {r['test_nll']:>9.4f} {r['train_nll']:>10.4f} "
                 f"{r['auc']:>7.3f} {r['pr_auc']:>7.3f} {r['brier']:>8.5f} {r['ece']:>8.4f}"
+                + ("  DEGENERATE" if r.get("degenerate") else "")
             )
         return "\n".join(lines)
 
@@ -107,7 +108,10 @@ def paper_report(
     models : sequence of str
         Any of :data:`PAPER_MODELS` (default all six, in Table 2's order).
     configs, model_configs : mapping of name -> TrainConfig / options, optional
-        Per-model training settings (default ``TrainConfig.paper(name)``) and options.
+        Per-model training settings (default ``TrainConfig.default(name)``; Table 1 of the paper is
+        ``TrainConfig.paper(name)``) and options.  An aligned model starts from its base
+        (the LACNN from the CNN, the LANN from the NN) when that is among the models
+        (``fit(..., warm_start=...)``).
     aligned : sequence of str, optional
         The aligned features (default: the LLR's choice, ``threshold`` / ``max_aligned``).
     distances : sequence of float, optional
@@ -133,6 +137,7 @@ def paper_report(
     from ..predict import predict
     from ..train.config import TrainConfig
     from ..train.fit import fit
+    from ..train.quality import is_degenerate
     from ..train.select import select_aligned_features
     from .calibration import calibration
     from .metrics import evaluate, naive_nll, nll
@@ -160,7 +165,7 @@ def paper_report(
         if name == "naive":
             m = fit(region, "naive", patches=patches, checkpoint=ckpt(name))
         else:
-            cfg = configs.get(name) or TrainConfig.paper(name)
+            cfg = configs.get(name) or TrainConfig.default(name)
             m = fit(
                 region,
                 name,
@@ -184,14 +189,16 @@ def paper_report(
         else:
             llr = trained.get("llr")
             if llr is None:
-                cfg = configs.get("llr") or TrainConfig.paper("llr")
+                cfg = configs.get("llr") or TrainConfig.default("llr")
                 llr = fit(region, "llr", patches=patches, config=cfg, progress=progress)
             chosen = select_aligned_features(
                 region, patches, llr=llr, threshold=threshold, max_features=max_aligned
             ).names
         _log(progress, f"aligned features ({len(chosen)}): {', '.join(chosen)}")
         for name in [n for n in names if model_entry(n).needs_offsets]:
-            train(name, aligned=chosen, distances=distances)
+            base = trained.get(model_entry(name).base)
+            kw = {} if base is None else {"warm_start": base}
+            train(name, aligned=chosen, distances=distances, **kw)
     trained = {n: trained[n] for n in names}
 
     target = region if predict_region is None else predict_region
@@ -235,6 +242,7 @@ def paper_report(
                 "n_test_pixels": r["n_pixels"],
                 "test_positive_ratio": r["positive_ratio"],
                 "seconds": seconds[name],
+                "degenerate": is_degenerate(trained[name]),
                 "split": "random patch split, test cores",
             }
         )

@@ -45,7 +45,13 @@ class ModelEntry:
     ``paper`` is the model's row of Table 1 of the paper (optimizer, learning rate,
     epochs, batch size), ``None`` for a model that is not trained by gradient descent.
     ``pixelwise`` models compute each pixel from that pixel alone (and, when aligned, its
-    uphill points): they need no tiles at prediction time.
+    uphill points): they need no tiles at prediction time.  ``trained``: whether the
+    model has weights to fit (the Naive model is the training positive ratio);
+    ``linear``: a linear model of the features (the LLR: fitted exactly, its weights
+    choose the aligned features and warm-start the networks' linear paths);
+    ``base``: the model of the same body without the aligned gather (the LANN's is the
+    NN, the LACNN's the CNN), whose weights an aligned model can start from
+    (:func:`xlandslide.fit`'s ``warm_start``) and against which its gain is measured.
     """
 
     name: str
@@ -54,6 +60,9 @@ class ModelEntry:
     pixelwise: bool
     paper: tuple[str, float, int, int] | None
     description: str
+    trained: bool = True
+    linear: bool = False
+    base: str | None = None
 
 
 def _check_distances(n_distances: int) -> int:
@@ -103,12 +112,32 @@ def _aligned(cls):
 MODELS: dict[str, ModelEntry] = {
     e.name: e
     for e in (
-        ModelEntry("naive", _plain(Naive), False, True, None, "training positive ratio"),
-        ModelEntry("llr", _plain(LLR), False, True, ("adam", 0.125, 10, 15), "logistic regression"),
+        ModelEntry(
+            "naive", _plain(Naive), False, True, None, "training positive ratio", trained=False
+        ),
+        ModelEntry(
+            "llr",
+            _plain(LLR),
+            False,
+            True,
+            ("adam", 0.125, 10, 15),
+            "logistic regression",
+            linear=True,
+        ),
         ModelEntry("nn", _plain(NN), False, True, ("adam", 0.125, 10, 13), "per-pixel MLP"),
-        ModelEntry("lann", _aligned(LANN), True, True, ("adam", 0.016, 15, 10), "aligned MLP"),
+        ModelEntry(
+            "lann", _aligned(LANN), True, True, ("adam", 0.016, 15, 10), "aligned MLP", base="nn"
+        ),
         ModelEntry("cnn", _plain(CNN), False, False, ("sgd", 0.125, 20, 12), "U-Net"),
-        ModelEntry("lacnn", _aligned(LACNN), True, False, ("adam", 0.001, 30, 9), "aligned U-Net"),
+        ModelEntry(
+            "lacnn",
+            _aligned(LACNN),
+            True,
+            False,
+            ("adam", 0.001, 30, 9),
+            "aligned U-Net",
+            base="cnn",
+        ),
     )
 }
 

@@ -27,6 +27,7 @@ class CNN(LandslideNet):
         batch_norm: bool = False,
         dropout: float = 0.0,
         linear_skip: bool = False,
+        norm: str | None = None,
     ):
         super().__init__(None, n_continuous, n_classes)
         self.body = UNet(
@@ -35,11 +36,13 @@ class CNN(LandslideNet):
             depth=depth,
             batch_norm=batch_norm,
             dropout=dropout,
+            norm=norm,
         )
         self.config = {
             "base_width": int(base_width),
             "depth": int(depth),
-            "batch_norm": bool(batch_norm),
+            "batch_norm": bool(batch_norm) or norm == "batch",
+            **_norm_config(norm),
             **_extra_config(self, dropout, linear_skip),
         }
 
@@ -59,6 +62,7 @@ class LACNN(LandslideNet):
         validity_channel: bool = False,
         dropout: float = 0.0,
         linear_skip: bool = False,
+        norm: str | None = None,
     ):
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
         super().__init__(None, n_continuous, n_classes, gather)
@@ -68,11 +72,19 @@ class LACNN(LandslideNet):
             depth=depth,
             batch_norm=batch_norm,
             dropout=dropout,
+            norm=norm,
         )
         self.config = {
             "base_width": int(base_width),
             "depth": int(depth),
-            "batch_norm": bool(batch_norm),
+            "batch_norm": bool(batch_norm) or norm == "batch",
             "validity_channel": bool(validity_channel),
+            **_norm_config(norm),
             **_extra_config(self, dropout, linear_skip),
         }
+
+
+def _norm_config(norm) -> dict:
+    """``{"norm": norm}`` when a norm other than batch norm is used (older checkpoints have
+    none, and ``batch_norm`` records batch norm)."""
+    return {"norm": norm} if norm not in (None, "batch") else {}

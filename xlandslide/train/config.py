@@ -25,8 +25,11 @@ class TrainConfig:
 
     Parameters
     ----------
-    optimizer : {"adam", "sgd"}
-        Optimizer.
+    optimizer : {"adam", "adamw", "sgd"}
+        Optimizer.  ``"adam"`` and ``"sgd"`` apply ``weight_decay`` as an L2 term of the
+        gradient (the paper's); ``"adamw"`` decouples it (Loshchilov & Hutter): with Adam's
+        coupled penalty, a layer whose data gradient is small decays towards zero at the
+        learning rate's pace, which is how deep U-Nets collapsed to a constant map.
     lr : float
         Initial learning rate.
     epochs : int
@@ -58,6 +61,20 @@ class TrainConfig:
         ``accept_margin`` standard errors of the paired per-pixel difference (both scored on
         the same validation pixels; :mod:`xlandslide.train.accept`).  ``None`` (default):
         any lower validation loss.  Without a warm start it has no effect.
+    schedule : {"plateau", "cosine"}
+        ``"plateau"`` (the paper's): the learning rate is multiplied by ``lr_factor`` after
+        ``patience`` epochs without a better validation loss.  ``"cosine"``: a linear
+        warm-up over the first ``warmup`` share of the training steps, then a cosine decay
+        to zero at the last step (per batch).
+    warmup : float
+        Share of the training steps spent warming up (``"cosine"`` only), in [0, 1).
+    clip_norm : float, optional
+        Clip the gradient's global norm to this value before every step (None: no clipping).
+    solver : {"auto", "lbfgs", "gradient"}
+        How the LLR is fitted: ``"lbfgs"`` to convergence on all its training pixels
+        (a penalised GLM: mean BCE + ``weight_decay`` / 2 ||w||^2, intercept unpenalised;
+        :func:`xlandslide.train.glm.fit_glm`), ``"gradient"`` by the loop on patches, as the
+        paper.  ``"auto"``: L-BFGS for the LLR, the loop for every network.
     device : str, optional
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` picks CUDA when available.
     amp : bool
@@ -80,12 +97,33 @@ class TrainConfig:
     accept_margin: float | None = None
     device: str | None = None
     amp: bool = True
+    schedule: str = "plateau"
+    warmup: float = 0.0
+    clip_norm: float | None = None
+    solver: str = "auto"
 
     def __post_init__(self):
         opt = str(self.optimizer).lower()
-        if opt not in ("adam", "sgd"):
-            raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if opt not in ("adam", "adamw", "sgd"):
+            raise ConfigError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {self.optimizer!r}")
         object.__setattr__(self, "optimizer", opt)
+        for name, allowed in (
+            ("schedule", ("plateau", "cosine")),
+            ("solver", ("auto", "lbfgs", "gradient")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}"
+                )
+        w = self.warmup
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < 1:
+            raise ConfigError(f"warmup must be a share of the steps in [0, 1), got {w!r}")
+        object.__setattr__(self, "warmup", float(w))
+        c = self.clip_norm
+        if c is not None:
+            if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c < math.inf:
+                raise ConfigError(f"clip_norm must be None or a positive number, got {c!r}")
+            object.__setattr__(self, "clip_norm", float(c))
         for name in ("lr", "weight_decay", "momentum", "lr_factor"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -147,7 +185,46 @@ class TrainConfig:
             )
         opt, lr, epochs, batch = entry.paper
         row = {"optimizer": opt, "lr": lr, "epochs": epochs, "batch_size": batch}
+        if entry.linear:  # the paper trains its LLR by gradient descent on patches
+            row["solver"] = "gradient"
         return cls(**{**row, **changes})
+
+    @classmethod
+    def default(cls, name: str, **changes) -> TrainConfig:
+        """The package's default settings for model ``name`` (what :func:`xlandslide.fit`
+        uses when given no config), with ``changes``.
+
+        The LLR is fitted exactly (L-BFGS); the networks use AdamW with a warm-up, a cosine
+        decay, gradient clipping and early stopping on the validation loss
+        (:data:`xlandslide.train.presets.DEFAULT_SETTINGS`).  Table 1 of the paper is
+        :meth:`paper`.
+
+        >>> cfg = TrainConfig.default("lacnn")
+        >>> cfg.optimizer, cfg.schedule, cfg.clip_norm
+        ('adamw', 'cosine', 1.0)
+        """
+        from ..models import model_entry
+        from .presets import DEFAULT_SETTINGS
+
+        entry = model_entry(name)
+        if entry.name not in DEFAULT_SETTINGS:
+            raise ConfigError(
+                f"the {entry.name} model is not trained by gradient descent: it has no "
+                "training settings (fit needs no TrainConfig for it)"
+            )
+        return cls(**{**DEFAULT_SETTINGS[entry.name], **changes})
+
+    def uses_lbfgs(self, name: str) -> bool:
+        """Whether model ``name`` is fitted by L-BFGS under these settings (see ``solver``)."""
+        from ..models import model_entry
+
+        linear = model_entry(name).linear
+        if self.solver == "lbfgs" and not linear:
+            raise ConfigError(
+                f"solver='lbfgs' fits linear models only (the LLR), not {name!r}; use "
+                "solver='auto' or 'gradient'"
+            )
+        return linear and self.solver in ("auto", "lbfgs")
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with ``changes`` applied (validated)."""

@@ -122,8 +122,12 @@ def fit(
         Budget of the in-memory patch cache (default 1 GiB): every patch is read (or
         computed, for a lazy region) once per run, not once per epoch.
     warm_start : LandslideModel or EnsembleModel, optional
-        An LLR trained on the same layout: a model built with ``linear_skip=True`` starts
-        from its weights and bias (:meth:`~xlandslide.models.layers.LandslideNet.
+        A model to start from, trained on the same layout.  The model's *base* (the CNN for
+        the LACNN, the NN for the LANN; built with the same options) or the same model: its
+        weights are copied and the aligned channels start at zero, so the untrained model
+        predicts exactly what the base does, and an epoch replaces it only by a lower
+        validation loss (the LACNN starts from what the CNN knows).  An LLR: a model built
+        with ``linear_skip=True`` starts from its weights and bias (:meth:`~xlandslide.models.layers.LandslideNet.
         warm_start_linear`), so the untrained model is that LLR (an ensemble: the mean of
         its members' weights); the start is scored on the validation pixels as epoch 0,
         so training keeps it unless an epoch does better there — by more than
@@ -182,7 +186,10 @@ def fit(
             )
     if checkpoint is not None:
         check_replaceable(checkpoint)
-    fields: dict = {"geometry": patches.geometry, "model_config": dict(model_config or {})}
+    from .presets import DEFAULT_MODEL_CONFIG
+
+    options = {**DEFAULT_MODEL_CONFIG.get(name, {}), **dict(model_config or {})}
+    fields: dict = {"geometry": patches.geometry, "model_config": options}
     if entry.needs_offsets:
         if not aligned:
             raise ConfigError(
@@ -204,11 +211,11 @@ def fit(
             f"the {name} model reads no aligned features; leave aligned and distances empty "
             "(the aligned models are 'lann' and 'lacnn')"
         )
-    if name == "naive":
+    if not entry.trained:
         if config is not None:
-            raise ConfigError("the naive model is not trained by gradient descent: pass no config")
+            raise ConfigError(f"the {name} model is not trained: pass no config")
     else:
-        config = config if config is not None else TrainConfig.paper(name)
+        config = config if config is not None else TrainConfig.default(name)
         if not isinstance(config, TrainConfig):
             raise ConfigError(
                 f"config must be a TrainConfig (e.g. TrainConfig.paper({name!r}, epochs=5)), "
@@ -226,10 +233,25 @@ def fit(
             + (" inside train_mask" if train_mask is not None else "")
             + "; use another split or mask"
         )
-    if name == "naive":
+    if not entry.trained:
         module = spec.build_module()
         module.init_prior(prior)
         result = LandslideModel(module, spec, history={"train_ratio": prior})
+        if checkpoint is not None:
+            save_model(result, checkpoint)
+        return result
+    if config.uses_lbfgs(name):
+        from ..checkpoint import save_model
+        from .exact import fit_exact
+
+        vmask = None
+        if patches.counts()["val"]["patches"]:
+            vmask = patches.core_mask("val", like=region)
+            if val_mask is not None:
+                vmask = vmask & val_mask.astype(bool)
+        result = fit_exact(
+            region, spec, config, train_mask=mask, val_mask=vmask, prior=prior, progress=progress
+        )
         if checkpoint is not None:
             save_model(result, checkpoint)
         return result
@@ -253,17 +275,35 @@ def fit(
     )
 
 
-def _warm_start_init(llr, spec):
-    """``init(module)`` setting the linear skip to the LLR's weights (see ``fit``)."""
-    import numpy as np
+def _warm_start_init(model, spec):
+    """``init(module)`` for a warm start (see ``fit``): from an LLR into the linear path, or
+    from the model's base (the CNN for the LACNN, the NN for the LANN) or the same model."""
+    from ..models import model_entry
 
-    members = getattr(llr, "members", [llr])
-    if any(getattr(m, "name", None) != "llr" for m in members):
-        raise ConfigError(f"warm_start must be an LLR model, got {llr!r}")
+    members = getattr(model, "members", [model])
+    source = getattr(members[0], "name", None)
     if members[0].spec.layout != spec.layout:
         raise ConfigError(
-            "warm_start: the LLR reads another layout than this model; train it on the same region"
+            f"warm_start: the {source} model reads another layout than this model; train it "
+            "on the same region"
         )
+    if source == "llr":
+        return _linear_init(members, spec)
+    if source in (spec.name, model_entry(spec.name).base):
+        return _copy_init(members[0], spec)
+    base = model_entry(spec.name).base
+    raise ConfigError(
+        f"warm_start for the {spec.name} model must be an LLR"
+        + (f", a {base} model" if base else "")
+        + f" or a {spec.name} model, got {source!r}"
+    )
+
+
+def _linear_init(members, spec):
+    import numpy as np
+
+    if any(getattr(m, "name", None) != "llr" for m in members):
+        raise ConfigError("warm_start: an ensemble of LLRs must hold LLRs only")
     if not spec.model_config.get("linear_skip"):
         raise ConfigError(
             f"warm_start needs a linear path: model_config={{'linear_skip': True, ...}} "
@@ -274,6 +314,44 @@ def _warm_start_init(llr, spec):
 
     def init(module):
         module.warm_start_linear(w, b)
+
+    return init
+
+
+def _copy_init(source, spec):
+    """Copy ``source``'s weights; input channels the source lacks (the aligned ones) start at
+    zero, so the untrained model predicts exactly what the source does."""
+    import torch
+
+    state = {k: v.detach().cpu() for k, v in source.module.state_dict().items()}
+
+    def init(module):
+        target = module.state_dict()
+        missing = sorted(set(target) ^ set(state))
+        if missing:
+            raise ConfigError(
+                f"warm_start: the {source.name} model's layers differ from this "
+                f"{spec.name} model's ({missing[:4]}); build both with the same options "
+                "(base_width, depth, norm, hidden, linear_skip)"
+            )
+        with torch.no_grad():
+            for key, value in target.items():
+                src = state[key]
+                if src.shape == value.shape:
+                    value.copy_(src)
+                elif (
+                    src.dim() == value.dim() >= 2
+                    and src.shape[0] == value.shape[0]
+                    and (src.shape[2:] == value.shape[2:] and src.shape[1] < value.shape[1])
+                ):
+                    value.zero_()
+                    value[:, : src.shape[1]] = src
+                else:
+                    raise ConfigError(
+                        f"warm_start: layer {key} has shape {tuple(src.shape)} in the "
+                        f"{source.name} model and {tuple(value.shape)} here; build both with "
+                        "the same options"
+                    )
 
     return init
 

@@ -35,11 +35,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import CheckpointError, ConfigError, PatchError
 from ..model import LandslideModel, ModelSpec
 from ._feed import Loaders, amp_settings, batch_to, epoch_batches
 from .config import TrainConfig
 from .loss import masked_bce_sum
+from .quality import QualityAccumulator, warn_if_degenerate
 from .state import read_resume
 
 
@@ -69,8 +72,37 @@ def _make_optimizer(module, config: TrainConfig):
     params = [p for p in module.parameters() if p.requires_grad]
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(
         params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+
+
+class _WarmupCosine:
+    """Learning-rate factor of step ``t`` of ``total``: linear warm-up, then cosine to 0.
+
+    A callable object (not a lambda) so that the scheduler's state is a plain dict."""
+
+    def __init__(self, total: int, warmup: float):
+        self.total = max(int(total), 1)
+        self.warm = int(round(float(warmup) * self.total))
+
+    def __call__(self, t: int) -> float:
+        if t < self.warm:
+            return (t + 1) / (self.warm + 1)
+        span = max(self.total - self.warm, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(t - self.warm, span) / span))
+
+
+def _make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
+    import torch
+
+    if config.schedule == "cosine":
+        factor = _WarmupCosine(steps_per_epoch * int(config.epochs), config.warmup)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=config.lr_factor, patience=config.patience
     )
 
 
@@ -88,17 +120,14 @@ def _progress_bar(total: int, desc: str):
 class _Run:
     """The mutable state of one training run (what a resumable checkpoint stores)."""
 
-    def __init__(self, spec, module, config, device):
-        import torch
-
+    def __init__(self, spec, module, config, device, steps_per_epoch: int = 1):
         self.spec = spec
         self.module = module
         self.config = config
         self.device = device
         self.optimizer = _make_optimizer(module, config)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=config.lr_factor, patience=config.patience
-        )
+        self.scheduler = _make_scheduler(self.optimizer, config, steps_per_epoch)
+        self.per_step = config.schedule == "cosine"
         self.amp = amp_settings(config, device)
         self.epoch, self.batch, self.sums = 1, 0, [0.0, 0.0]
         self.history = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [], "seconds": []}
@@ -107,6 +136,7 @@ class _Run:
         self.start_state = None  # the warm start's weights (validate_start)
         self.done = False
         self.loaders = Loaders(config, device)
+        self.grad_norms: list[float] = []  # of the epoch's steps (with clip_norm)
 
     def best_model(self) -> LandslideModel:
         """The best weights so far in a copy of the module (the training module itself is
@@ -190,14 +220,29 @@ def _step(run: _Run, batch, halo: int, train: bool):
     if train and n_known > 0:
         loss = s / n
         run.optimizer.zero_grad(set_to_none=True)
+        clip = run.config.clip_norm
         if scaler is not None:
             scaler.scale(loss).backward()
+            if clip is not None:
+                scaler.unscale_(run.optimizer)
+                run.grad_norms.append(_clip(run.module, clip))
             scaler.step(run.optimizer)
             scaler.update()
         else:
             loss.backward()
+            if clip is not None:
+                run.grad_norms.append(_clip(run.module, clip))
             run.optimizer.step()
+        if run.per_step:
+            run.scheduler.step()
     return float(s.item()), n_known
+
+
+def _clip(module, max_norm: float) -> float:
+    """Clip the gradient's global norm; the norm before clipping."""
+    import torch
+
+    return float(torch.nn.utils.clip_grad_norm_(module.parameters(), max_norm))
 
 
 def _validate(run: _Run, val, halo: int, progress: bool) -> float:
@@ -299,7 +344,8 @@ def train_module(
         module.init_prior(float(prior))
     if init is not None:
         init(module)
-    run = _Run(spec, module.to(device), config, device)
+    steps = len(epoch_batches(len(train), config, 1, shuffle=True))
+    run = _Run(spec, module.to(device), config, device, steps)
     if resume is not None and Path(resume).exists():
         state = read_resume(resume, spec, config)
         try:
@@ -327,13 +373,41 @@ def train_module(
     try:
         _epochs(run, train, val, halo, progress, checkpoint, save_every, callbacks)
         if run.start_state is not None and config.accept_margin is not None:
-            if _accept(run, val, halo, progress) and checkpoint is not None:
-                run.save(checkpoint)  # what load_model reads is what is returned
+            _accept(run, val, halo, progress)
+        if prior is not None:
+            run.history["quality"] = _quality(run, val, halo, prior)
+        if checkpoint is not None:
+            run.save(checkpoint)  # what load_model reads is what is returned
     finally:
         run.loaders.close()
     result = run.best_model()
     result.module.eval()
+    warn_if_degenerate(spec.name, run.history.get("quality", {}), stacklevel=3)
     return result
+
+
+def _quality(run: _Run, val, halo: int, prior: float) -> dict:
+    """The returned weights against the Naive model on the validation pixels
+    (:mod:`xlandslide.train.quality`)."""
+    import torch
+
+    from .loss import _core
+
+    acc = QualityAccumulator(prior, seed=int(run.config.seed))
+    if val is None or len(val) == 0:
+        return acc.result()
+    module = run.best_model().module.to(run.device).eval()
+    amp_dtype = run.amp[0]
+    batches = epoch_batches(len(val), run.config, run.epoch, shuffle=False)
+    with torch.no_grad():
+        for batch in run.loaders(val, batches):
+            inputs, label = batch_to(batch, run.device, run.spec.needs_offsets)
+            with torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                z = module(*inputs)
+            z, y = _core(z.float(), halo), _core(label, halo)
+            known = y >= 0
+            acc.add(z[known].cpu().numpy(), (y[known] > 0).cpu().numpy())
+    return acc.result()
 
 
 def _accept(run: _Run, val, halo: int, progress: bool) -> bool:
@@ -394,8 +468,11 @@ def _epochs(run: _Run, train, val, halo, progress, checkpoint, save_every, callb
         )
         val_loss = _validate(run, val, halo, progress)
         score = val_loss if not math.isnan(val_loss) else train_loss
-        if not math.isnan(score):
+        if not math.isnan(score) and not run.per_step:
             run.scheduler.step(score)
+        if run.grad_norms:
+            run.history.setdefault("grad_norm", []).append(float(np.median(run.grad_norms)))
+            run.grad_norms = []
         seconds = time.perf_counter() - t0
         for key, value in zip(
             ("epoch", "train_loss", "val_loss", "lr", "seconds"),

@@ -16,6 +16,29 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .config import TrainConfig
 
+_NETWORK = {
+    "optimizer": "adamw",
+    "weight_decay": 1e-4,
+    "schedule": "cosine",
+    "warmup": 0.05,
+    "clip_norm": 1.0,
+    "early_stopping": 5,
+}
+#: The package's default training settings per model (:meth:`TrainConfig.default`), for
+#: polygon inventories of any pixel size: AdamW (decoupled weight decay), a 5 % linear
+#: warm-up then cosine decay, the gradient's norm clipped at 1, early stopping after 5
+#: epochs without a better validation loss; the LLR fitted exactly (L-BFGS, L2 1e-4).
+DEFAULT_SETTINGS = {
+    "llr": {"solver": "lbfgs", "weight_decay": 1e-4, "epochs": 1},
+    "nn": {**_NETWORK, "lr": 3e-3, "epochs": 20, "batch_size": 8},
+    "lann": {**_NETWORK, "lr": 3e-3, "epochs": 20, "batch_size": 8},
+    "cnn": {**_NETWORK, "lr": 2e-3, "epochs": 20, "batch_size": 4},
+    "lacnn": {**_NETWORK, "lr": 2e-3, "epochs": 20, "batch_size": 4},
+}
+#: Model options that :func:`xlandslide.fit` adds by default (the caller's win): group
+#: normalisation in the U-Net of the convolutional models.
+DEFAULT_MODEL_CONFIG = {"cnn": {"norm": "group"}, "lacnn": {"norm": "group"}}
+
 #: Per model: TrainConfig changes and model options for point inventories.
 POINT_SETTINGS = {
     "llr": ({"optimizer": "adam", "lr": 0.05, "epochs": 30, "batch_size": 8}, {}),
@@ -88,6 +111,8 @@ def point_inventory(model: str, **changes) -> dict:
 
 
 __all__ = [
+    "DEFAULT_MODEL_CONFIG",
+    "DEFAULT_SETTINGS",
     "POINT_ACCEPT_MARGIN",
     "POINT_CORE",
     "POINT_OVERSAMPLE",

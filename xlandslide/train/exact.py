@@ -1,0 +1,80 @@
+"""The LLR fitted to convergence (L-BFGS) from pixel tables, as a :class:`LandslideModel`.
+
+:func:`xlandslide.fit` calls :func:`fit_exact` for the LLR under the default settings
+(``TrainConfig.solver`` ``"auto"`` or ``"lbfgs"``): the training pixels of the patches'
+cores (and of ``train_mask``) become a :class:`~xlandslide.train.table.PixelTable`, the
+penalised GLM of :mod:`xlandslide.train.glm` is fitted on them with ``l2 =
+config.weight_decay``, and its weights are set in the LLR's 1x1 convolution, so that the
+model saves, loads and predicts as any other.  The validation pixels, when given, only
+score it (the Naive comparison of :mod:`xlandslide.train.quality`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from ..model import LandslideModel
+from .glm import bce, fit_glm, glm_logits
+from .quality import QualityAccumulator, warn_if_degenerate
+from .table import MAX_PIXELS, pixel_table
+
+
+def set_llr_weights(module, weights, bias: float) -> None:
+    """Write a GLM's weights (F,) and bias into an LLR module."""
+    import torch
+
+    with torch.no_grad():
+        w = torch.as_tensor(np.asarray(weights), dtype=module.body.weight.dtype)
+        module.body.weight.copy_(w.view_as(module.body.weight))
+        module.body.bias.fill_(float(bias))
+
+
+def fit_exact(
+    region, spec, config, *, train_mask, val_mask=None, prior: float, progress: bool = True
+) -> LandslideModel:
+    """Fit the LLR of ``spec`` by L-BFGS on the pixels of ``train_mask`` (see module notes)."""
+    t0 = time.perf_counter()
+    table = pixel_table(region, train_mask, max_pixels=MAX_PIXELS, seed=int(config.seed))
+    fit = fit_glm(table, l2=float(config.weight_decay))
+    module = spec.build_module()
+    set_llr_weights(module, fit.weights, fit.bias)
+    z = glm_logits(table, fit.weights, fit.bias)
+    s = table.weights()
+    train_loss = float(np.sum(s * bce(z, table.label)) / s.sum())
+    history = {
+        "solver": "lbfgs",
+        "l2": float(config.weight_decay),
+        "iterations": fit.iterations,
+        "converged": fit.converged,
+        "n_pixels": len(table),
+        "sampled": table.weight is not None,
+        "train_loss": [train_loss],
+        "val_loss": [float("nan")],
+        "epoch": [1],
+        "seconds": [time.perf_counter() - t0],
+        "best_epoch": 1,
+    }
+    acc = QualityAccumulator(prior, seed=int(config.seed))
+    if val_mask is not None:
+        val = pixel_table(region, val_mask, max_pixels=MAX_PIXELS, seed=int(config.seed))
+        zv = glm_logits(val, fit.weights, fit.bias)
+        acc.add(zv, val.label)
+        history["val_loss"] = [float(np.mean(bce(zv, val.label)))]
+    history["quality"] = acc.result()
+    if progress:
+        print(
+            f"[xlandslide] llr: L-BFGS on {len(table)} pixels, {fit.iterations} iterations "
+            f"({'converged' if fit.converged else fit.message}), train {train_loss:.5f} val "
+            f"{history['val_loss'][0]:.5f} ({history['seconds'][0]:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    module.eval()
+    warn_if_degenerate("llr", history["quality"], stacklevel=4)
+    return LandslideModel(module, spec, history=history)
+
+
+__all__ = ["fit_exact", "set_llr_weights"]

@@ -146,3 +146,8 @@ class NameNotFoundError(XLandslideError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+# --- learners (issue 16): the field's non-torch models ------------------------------------------
+class NotFittedError(XLandslideError, ValueError):
+    """A learner is asked to predict or save before it was fitted."""

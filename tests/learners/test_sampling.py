@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -47,7 +49,7 @@ def test_any_chunking_keeps_the_same_pixels(cuts, seed):
     edges = [0, *sorted(cuts), index.size]
     parts = [
         stratified_sample(index[a:b], label[a:b], 2_000, seed, counts=counts)
-        for a, b in zip(edges[:-1], edges[1:])
+        for a, b in itertools.pairwise(edges)
     ]
     np.testing.assert_array_equal(np.concatenate([p.keep for p in parts]), whole.keep)
     for p in parts:

@@ -51,7 +51,9 @@ def test_onehot_equals_codeexpand():
     codes[rng.random(codes.shape) < 0.2] = 255
     expand = CodeExpand(3, (5, 2))
     # (n, C) as (1, C, n, 1) images
-    got = expand(torch.from_numpy(cont.T[None, :, :, None]), torch.from_numpy(codes.T[None, :, :, None]))
+    got = expand(
+        torch.from_numpy(cont.T[None, :, :, None]), torch.from_numpy(codes.T[None, :, :, None])
+    )
     np.testing.assert_array_equal(onehot(cont, codes, (5, 2)), got[0, :, :, 0].numpy().T)
 
 

@@ -91,7 +91,7 @@ class GAM(LearnerBase):
     degree : int
         Spline degree (default 3, cubic).
     l2 : float
-        Penalty strength (default 1e-3), see the module's objective.
+        Penalty strength (default 1e-4), see the module's objective.
     penalty : {"ridge", "difference"}
         ``beta' beta`` on every coefficient, or the second-difference P-spline penalty on
         the spline blocks (ridge on the one-hot block).
@@ -117,7 +117,7 @@ class GAM(LearnerBase):
         self,
         n_basis: int = 8,
         degree: int = 3,
-        l2: float = 1e-3,
+        l2: float = 1e-4,
         penalty: str = "ridge",
         gtol: float = 1e-7,
         max_iter: int = 5000,

@@ -55,7 +55,7 @@ def _learner(name: str):
 
 class Learners:
     params = NAMES
-    param_names = ["learner"]
+    param_names = ("learner",)
     timeout = 600
 
     def setup(self, name):

@@ -101,3 +101,50 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module("xlandslide.learners" + module)
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.failed == 0 and (result.attempted > 0 or module in (".base",))
+
+
+LIGHT_SCRIPT = r"""
+import sys
+import xlandslide
+before = set(sys.modules)
+import numpy as np
+from xlandslide.learners import PixelTable, build_learner
+t = PixelTable(np.zeros((4, 1), "f4"), np.zeros((4, 0), "u1"), np.array([0, 1, 0, 1], "i1"))
+for name in ("llr", "gam", "woe", "fr"):
+    build_learner(name).fit(t).predict_logit(t.continuous, t.codes)
+new = {m.split(".")[0] for m in set(sys.modules) - before}
+print(sorted(new & {"torch", "dask", "xarray", "lightgbm", "sklearn", "numba"}))
+"""
+
+
+def test_learners_import_no_torch_dask_or_lightgbm():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", LIGHT_SCRIPT], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_learners_import_only_numpy_scipy_pandas_and_lightgbm():
+    """No xarray, dask or torch inside: every import of the subpackage, read from its source."""
+    import ast
+    from pathlib import Path
+
+    import xlandslide.learners as package
+
+    allowed = {"numpy", "scipy", "pandas", "lightgbm", "__future__", "collections", "dataclasses"}
+    allowed |= {"typing", "warnings"}
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                roots = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 2:  # from ..x: only the package's floor
+                    assert node.module in ("errors", "catalog"), (path.name, node.module)
+                    continue
+                roots = set() if node.level else {node.module.split(".")[0]}
+            else:
+                continue
+            assert roots <= allowed, (path.name, roots)

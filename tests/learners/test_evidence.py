@@ -44,14 +44,18 @@ def _hand(table, n_bins):
     layers.append((cls, 3))
     out = []
     for cls, k in layers:
-        pos = [A] * k
-        neg = [A] * k
+        pos = [0.0] * k
+        neg = [0.0] * k
         for i in range(n):
             if cls[i] >= 0:
                 if table.label[i] == 1:
                     pos[cls[i]] += w[i]
                 else:
                     neg[cls[i]] += w[i]
+        ratio = sum(neg) / sum(pos)  # pseudo-counts: A landslide, A * ratio stable pixels
+        raw_pos, raw_neg = pos, neg
+        pos = [v + A for v in raw_pos]
+        neg = [v + A * ratio for v in raw_neg]
         big_p, big_q = sum(pos), sum(neg)
         stats = []
         for b in range(k):
@@ -59,7 +63,7 @@ def _hand(table, n_bins):
             wm = math.log(((big_p - pos[b]) / big_p) / ((big_q - neg[b]) / big_q))
             var = 1 / pos[b] + 1 / neg[b] + 1 / (big_p - pos[b]) + 1 / (big_q - neg[b])
             fr = (pos[b] / big_p) / ((pos[b] + neg[b]) / (big_p + big_q))
-            stats.append((wp, wm, wp - wm, math.sqrt(var), fr, pos[b] - A, pos[b] + neg[b] - 2 * A))
+            stats.append((wp, wm, wp - wm, math.sqrt(var), fr, raw_pos[b], raw_pos[b] + raw_neg[b]))
         out.append((cls, stats))
     return out
 
@@ -96,6 +100,15 @@ def test_tables_and_logits_by_hand(weighted):
             expected.append(total)
         got = learner.predict_logit(table.continuous, table.codes)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+
+
+def test_an_empty_class_carries_no_evidence():
+    table = _tiny()
+    woe = WeightsOfEvidence(calibrate=False).fit(table)
+    fr = FrequencyRatio(calibrate=False).fit(table)
+    rows = woe.tables().query("layer == 'g0' and `class` == 2")
+    assert rows["count"].item() == 0 and abs(rows["w_plus"].item()) < 1e-12
+    assert abs(fr.tables().query("layer == 'g0' and `class` == 2")["fr"].item() - 1) < 1e-12
 
 
 def test_calibration_and_skill():

@@ -12,9 +12,12 @@ formulas, Bonham-Carter 1994)::
     s(C) = sqrt(s²(W+) + s²(W-)),   studentised C = C / s(C)
     FR = (N(B∩S) / N(S)) / (N(B) / N)
 
-**Smoothing.**  A pseudo-count ``smoothing`` (default 0.5) is added to N(B∩S) and N(B∩¬S)
-of every class of the layer (Laplace), so empty classes get finite weights; N(S), N(¬S),
-N(¬B∩S)... are the sums of the smoothed class counts.
+**Smoothing.**  A pseudo-count ``smoothing`` = ``a`` (default 0.5) is added to every class
+of the layer: ``a`` to N(B∩S) and ``a * N(¬S) / N(S)`` to N(B∩¬S) (Laplace, shaped like the
+layer's prior).  Empty classes thus get finite weights, and a class with no pixels gets no
+evidence (W+ = 0, FR = 1) instead of the large W+ = ln(N(¬S) / N(S)) that equal pseudo-counts
+would give it on rare landslides; with balanced classes it is plain Laplace smoothing.
+N(S), N(¬S), N(¬B∩S)... are sums of the smoothed class counts.
 
 **Missing values** (NaN, or a code >= the group's class count such as 255) are no evidence:
 they are left out of their layer's counts (each layer's N is its valid pixels) and add 0
@@ -48,10 +51,14 @@ __all__ = ["FrequencyRatio", "WeightsOfEvidence", "class_statistics"]
 def class_statistics(pos: np.ndarray, neg: np.ndarray, smoothing: float) -> dict[str, np.ndarray]:
     """W+, W-, contrast, its standard deviation and FR of the classes of one layer.
 
-    ``pos`` and ``neg`` are the (K,) landslide and stable counts of the layer's classes.
+    ``pos`` and ``neg`` are the (K,) landslide and stable counts of the layer's classes;
+    ``smoothing`` is added to ``pos`` and ``smoothing * sum(neg) / sum(pos)`` to ``neg`` (1:1
+    when a sum is 0).
     """
-    p = np.asarray(pos, dtype=np.float64) + smoothing
-    q = np.asarray(neg, dtype=np.float64) + smoothing
+    pos = np.asarray(pos, dtype=np.float64)
+    neg = np.asarray(neg, dtype=np.float64)
+    ratio = neg.sum() / pos.sum() if pos.sum() > 0 and neg.sum() > 0 else 1.0
+    p, q = pos + smoothing, neg + smoothing * ratio
     big_p, big_q = p.sum(), q.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         w_plus = np.log((p / big_p) / (q / big_q))
@@ -224,7 +231,8 @@ class WeightsOfEvidence(_Evidence):
     n_bins : int
         Quantile classes of every continuous layer (default 10; ties merge classes).
     smoothing : float
-        Laplace pseudo-count added to every class's landslide and stable counts (0.5).
+        Pseudo-count ``a`` added to every class's landslide count, ``a * N(¬S) / N(S)`` to
+        its stable count (0.5).
     calibrate : bool
         Map the logit through a 1-D logistic fit on the training pixels (default True).
 

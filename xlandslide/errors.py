@@ -161,3 +161,8 @@ class DegenerateMapWarning(XLandslideWarning):
 class GeometryWarning(XLandslideWarning):
     """The default patch geometry was adapted to a small region (the paper's 500-pixel
     core would leave too few patches in a split)."""
+
+
+# --- learners (issue 16): the field's non-torch models ------------------------------------------
+class NotFittedError(XLandslideError, ValueError):
+    """A learner is asked to predict or save before it was fitted."""

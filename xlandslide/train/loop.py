@@ -86,7 +86,7 @@ class _WarmupCosine:
 
     def __init__(self, total: int, warmup: float):
         self.total = max(int(total), 1)
-        self.warm = int(round(float(warmup) * self.total))
+        self.warm = round(float(warmup) * self.total)
 
     def __call__(self, t: int) -> float:
         if t < self.warm:

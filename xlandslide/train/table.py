@@ -147,7 +147,7 @@ def pixel_table(
         cont = cont.chunk({"layer": -1})
     cat = as_dask(region["categorical"]).chunk({"group": -1, **yx})
     nx = region.sizes["x"]
-    starts = [np.cumsum((0,) + c[:-1]) for c in chunks]
+    starts = [np.cumsum((0, *c[:-1])) for c in chunks]
     parts = []
     blocks = zip(
         cont.data.to_delayed().reshape(-1),

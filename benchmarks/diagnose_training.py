@@ -103,7 +103,8 @@ def main():
     region = region.landslide.with_offsets((30, 100, 300)).compute()
     lab = region.label.values
     print(
-        f"region {lab.shape} at {args.pixel} m: {100 * (lab == 1).sum() / (lab >= 0).sum():.2f} % landslide"
+        f"region {lab.shape} at {args.pixel} m: "
+        f"{100 * (lab == 1).sum() / (lab >= 0).sum():.2f} % landslide"
     )
     folds = xl.spatial_folds(region, "blocks", k=5, block_size=args.block)
     f, k = args.fold, 5
@@ -136,9 +137,11 @@ def main():
         )
         pr = _probe(ds, args.halo)
         print(
-            f"  epoch {record['epoch']}: train {record['train_loss']:.5f} val {record['val_loss']:.5f} "
+            f"  epoch {record['epoch']}: train {record['train_loss']:.5f} "
+            f"val {record['val_loss']:.5f} "
             + " ".join(f"g[{k}]={v:.2e}" for k, v in gm.items())
-            + f" logit p1..p99 {pr['z_p1']:.3f}..{pr['z_p99']:.3f} zero-act {pr['mean_zero_act']:.2f}"
+            + f" logit p1..p99 {pr['z_p1']:.3f}..{pr['z_p99']:.3f}"
+            + f" zero-act {pr['mean_zero_act']:.2f}"
             + f" dead-layers {pr['dead_layers']:.2f}",
             flush=True,
         )

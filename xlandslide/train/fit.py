@@ -128,8 +128,9 @@ def fit(
         predicts exactly what the base does, and an epoch replaces it only by a lower
         validation loss (the LACNN starts from what the CNN knows).  An LLR: a model built
         with ``linear_skip=True`` starts from its weights and bias
-        (:meth:`~xlandslide.models.layers.LandslideNet.warm_start_linear`), so the untrained model is that LLR (an ensemble: the mean of
-        its members' weights); the start is scored on the validation pixels as epoch 0,
+        (:meth:`~xlandslide.models.layers.LandslideNet.warm_start_linear`), so the
+        untrained model is that LLR (an ensemble: the mean of its members' weights); the
+        start is scored on the validation pixels as epoch 0,
         so training keeps it unless an epoch does better there — by more than
         ``config.accept_margin`` paired standard errors when that is set (the
         point-inventory preset: 2; :mod:`xlandslide.train.accept`).  Not recorded in the

@@ -326,7 +326,7 @@ def cross_validate(
             kwargs = dict(common)
             opts = dict(_per_model(model_configs, name, {}) or {})
             base = model_entry(name).base
-            if chain and base in trained:
+            if chain and base in trained and model_entry(name).backend == "torch":
                 kwargs["warm_start"] = trained[base]
             elif warm_start and opts.get("linear_skip") and not model_entry(name).linear:
                 if llr_model is None:

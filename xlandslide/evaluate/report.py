@@ -197,7 +197,8 @@ def paper_report(
         _log(progress, f"aligned features ({len(chosen)}): {', '.join(chosen)}")
         for name in [n for n in names if model_entry(n).needs_offsets]:
             base = trained.get(model_entry(name).base)
-            kw = {} if base is None else {"warm_start": base}
+            torch_base = base is not None and model_entry(name).backend == "torch"
+            kw = {"warm_start": base} if torch_base else {}
             train(name, aligned=chosen, distances=distances, **kw)
     trained = {n: trained[n] for n in names}
 

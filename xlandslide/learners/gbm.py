@@ -151,8 +151,12 @@ class GBM(LearnerBase):
         return self
 
     def _feature_names(self) -> tuple[str, ...]:
+        """Column names for LightGBM (no JSON special characters nor spaces in them)."""
+        import re
+
         layout = self._fitted_layout()
-        return layout.continuous_names + layout.group_names
+        names = layout.continuous_names + layout.group_names
+        return tuple(re.sub(r'[\s",:\[\]{}]', "_", n) for n in names)
 
     def predict_logit(self, continuous: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
         """(n,) float64 raw scores (logits) of the boosted trees."""

@@ -51,7 +51,10 @@ class ModelEntry:
     choose the aligned features and warm-start the networks' linear paths);
     ``base``: the model of the same body without the aligned gather (the LANN's is the
     NN, the LACNN's the CNN), whose weights an aligned model can start from
-    (:func:`xlandslide.fit`'s ``warm_start``) and against which its gain is measured.
+    (:func:`xlandslide.fit`'s ``warm_start``) and against which its gain is measured;
+    ``backend``: ``"torch"`` (a network trained by the loop) or ``"learner"`` (a model of
+    :mod:`xlandslide.learners` fitted on a pixel table, in a
+    :class:`~xlandslide.models.learner.LearnerModule`).
     """
 
     name: str
@@ -63,6 +66,7 @@ class ModelEntry:
     trained: bool = True
     linear: bool = False
     base: str | None = None
+    backend: str = "torch"
 
 
 def _check_distances(n_distances: int) -> int:
@@ -96,6 +100,24 @@ def _plain(cls):
                 "aligned models are 'lann' and 'lacnn'"
             )
         return cls(n_continuous, n_classes, **config)
+
+    return build
+
+
+def _learner(learner: str, aligned: bool):
+    def build(n_continuous, n_classes, aligned_index=(), n_distances=0, **config):
+        from .learner import LearnerModule
+
+        if aligned:
+            index = _check_index(aligned_index, n_continuous + sum(n_classes))
+            n = _check_distances(n_distances)
+            return LearnerModule(learner, n_continuous, n_classes, index, n, **config)
+        if len(aligned_index) or int(n_distances):
+            raise ConfigError(
+                f"the {learner} model reads no aligned features: pass no aligned_index and "
+                f"n_distances=0; its aligned variant is 'la{learner}'"
+            )
+        return LearnerModule(learner, n_continuous, n_classes, **config)
 
     return build
 
@@ -137,6 +159,25 @@ MODELS: dict[str, ModelEntry] = {
             ("adam", 0.001, 30, 9),
             "aligned U-Net",
             base="cnn",
+        ),
+        *(
+            ModelEntry(
+                ("la" if aligned else "") + learner,
+                _learner(learner, aligned),
+                aligned,
+                True,
+                None,
+                ("aligned " if aligned else "") + what,
+                base=learner if aligned else None,
+                backend="learner",
+            )
+            for learner, what in (
+                ("fr", "frequency ratio"),
+                ("woe", "weights of evidence"),
+                ("gam", "spline GAM"),
+                ("gbm", "gradient-boosted trees (LightGBM)"),
+            )
+            for aligned in (False, True)
         ),
     )
 }

@@ -2,7 +2,7 @@
 
 :func:`xlandslide.fit` calls :func:`fit_exact` for the LLR under the default settings
 (``TrainConfig.solver`` ``"auto"`` or ``"lbfgs"``): the training pixels of the patches'
-cores (and of ``train_mask``) become a :class:`~xlandslide.train.table.PixelTable`, the
+cores (and of ``train_mask``) become a :class:`~xlandslide.learners.PixelTable`, the
 penalised GLM of :mod:`xlandslide.train.glm` is fitted on them with ``l2 =
 config.weight_decay``, and its weights are set in the LLR's 1x1 convolution, so that the
 model saves, loads and predicts as any other.  The validation pixels, when given, only
@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from ..learners import build_learner
 from ..model import LandslideModel
 from .glm import bce, fit_glm, glm_logits
 from .quality import QualityAccumulator, warn_if_degenerate
@@ -49,7 +50,7 @@ def fit_exact(
         "l2": float(config.weight_decay),
         "iterations": fit.iterations,
         "converged": fit.converged,
-        "n_pixels": len(table),
+        "n_pixels": table.n,
         "sampled": table.weight is not None,
         "train_loss": [train_loss],
         "val_loss": [float("nan")],
@@ -66,7 +67,7 @@ def fit_exact(
     history["quality"] = acc.result()
     if progress:
         print(
-            f"[xlandslide] llr: L-BFGS on {len(table)} pixels, {fit.iterations} iterations "
+            f"[xlandslide] llr: L-BFGS on {table.n} pixels, {fit.iterations} iterations "
             f"({'converged' if fit.converged else fit.message}), train {train_loss:.5f} val "
             f"{history['val_loss'][0]:.5f} ({history['seconds'][0]:.1f} s)",
             file=sys.stderr,
@@ -77,4 +78,56 @@ def fit_exact(
     return LandslideModel(module, spec, history=history)
 
 
-__all__ = ["fit_exact", "set_llr_weights"]
+def _aligned_columns(region, spec):
+    """The aligned features of ``spec`` as extra continuous columns (NaN -> 0, as the
+    module's gather gives them), or None."""
+    if not spec.needs_offsets:
+        return None
+    return region.landslide.aligned_features(list(spec.aligned)).fillna(0.0)
+
+
+def fit_learner(
+    region, spec, config, *, train_mask, val_mask=None, prior: float, progress: bool = True
+) -> LandslideModel:
+    """Fit the learner of ``spec`` (fr, woe, gam, gbm and their aligned variants) on the
+    pixels of ``train_mask`` and wrap it in its module (:mod:`xlandslide.models.learner`)."""
+    t0 = time.perf_counter()
+    extra = _aligned_columns(region, spec)
+    seed = int(config.seed)
+    table = pixel_table(region, train_mask, max_pixels=MAX_PIXELS, seed=seed, extra=extra)
+    module = spec.build_module()
+    learner = build_learner(module.learner_name, **module.options).fit(table)
+    module.set_learner(learner)
+    module.eval()
+    z = learner.predict_logit(table.continuous, table.codes)
+    s = table.weights()
+    history = {
+        "solver": module.learner_name,
+        "n_pixels": table.n,
+        "sampled": table.weight is not None,
+        "train_loss": [float(np.sum(s * bce(z, table.label)) / s.sum())],
+        "val_loss": [float("nan")],
+        "epoch": [1],
+        "best_epoch": 1,
+    }
+    acc = QualityAccumulator(prior, seed=seed)
+    if val_mask is not None:
+        val = pixel_table(region, val_mask, max_pixels=MAX_PIXELS, seed=seed, extra=extra)
+        zv = learner.predict_logit(val.continuous, val.codes)
+        acc.add(zv, val.label)
+        history["val_loss"] = [float(np.mean(bce(zv, val.label)))]
+    history["quality"] = acc.result()
+    history["seconds"] = [time.perf_counter() - t0]
+    if progress:
+        print(
+            f"[xlandslide] {spec.name}: fitted on {table.n} pixels, train "
+            f"{history['train_loss'][0]:.5f} val {history['val_loss'][0]:.5f} "
+            f"({history['seconds'][0]:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    warn_if_degenerate(spec.name, history["quality"], stacklevel=4)
+    return LandslideModel(module, spec, history=history)
+
+
+__all__ = ["fit_exact", "fit_learner", "set_llr_weights"]

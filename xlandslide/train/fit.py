@@ -241,16 +241,17 @@ def fit(
         if checkpoint is not None:
             save_model(result, checkpoint)
         return result
-    if config.uses_lbfgs(name):
+    if config.uses_lbfgs(name) or entry.backend == "learner":
         from ..checkpoint import save_model
-        from .exact import fit_exact
+        from .exact import fit_exact, fit_learner
 
         vmask = None
         if patches.counts()["val"]["patches"]:
             vmask = patches.core_mask("val", like=region)
             if val_mask is not None:
                 vmask = vmask & val_mask.astype(bool)
-        result = fit_exact(
+        how = fit_learner if entry.backend == "learner" else fit_exact
+        result = how(
             region, spec, config, train_mask=mask, val_mask=vmask, prior=prior, progress=progress
         )
         if checkpoint is not None:

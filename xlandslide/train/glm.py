@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from .table import PixelTable
+from ..learners.table import PixelTable
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,11 @@ def fit_glm(
     Examples
     --------
     >>> import numpy as np
-    >>> from xlandslide.train.table import PixelTable
+    >>> from xlandslide.learners import PixelTable
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(2000, 1)).astype("float32")
     >>> y = (rng.random(2000) < 1 / (1 + np.exp(-(2 * x[:, 0] - 1)))).astype("int8")
-    >>> t = PixelTable(x, np.zeros((2000, 0), "uint8"), y, None, ())
+    >>> t = PixelTable(x, np.zeros((2000, 0), "uint8"), y)
     >>> fit = fit_glm(t, l2=0.0)
     >>> bool(abs(fit.weights[0] - 2) < 0.3 and abs(fit.bias + 1) < 0.2)
     True

@@ -34,6 +34,13 @@ DEFAULT_SETTINGS = {
     "lann": {**_NETWORK, "lr": 3e-3, "epochs": 20, "batch_size": 8},
     "cnn": {**_NETWORK, "lr": 2e-3, "epochs": 20, "batch_size": 4},
     "lacnn": {**_NETWORK, "lr": 2e-3, "epochs": 20, "batch_size": 4},
+    # the learners are fitted on a pixel table (their options are model options); only
+    # the seed of the table's sample is read
+    **{
+        name: {"epochs": 1}
+        for learner in ("fr", "woe", "gam", "gbm")
+        for name in (learner, "la" + learner)
+    },
 }
 #: Model options that :func:`xlandslide.fit` adds by default (the caller's win): group
 #: normalisation in the U-Net of the convolutional models.

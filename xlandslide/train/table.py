@@ -16,55 +16,15 @@ any chunking, and the rows are sorted by pixel index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import xarray as xr
 
 from ..errors import PatchError
+from ..learners.table import PixelTable
 
 #: Labelled pixels kept in a table before sampling (about 13 bytes a pixel for the paper's
 #: 2 continuous layers and 4 groups: 52 MB).
 MAX_PIXELS = 4_000_000
-
-
-@dataclass(frozen=True)
-class PixelTable:
-    """Rows of labelled pixels (see the module notes)."""
-
-    continuous: np.ndarray  # (n, C) float32, NaN where missing
-    codes: np.ndarray  # (n, G) uint8, 255 = no class
-    label: np.ndarray  # (n,) int8, 0 or 1
-    weight: np.ndarray | None  # (n,) float64 sampling weights, None when every pixel is kept
-    n_classes: tuple[int, ...]
-    index: np.ndarray | None = None  # (n,) int64 row-major pixel index
-
-    def __len__(self) -> int:
-        return int(self.label.shape[0])
-
-    @property
-    def n_positive(self) -> int:
-        return int(np.count_nonzero(self.label == 1))
-
-    def weights(self) -> np.ndarray:
-        """Sampling weights, ones when every pixel was kept."""
-        if self.weight is None:
-            return np.ones(len(self), dtype=np.float64)
-        return self.weight
-
-    def onehot(self) -> np.ndarray:
-        """(n, C + sum(n_classes)) float64 features exactly as the models' first step builds
-        them (:class:`~xlandslide.models.layers.CodeExpand`): NaN -> 0, one channel per
-        class, zeros for a code beyond the group's classes (no class)."""
-        n = len(self)
-        parts = [np.nan_to_num(self.continuous.astype(np.float64), nan=0.0)]
-        for g, k in enumerate(self.n_classes):
-            block = np.zeros((n, k), dtype=np.float64)
-            c = self.codes[:, g].astype(np.int64)
-            ok = c < k
-            block[np.nonzero(ok)[0], c[ok]] = 1.0
-            parts.append(block)
-        return np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
 
 
 def _rates(n_pos: int, n_neg: int, max_pixels: int) -> tuple[float, float]:
@@ -101,7 +61,8 @@ def pixel_table(
     seed: int = 0,
     extra: xr.DataArray | None = None,
 ) -> PixelTable:
-    """The labelled pixels of ``mask`` (and of the region) as a :class:`PixelTable`.
+    """The labelled pixels of ``mask`` (and of the region) as a
+    :class:`~xlandslide.learners.PixelTable`.
 
     Parameters
     ----------
@@ -122,7 +83,7 @@ def pixel_table(
     >>> import xlandslide as xl
     >>> region = xl.synthetic_region((64, 64), seed=1, chunks=32)
     >>> t = pixel_table(region)
-    >>> t.continuous.shape[1], t.codes.shape[1], len(t) == int((region.label >= 0).sum())
+    >>> t.continuous.shape[1], t.codes.shape[1], t.n == int((region.label >= 0).sum())
     (2, 4, True)
     """
     import dask
@@ -142,9 +103,12 @@ def pixel_table(
         raise PatchError("the mask holds no labelled pixel (label 0 or 1); use another mask")
     rates = _rates(n_pos, n - n_pos, int(max_pixels))
     cont = as_dask(region["continuous"]).chunk({"layer": -1, **yx})
+    dim = None
     if extra is not None:
-        cont = xr.concat([cont, as_dask(extra).chunk(yx).astype(np.float32)], dim="layer")
-        cont = cont.chunk({"layer": -1})
+        dim = next(d for d in extra.dims if d not in ("y", "x"))
+        more = as_dask(extra).chunk(yx).astype(np.float32).rename({dim: "layer"})
+        more = more.assign_coords(layer=[str(v) for v in extra[dim].values])
+        cont = xr.concat([cont, more], dim="layer").chunk({"layer": -1})
     cat = as_dask(region["categorical"]).chunk({"group": -1, **yx})
     nx = region.sizes["x"]
     starts = [np.cumsum((0, *c[:-1])) for c in chunks]
@@ -163,14 +127,16 @@ def pixel_table(
     flat = np.concatenate([p[4] for p in parts])
     order = np.argsort(flat, kind="stable")
     sampled = rates != (1.0, 1.0)
+    names = list(layout.continuous) + ([] if extra is None else [str(v) for v in extra[dim]])
     return PixelTable(
         continuous=np.concatenate([p[0] for p in parts])[order],
         codes=np.concatenate([p[1] for p in parts])[order],
         label=np.concatenate([p[2] for p in parts])[order],
         weight=np.concatenate([p[3] for p in parts])[order] if sampled else None,
         n_classes=layout.n_classes,
-        index=flat[order],
+        continuous_names=tuple(names),
+        group_names=layout.group_names,
     )
 
 
-__all__ = ["MAX_PIXELS", "PixelTable", "pixel_table"]
+__all__ = ["MAX_PIXELS", "pixel_table"]

@@ -96,7 +96,13 @@ def test_aligned_features_forward(region):
 def test_patches_forward(region):
     got = region.landslide.patches(GEOM, seed=3, fractions=(0.5, 0.25, 0.25), oversample=2)
     assert got == xl.make_patches(region, GEOM, seed=3, fractions=(0.5, 0.25, 0.25), oversample=2)
-    assert region.landslide.patches().geometry == xl.PatchGeometry()  # the paper's default
+    # the default: the paper's 500 + 2 x 64 unless the region is too small for it
+    from xlandslide.grid import geometry_for
+
+    want, why = geometry_for((region.sizes["y"], region.sizes["x"]))
+    assert why is not None
+    with pytest.warns(xl.GeometryWarning, match="core"):
+        assert region.landslide.patches().geometry == want
 
 
 def test_evaluate_and_to_store_forward(region, tmp_path):

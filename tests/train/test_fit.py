@@ -394,3 +394,56 @@ def test_a_warm_start_begins_at_the_llr_and_is_kept_unless_beaten():
             warm_start=naive,
             progress=False,
         )
+
+
+def test_an_aligned_model_starts_from_its_base_exactly():
+    """A LACNN warm-started from a CNN predicts the CNN's map before training (aligned
+    channels at zero), and training keeps the start unless the validation loss drops."""
+    region, patches = tiny(), tiny_patches()
+    small = {"base_width": 4, "depth": 2}
+    cnn = fit(
+        region,
+        "cnn",
+        patches=patches,
+        config=xl.TrainConfig.default("cnn", epochs=1, device="cpu", max_batches_per_epoch=2),
+        model_config=small,
+        progress=False,
+    )
+    lacnn = fit(
+        region,
+        "lacnn",
+        patches=patches,
+        aligned=tiny_aligned(),
+        distances=[30.0],
+        config=xl.TrainConfig.default("lacnn", lr=1e-12, epochs=1, device="cpu"),
+        model_config=small,
+        warm_start=cnn,
+        progress=False,
+    )
+    assert "start_val_loss" in lacnn.history
+    np.testing.assert_allclose(
+        xl.predict(region, lacnn).values, xl.predict(region, cnn).values, atol=1e-5
+    )
+    with pytest.raises(ConfigError, match="same options"):
+        fit(
+            region,
+            "lacnn",
+            patches=patches,
+            aligned=tiny_aligned(),
+            distances=[30.0],
+            config=xl.TrainConfig.default("lacnn", epochs=1, device="cpu"),
+            model_config={"base_width": 8, "depth": 2},
+            warm_start=cnn,
+            progress=False,
+        )
+
+
+def test_default_geometry_adapts_to_small_regions():
+    from xlandslide.errors import GeometryWarning
+    from xlandslide.grid import geometry_for
+
+    assert geometry_for((19500, 21005)) == (xl.PatchGeometry(), None)
+    g, why = geometry_for((900, 860))
+    assert g.core == 128 and "128" in why
+    with pytest.warns(GeometryWarning, match="core"):
+        assert tiny().landslide.patches().geometry.core < 500

@@ -27,6 +27,17 @@ from ..learners.table import PixelTable
 MAX_PIXELS = 4_000_000
 
 
+def _layers(region, name, dim, dtype, yx) -> xr.DataArray:
+    """``region[name]`` dask-backed in ``yx`` chunks, all of ``dim`` in each; an empty
+    ``dim`` when the region has no such variable (no continuous layer, no group)."""
+    from ..region import as_dask
+
+    if name in region:
+        return as_dask(region[name]).chunk({dim: -1, **yx})
+    like = as_dask(region["label"]).chunk(yx)
+    return xr.zeros_like(like, dtype=dtype).expand_dims({dim: 0}).chunk({dim: -1})
+
+
 def _rates(n_pos: int, n_neg: int, max_pixels: int) -> tuple[float, float]:
     """Keep rates (stable, landslide) for a budget of ``max_pixels`` rows."""
     if n_pos + n_neg <= max_pixels:
@@ -102,14 +113,14 @@ def pixel_table(
     if n == 0:
         raise PatchError("the mask holds no labelled pixel (label 0 or 1); use another mask")
     rates = _rates(n_pos, n - n_pos, int(max_pixels))
-    cont = as_dask(region["continuous"]).chunk({"layer": -1, **yx})
+    cont = _layers(region, "continuous", "layer", np.float32, yx)
     dim = None
     if extra is not None:
         dim = next(d for d in extra.dims if d not in ("y", "x"))
         more = as_dask(extra).chunk(yx).astype(np.float32).rename({dim: "layer"})
         more = more.assign_coords(layer=[str(v) for v in extra[dim].values])
         cont = xr.concat([cont, more], dim="layer").chunk({"layer": -1})
-    cat = as_dask(region["categorical"]).chunk({"group": -1, **yx})
+    cat = _layers(region, "categorical", "group", np.uint8, yx)
     nx = region.sizes["x"]
     starts = [np.cumsum((0, *c[:-1])) for c in chunks]
     parts = []

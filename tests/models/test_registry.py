@@ -23,14 +23,31 @@ from xlandslide.models import (
 )
 
 
-def test_names_in_the_order_of_the_paper():
-    assert list(MODELS) == ["naive", "llr", "nn", "lann", "cnn", "lacnn"]
+PAPER = ["naive", "llr", "nn", "lann", "cnn", "lacnn"]
+LEARNERS = ["fr", "lafr", "woe", "lawoe", "gam", "lagam", "gbm", "lagbm"]
+
+
+def test_names_in_the_order_of_the_paper_then_the_fields_models():
+    assert list(MODELS) == PAPER + LEARNERS
     for name, entry in MODELS.items():
         assert entry.name == name and entry.description
+    # what a model is, from the registry (nothing checks a model by its name)
+    assert [n for n, e in MODELS.items() if not e.trained] == ["naive"]
+    assert [n for n, e in MODELS.items() if e.linear] == ["llr"]
+    assert {n: e.base for n, e in MODELS.items() if e.base} == {
+        "lann": "nn",
+        "lacnn": "cnn",
+        **{f"la{n}": n for n in ("fr", "woe", "gam", "gbm")},
+    }
+    assert [n for n, e in MODELS.items() if e.backend == "learner"] == LEARNERS
+    for name in LEARNERS:
+        e = MODELS[name]
+        assert e.pixelwise and e.paper is None and e.needs_offsets == name.startswith("la")
 
 
 def test_needs_offsets_and_pixelwise_flags():
-    assert {n: e.needs_offsets for n, e in MODELS.items()} == {
+    paper = {n: MODELS[n] for n in PAPER}
+    assert {n: e.needs_offsets for n, e in paper.items()} == {
         "naive": False,
         "llr": False,
         "nn": False,
@@ -38,7 +55,7 @@ def test_needs_offsets_and_pixelwise_flags():
         "cnn": False,
         "lacnn": True,
     }
-    assert {n: e.pixelwise for n, e in MODELS.items()} == {
+    assert {n: e.pixelwise for n, e in paper.items()} == {
         "naive": True,
         "llr": True,
         "nn": True,
@@ -58,7 +75,7 @@ def test_needs_offsets_and_pixelwise_flags():
 
 def test_table_1_rows():
     """Table 1 of the paper: optimizer, learning rate, epochs, batch size."""
-    assert {n: e.paper for n, e in MODELS.items()} == {
+    assert {n: e.paper for n, e in MODELS.items() if n in PAPER} == {
         "naive": None,
         "llr": ("adam", 0.125, 10, 15),
         "nn": ("adam", 0.125, 10, 13),

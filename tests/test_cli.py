@@ -379,7 +379,7 @@ def test_cv_writes_the_tables_and_reuses_its_folds(workflow, capsys):
     d, _, store, _ = workflow
     out = d / "cv"
     argv = ["cv", str(store), "--models", "llr", "--k", "3", "--epochs", "1"]
-    argv += ["--core", "32", "--halo", "16", "--out", str(out), "--keep-degenerate"]
+    argv += ["--core", "32", "--halo", "16", "--keep-degenerate", "--out", str(out)]
     capsys.readouterr()
     assert main([*argv, "--compare-random"]) == 0
     printed = capsys.readouterr().out

@@ -22,7 +22,6 @@ from xlandslide.models import (
     model_needs_offsets,
 )
 
-
 PAPER = ["naive", "llr", "nn", "lann", "cnn", "lacnn"]
 LEARNERS = ["fr", "lafr", "woe", "lawoe", "gam", "lagam", "gbm", "lagbm"]
 

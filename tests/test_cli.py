@@ -400,6 +400,7 @@ def test_cv_writes_the_tables_and_reuses_its_folds(workflow, capsys):
     one_error_line(capsys, "exists", "--overwrite")
     again = [*argv[:-2], "--out", str(out), "--folds", str(out / "folds.json"), "--overwrite"]
     assert main(again) == 0
+    capsys.readouterr()  # the progress lines of the run above
     assert main([*argv[:-2], "--out", str(d / "cv2"), "--folds", "hexagons"]) == 2
     one_error_line(capsys, "--folds", "kmeans")
 

@@ -89,7 +89,10 @@ def _block(cont, codes, label, mask, r0, c0, nx, rates, seed):
         sel = pixel_hash(flat, seed) < rate
         rows, cols, flat, lab, rate = rows[sel], cols[sel], flat[sel], lab[sel], rate[sel]
     cont = np.asarray(cont)[:, rows, cols].T.astype(np.float32)
-    codes = np.asarray(codes)[:, rows, cols].T.astype(np.uint8)
+    if codes is None:  # a region without categorical layers
+        codes = np.zeros((rows.size, 0), dtype=np.uint8)
+    else:
+        codes = np.asarray(codes)[:, rows, cols].T.astype(np.uint8)
     return cont, codes, lab, 1.0 / rate, flat
 
 
@@ -145,13 +148,18 @@ def pixel_table(
     if extra is not None:
         cont = xr.concat([cont, as_dask(extra).chunk(yx).astype(np.float32)], dim="layer")
         cont = cont.chunk({"layer": -1})
-    cat = as_dask(region["categorical"]).chunk({"group": -1, **yx})
+    n_blocks = len(chunks[0]) * len(chunks[1])
+    if "categorical" in region.data_vars:
+        cat = as_dask(region["categorical"]).chunk({"group": -1, **yx}).data.to_delayed()
+        cat = cat.reshape(-1)
+    else:  # continuous layers only (e.g. terrain attributes)
+        cat = [None] * n_blocks
     nx = region.sizes["x"]
     starts = [np.cumsum((0, *c[:-1])) for c in chunks]
     parts = []
     blocks = zip(
         cont.data.to_delayed().reshape(-1),
-        cat.data.to_delayed().reshape(-1),
+        cat,
         label.data.to_delayed().reshape(-1),
         m.data.to_delayed().reshape(-1),
     )

@@ -38,9 +38,10 @@ Usage
     python benchmarks/skill_table.py --quick                   # 1-2 min smoke run
 
 ``--budget small``: 8 epochs, at most 16 batches an epoch, U-Net base width 8, core 64,
-one seed; ``--budget full``: the package's defaults (``TrainConfig.default``: 20 epochs with
-early stopping, base width 16, core 64).  Model names the registry refuses are skipped with
-a note.  ``--no-chain``: aligned models from scratch instead of from their base model.
+one seed; ``full``: the package's defaults (``TrainConfig.default``: 20 epochs, early
+stopping, base width 16, core 64).  ``--seeds N``: seeds 0..N-1 for the networks.  Names
+the model registry refuses are skipped with a note.  ``--no-chain``: aligned models from
+scratch, not from their base model.  ``seconds``: training (the peers: fit and predict).
 """
 
 from __future__ import annotations
@@ -219,17 +220,7 @@ def run_case(case: str, args) -> tuple[pd.DataFrame, pd.DataFrame]:
     for name in cv.maps:  # predict each fold's map once (the paired gaps read them often)
         cv.maps[name] = [m.compute() for m in cv.maps[name]]
     print(f"{case}: maps predicted in {time.perf_counter() - t0:.0f} s")
-    keep = [
-        "model",
-        "fold",
-        "auc",
-        "pr_auc",
-        "nll",
-        "degenerate",
-        "seconds",
-        "n_pixels",
-        "n_positive",
-    ]
+    keep = "model fold auc pr_auc nll degenerate seconds n_pixels n_positive".split()
     table = cv.table[keep].copy()
     for ref in ("cnn", "llr"):
         if ref not in names:

@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.xlandslide-installed
 OUT ?= demo-output
 
-.PHONY: install test test-all demo bench bench-veneto lint format clean
+.PHONY: install test test-all demo bench bench-skill bench-veneto lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,11 +29,17 @@ demo: $(STAMP)
 	$(VENV)/bin/xlandslide demo --out $(OUT)
 
 # Throughput table (the ASV cases), then memory and streaming figures (a fresh process per
-# case, peak RSS); about 15 min on 2 cores.  The Veneto-size run (20-30 min, 8 GB of disk)
-# is its own target.
+# case, peak RSS; about 15 min on 2 cores), then the spatial-CV skill table (bench-skill).
+# The Veneto-size run (20-30 min, 8 GB of disk) is its own target.
 bench: $(STAMP)
 	$(PY) benchmarks/bench_table.py
 	$(PY) benchmarks/scale_table.py
+	$(PY) benchmarks/skill_table.py --budget small
+
+# Spatial-CV skill of every model and the scikit-learn peers on the same folds (synthetic
+# 30 m and 10 m, Ecuador); Markdown tables on stdout, CSV in skill-output/.
+bench-skill: $(STAMP)
+	$(PY) benchmarks/skill_table.py --budget small
 
 bench-veneto: $(STAMP)
 	$(PY) benchmarks/veneto.py
@@ -47,4 +53,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(OUT) .pytest_cache asv_bench/results asv_bench/html
+	rm -rf $(OUT) skill-output .pytest_cache asv_bench/results asv_bench/html

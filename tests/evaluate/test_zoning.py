@@ -135,3 +135,16 @@ def test_zoning_errors():
         zoning(p * 3, "quantile")
     with pytest.raises(EvaluationError, match="distinct"):
         zoning(xr.full_like(p, 0.2), "natural_breaks", 3)
+
+
+def test_a_flat_map_is_zoned_with_a_warning():
+    """Zoning classes that differ in the sixth decimal are not classes (issue 15)."""
+    from xlandslide.errors import DegenerateMapWarning
+    from xlandslide.evaluate.zoning import zoning
+
+    rng = np.random.default_rng(0)
+    flat = xr.DataArray(0.003553 + 1e-6 * rng.random((40, 50)), dims=("y", "x"))
+    with pytest.warns(DegenerateMapWarning, match="nearly constant"):
+        zoning(flat, "quantile", 5)
+    varied = xr.DataArray(rng.random((40, 50)) * 0.1, dims=("y", "x"))
+    zoning(varied, "quantile", 5)  # no warning (warnings are errors in tests)

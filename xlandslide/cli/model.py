@@ -196,4 +196,15 @@ def predict(args) -> int:
     prob = region.landslide.predict(model, **kwargs)
     write_map(prob, args.out, overwrite=args.overwrite, resume=args.resume)
     print(f"wrote {args.out}")
+    _check_spread(args.out)
     return 0
+
+
+def _check_spread(path) -> None:
+    """Print the map's deciles; warn when they are flat (a degenerate model's map)."""
+    from ..evaluate.zoning import warn_if_flat, zoning_breaks
+    from ..io import open_map
+
+    deciles = zoning_breaks(open_map(path), "quantile", 10)
+    print("deciles: " + " ".join(f"{d:.4g}" for d in deciles))
+    warn_if_flat(deciles, f"the deciles of {path}")

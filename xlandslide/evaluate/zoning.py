@@ -219,6 +219,46 @@ def zoning_breaks(
     return np.array(out)
 
 
+#: Breaks whose logits span less than this are not classes (:func:`warn_if_flat`).
+MIN_BREAK_SPREAD = 0.01
+
+
+def warn_if_flat(breaks, what: str = "the map's breaks") -> bool:
+    """Warn (:class:`~xlandslide.errors.DegenerateMapWarning`) when probability ``breaks``
+    span less than :data:`MIN_BREAK_SPREAD` in logits (the odds of the lowest and highest
+    class differ by under 1 %: classes that differ in the sixth decimal are not classes).
+
+    Returns whether it warned.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_flat([0.003553, 0.0035531, 0.0035535])
+    True
+    >>> warn_if_flat([0.001, 0.01, 0.1])
+    False
+    """
+    import warnings
+
+    from ..errors import DegenerateMapWarning
+
+    b = np.clip(np.asarray(breaks, dtype=np.float64).ravel(), 1e-12, 1 - 1e-12)
+    if b.size == 0:
+        return False
+    z = np.log(b / (1 - b))
+    span = float(z.max() - z.min())
+    if span >= MIN_BREAK_SPREAD:
+        return False
+    warnings.warn(
+        f"{what} span {span:.2g} in logits ({b.min():.6g} to {b.max():.6g}): the map is "
+        "nearly constant and its classes mean nothing; check the model (its "
+        "history['quality']) before using the map",
+        DegenerateMapWarning,
+        stacklevel=3,
+    )
+    return True
+
+
 def _equal(lo: float, hi: float, n: int) -> np.ndarray:
     return lo + (hi - lo) * np.arange(1, n) / n
 
@@ -300,6 +340,7 @@ def zoning(
         b = zoning_breaks(
             prob, method, n_classes, mask=mask, sample=sample, seed=seed, exact_limit=exact_limit
         )
+        warn_if_flat(b, f"the {method} breaks of the map")
     else:
         b = np.asarray(breaks, dtype=np.float64).ravel()
         if b.size < 1 or not np.all(np.isfinite(b)) or np.any(np.diff(b) <= 0):

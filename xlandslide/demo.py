@@ -11,8 +11,9 @@ and the reliability diagram; then zone the LACNN map into five quantile classes 
 GeoTIFF that QGIS shows with its classes, the zoning table) and draw the success- and
 prediction-rate curves; write ``metrics.json`` and print the tables.
 
-Sizes are small so that it runs in minutes on 2 cores; the paper's settings are the
-package defaults (core 500, halo 64, Table 1 of DESIGN.md via ``TrainConfig.paper``).
+Sizes are small so that it runs in minutes on 2 cores: patches of core 128 (halo 64) and
+short training budgets on top of the package's defaults (:meth:`TrainConfig.default`);
+the paper's geometry (core 500) and Table 1 (``TrainConfig.paper``) are one option away.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Settings of the demo (small on purpose: see the module docstring)."""
+    """Settings of the demo (small on purpose: see the module docstring).
+
+    ``train`` maps a model name to the :class:`~xlandslide.TrainConfig` changes of its run
+    (on top of :meth:`TrainConfig.default`), ``options`` to its model options; ``seed``
+    seeds every run.
+    """
 
     size: int = 1024
     seed: int = 0
@@ -35,37 +41,31 @@ class DemoConfig:
     core: int = 128
     halo: int = 64
     distances: tuple[float, ...] = (30.0, 100.0, 300.0)
-    llr_epochs: int = 4
-    llr_lr: float = 0.05
-    lacnn_epochs: int = 10
-    lacnn_lr: float = 0.002
-    lacnn_batch: int = 4
-    lacnn_width: int = 8
-    nn_epochs: int = 2
-    nn_lr: float = 0.01
-    nn_batch: int = 4
-    nn_batches_per_epoch: int = 12
-    cnn_epochs: int = 3
-    cnn_lr: float = 0.005
-    max_batches_per_epoch: int | None = 24
+    train: dict = dataclasses.field(
+        default_factory=lambda: {
+            "nn": {"epochs": 3, "batch_size": 4, "max_batches_per_epoch": 12},
+            "lann": {"epochs": 3, "batch_size": 4, "max_batches_per_epoch": 12},
+            "cnn": {"epochs": 6, "batch_size": 4, "max_batches_per_epoch": 24},
+            "lacnn": {"epochs": 6, "batch_size": 4, "max_batches_per_epoch": 24},
+        }
+    )
+    options: dict = dataclasses.field(
+        default_factory=lambda: {"cnn": {"base_width": 8}, "lacnn": {"base_width": 8}}
+    )
     max_aligned: int = 22
     zones: int = 5
 
     @classmethod
     def quick(cls) -> DemoConfig:
         """Tiny settings for smoke tests (seconds, not minutes)."""
+        tiny = {"epochs": 1, "batch_size": 4, "max_batches_per_epoch": 4}
         return cls(
             size=192,
             core=64,
             halo=32,
             chunks=96,
-            llr_epochs=2,
-            lacnn_epochs=1,
-            nn_epochs=1,
-            nn_batches_per_epoch=4,
-            cnn_epochs=1,
-            lacnn_width=4,
-            max_batches_per_epoch=4,
+            train={name: tiny for name in ("nn", "lann", "cnn", "lacnn")},
+            options={"cnn": {"base_width": 4}, "lacnn": {"base_width": 4}},
         )
 
     def replace(self, **changes) -> DemoConfig:
@@ -84,34 +84,17 @@ class _Progress:
 def configs(cfg: DemoConfig) -> tuple[dict, dict]:
     """The training settings and model options of the demo's five trained models.
 
-    Budgeted for 2 CPU cores (the whole demo: 6 min 48 s): the per-pixel NN and LANN see
-    2 x 12 batches of 4 patches (an MLP on every pixel of a 256 x 256 patch costs as much as
-    the LLR's 15-patch batch), the CNN 3 epochs (Adam, lr 0.005; at 0.002 it had not left
-    the prior after 3 epochs) and the LACNN 10 (Adam, lr 0.002); Table 1's SGD at 0.125
-    needs its 20 epochs.
+    The package's defaults (:meth:`TrainConfig.default`: the LLR fitted exactly; the
+    networks with AdamW, warm-up and cosine decay, clipping, GroupNorm in the U-Net) with
+    the budgets of ``cfg.train``, sized for 2 CPU cores: the per-pixel NN and LANN see 3 x
+    12 batches of 4 patches, the CNN and the LACNN 6 x 24; the LACNN starts from the CNN
+    (:func:`xlandslide.paper_report` chains them).
     """
     from .train import TrainConfig
 
-    common = {"seed": cfg.seed, "max_batches_per_epoch": cfg.max_batches_per_epoch}
-    conv = {"batch_size": cfg.lacnn_batch, "optimizer": "adam", **common}
-    pixel = {
-        "epochs": cfg.nn_epochs,
-        "lr": cfg.nn_lr,
-        "batch_size": cfg.nn_batch,
-        "seed": cfg.seed,
-        "max_batches_per_epoch": cfg.nn_batches_per_epoch,
-    }
-    train = {
-        "llr": TrainConfig.paper("llr").replace(epochs=cfg.llr_epochs, lr=cfg.llr_lr, **common),
-        "nn": TrainConfig.paper("nn").replace(**pixel),
-        "lann": TrainConfig.paper("lann").replace(**pixel),
-        "cnn": TrainConfig.paper("cnn").replace(epochs=cfg.cnn_epochs, lr=cfg.cnn_lr, **conv),
-        "lacnn": TrainConfig.paper("lacnn").replace(
-            epochs=cfg.lacnn_epochs, lr=cfg.lacnn_lr, **conv
-        ),
-    }
-    options = {"cnn": {"base_width": cfg.lacnn_width}, "lacnn": {"base_width": cfg.lacnn_width}}
-    return train, options
+    names = ("llr", "nn", "lann", "cnn", "lacnn")
+    train = {n: TrainConfig.default(n, seed=cfg.seed, **dict(cfg.train.get(n, {}))) for n in names}
+    return train, {n: dict(v) for n, v in cfg.options.items()}
 
 
 def run_demo(out, config: DemoConfig | None = None) -> dict:

@@ -23,7 +23,14 @@ def register(sub) -> None:
     s.add_argument("store")
     s.add_argument("--shape", type=int, nargs=2, default=(1024, 1024), metavar=("NY", "NX"))
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--distances", type=float, nargs="*", default=(30, 100, 300))
+    s.add_argument("--pixel-size", type=float, default=10.0, help="metres (10)")
+    s.add_argument(
+        "--distances",
+        type=float,
+        nargs="*",
+        default=(30, 100, 300),
+        help="looking distances of the uphill offsets, metres (none: no offsets)",
+    )
     s.add_argument("--overwrite", action="store_true")
     s.set_defaults(func=synthetic)
 
@@ -40,7 +47,7 @@ def synthetic(args) -> int:
     from ..io import write_region
     from ..synthetic import synthetic_region
 
-    region = synthetic_region(shape=tuple(args.shape), seed=args.seed)
+    region = synthetic_region(shape=tuple(args.shape), seed=args.seed, pixel_size=args.pixel_size)
     if args.distances:
         region = region.landslide.with_offsets(tuple(args.distances))
     write_region(region, args.store, overwrite=args.overwrite)

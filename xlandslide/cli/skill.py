@@ -102,8 +102,13 @@ def register(sub) -> None:
     u = sub.add_parser("uncertainty", help="mean and sd of several models' maps (.zarr)")
     u.add_argument("store")
     u.add_argument("models", nargs="+", help="two or more checkpoints (.pt)")
-    u.add_argument("--out", required=True, help="a Zarr store with 'mean' and 'std'")
-    u.add_argument("--overwrite", action="store_true")
+    u.add_argument(
+        "--out",
+        required=True,
+        help="a map store (.zarr) with 'mean' and 'std', or a GeoTIFF (.tif) of the mean "
+        "beside NAME.std.tif",
+    )
+    u.add_argument("--overwrite", action="store_true", help="replace maps xlandslide wrote")
     u.set_defaults(func=uncertainty)
 
 
@@ -305,23 +310,33 @@ def importance(args) -> int:
 
 
 def uncertainty(args) -> int:
-    import dask
-
     from ..checkpoint import load_model
     from ..evaluate.importance import uncertainty_map
-    from ..io import open_region
-    from ..io.atomic import atomic_output
+    from ..io import open_region, write_map
+    from ..io.maps import check_map_output
+    from ._common import check_output
 
+    out = Path(args.out)
+    # .zarr: one map store with `mean` and `std`; .tif: the mean, and the sd in NAME.std.tif
+    targets = {"mean": out}
+    if out.suffix.lower() in (".tif", ".tiff"):
+        targets["std"] = out.with_suffix(".std" + out.suffix)
+    inputs = {"the region store": args.store}
+    inputs.update({f"the model {m!r}": m for m in args.models})
+    for target in targets.values():
+        check_output(target, inputs)
+        check_map_output(target, overwrite=args.overwrite)
     models = [load_model(m) for m in args.models]
     region = open_region(args.store)
     distances = sorted({d for m in models for d in m.spec.distances})
     if distances and not region.landslide.offset_distances():
         region = region.landslide.with_offsets(distances)
     u = uncertainty_map(region, models)
-    with (
-        atomic_output(args.out, overwrite=args.overwrite) as tmp,
-        dask.config.set(scheduler="threads"),
-    ):
-        u.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
-    print(f"wrote {args.out} (mean and std of {len(models)} models)")
+    if len(targets) == 1:
+        write_map(u, out, overwrite=args.overwrite)
+    else:
+        for name, target in targets.items():
+            write_map(u[name], target, overwrite=args.overwrite)
+    written = ", ".join(str(t) for t in targets.values())
+    print(f"wrote {written} (mean and std of {len(models)} models)")
     return 0

@@ -86,3 +86,53 @@ def test_uncertainty_writes_maps_that_open_map_and_zone_read(small, capsys):
     assert tif.is_file() and (d / "u.std.tif").is_file()
     np.testing.assert_allclose(xlandslide.open_map(tif).values, mean.values, atol=1e-6)
     np.testing.assert_allclose(xlandslide.open_map(d / "u.std.tif").values, std.values, atol=1e-6)
+
+
+# --- importance -----------------------------------------------------------------------------
+def test_importance_never_replaces_a_model_a_store_or_a_users_file(small, capsys):
+    d, store, a, _ = small
+    before = a.read_bytes()
+    capsys.readouterr()
+    argv = ["importance", str(store), str(a)]
+    assert main([*argv, "--out", str(a)]) == 2
+    one_error_line(capsys, "is the model")
+    assert a.read_bytes() == before
+    assert main([*argv, "--out", str(d / "a.split.json")]) == 2
+    one_error_line(capsys, ".csv")
+    stored = listing(store)
+    assert main([*argv, "--out", str(store / "imp.csv")]) == 2
+    one_error_line(capsys, "region store")
+    assert listing(store) == stored
+    users = d / "users.csv"
+    users.write_text("site,count\nA,3\n")
+    assert main([*argv, "--out", str(users)]) == 2
+    one_error_line(capsys, "exists", "--overwrite")
+    assert main([*argv, "--out", str(users), "--overwrite"]) == 2
+    one_error_line(capsys, "xlandslide did not write")
+    assert users.read_text() == "site,count\nA,3\n"
+    plot = d / "plot.png"
+    plot.write_bytes(b"\x89PNG\r\n\x1a\nnot ours")
+    assert main([*argv, "--out", str(d / "plot.csv"), "--overwrite"]) == 2
+    one_error_line(capsys, "xlandslide did not write", "plot.png")
+    assert plot.read_bytes() == b"\x89PNG\r\n\x1a\nnot ours" and not (d / "plot.csv").exists()
+
+
+def test_importance_replaces_its_own_table_and_plot(small, capsys):
+    import pandas as pd
+
+    d, store, a, _ = small
+    out = d / "imp.csv"
+    argv = ["importance", str(store), str(a), "--out", str(out)]
+    assert main(argv) == 0
+    from xlandslide.io.atomic import png_software
+
+    assert png_software(out.with_suffix(".png")).startswith("xlandslide")
+    capsys.readouterr()
+    assert main(argv) == 2
+    one_error_line(capsys, "exists", "--overwrite")
+    assert main([*argv, "--overwrite"]) == 0
+    table = pd.read_csv(out)
+    assert (
+        table["feature"].tolist()
+        == xlandslide.llr_weights(xlandslide.load_model(a))["feature"].tolist()
+    )

@@ -93,6 +93,9 @@ def register(sub) -> None:
     i.add_argument("store")
     i.add_argument("model", help="a checkpoint (.pt)")
     i.add_argument("--out", required=True, help="the importance table (.csv); a bar plot .png")
+    i.add_argument(
+        "--overwrite", action="store_true", help="replace a table and plot xlandslide wrote"
+    )
     i.add_argument("--split", default=None, help="a patch split JSON: score its test cores")
     i.add_argument("--repeats", type=int, default=3)
     i.add_argument("--metric", default="auc", choices=("auc", "nll", "pr_auc", "brier"))
@@ -277,12 +280,31 @@ def report(args) -> int:
     return 0
 
 
+#: The first columns of the tables ``importance`` writes (LLR weights, permutation).
+IMPORTANCE_HEADERS = ("feature,weight,", "name,kind,importance,")
+
+
 def importance(args) -> int:
     from ..checkpoint import load_model
+    from ..errors import ConfigError
     from ..evaluate.importance import llr_weights, permutation_importance
     from ..io import open_region
+    from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replaceable_table
     from ..plot import plot_importance, save_figure
+    from ._common import check_output
 
+    out = Path(args.out)
+    inputs = {"the region store": args.store, "the model": args.model, "the split": args.split}
+    figure = out.with_suffix(".png")
+    table_check = replaceable_table(*IMPORTANCE_HEADERS)
+    for target in (out, figure):
+        check_output(target, inputs)
+    if out.suffix.lower() != ".csv":
+        raise ConfigError(
+            f"--out {args.out!r}: the importance table is a CSV file; give a path ending in "
+            ".csv (the bar plot goes beside it, .png)"
+        )
+    check_outputs({out: table_check, figure: replaceable_figure}, overwrite=args.overwrite)
     model = load_model(args.model)
     region = open_region(args.store)
     mask = None
@@ -300,12 +322,11 @@ def importance(args) -> int:
             region, model, mask, n_repeats=args.repeats, seed=args.seed, metric=args.metric
         )
         title = f"{model.name}: permutation importance ({args.metric}, held-out pixels)"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    save_figure(plot_importance(table, title=title), out.with_suffix(".png"))
+    with atomic_output(out, overwrite=args.overwrite, replaceable=table_check) as tmp:
+        table.to_csv(tmp, index=False)
+    save_figure(plot_importance(table, title=title), figure, overwrite=args.overwrite)
     print(table.round(4).to_string(index=False))
-    print(f"wrote {out}, {out.with_suffix('.png')}")
+    print(f"wrote {out}, {figure}")
     return 0
 
 

@@ -232,6 +232,103 @@ def atomic_output(
             time.sleep(0.02)
 
 
+# ---------------------------------------------------------------------------------------------
+# Small files written beside the outputs (tables, figures, styles): which ones are ours
+# ---------------------------------------------------------------------------------------------
+#: The ``Software`` text of the PNG figures xlandslide writes, and the mark in its styles.
+SOFTWARE = "xlandslide"
+
+
+def _foreign(path: Path, what: str):
+    from .integrity import foreign_output
+
+    return foreign_output(path, what)
+
+
+def replaceable_table(*headers: str) -> Callable[[Path], None]:
+    """A check for :func:`atomic_output`: only a CSV table xlandslide wrote, one whose first
+    line starts with one of ``headers`` (the columns that command writes)."""
+
+    def check(path: Path) -> None:
+        if not path.is_file() or path.is_symlink():
+            raise _foreign(path, "not a table")
+        try:
+            with open(path, encoding="utf-8") as f:
+                first = f.readline()
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if not any(first.startswith(h) for h in headers):
+            raise _foreign(path, f"not a table with the columns {headers[0]!r}")
+
+    return check
+
+
+def png_software(path) -> str | None:
+    """The ``Software`` text of a PNG file (None: not a PNG, or none)."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                return None
+            while True:
+                head = f.read(8)
+                if len(head) < 8:
+                    return None
+                size, kind = struct.unpack(">I4s", head)
+                if kind == b"IEND":
+                    return None
+                if kind in (b"tEXt", b"iTXt"):
+                    key, _, value = f.read(size).partition(b"\0")
+                    if key == b"Software":
+                        return value.lstrip(b"\0").decode("latin-1", "replace")
+                    f.seek(4, os.SEEK_CUR)
+                else:
+                    f.seek(size + 4, os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def replaceable_figure(path: Path) -> None:
+    """A check for :func:`atomic_output`: only a PNG figure xlandslide wrote (its
+    ``Software`` text, :data:`SOFTWARE`)."""
+    if not path.is_file() or path.is_symlink():
+        raise _foreign(path, "not a figure")
+    if not (png_software(path) or "").startswith(SOFTWARE):
+        raise _foreign(path, f"not a PNG whose Software is {SOFTWARE}")
+
+
+def replaceable_marked(path: Path) -> None:
+    """A check for :func:`atomic_output`: only a text file that names :data:`SOFTWARE` in
+    its first lines (the styles xlandslide writes carry it in a comment)."""
+    if not path.is_file() or path.is_symlink():
+        raise _foreign(path, "not a file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = "".join(f.readline() for _ in range(5))
+    except (OSError, UnicodeDecodeError):
+        head = ""
+    if f"written by {SOFTWARE}" not in head:
+        raise _foreign(path, f"no 'written by {SOFTWARE}' mark")
+
+
+def check_outputs(paths, *, overwrite: bool, replaceable=None) -> None:
+    """Refuse, before any work, outputs :func:`atomic_output` would refuse at the end.
+
+    ``paths`` maps each path to its ``replaceable`` check (or None: any file).
+    """
+    from .integrity import refuse_inside_store
+
+    for path, check in paths.items():
+        path = Path(path)
+        refuse_inside_store(path)
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                refuse_existing(path)
+            if check is not None:
+                check(path)
+
+
 def move_into_place(tmp: Path, path: Path, token: str | None = None) -> None:
     """Rename the complete output ``tmp`` to ``path``, replacing what is there."""
     if path.exists() or path.is_symlink():
@@ -258,12 +355,18 @@ def remove(p: Path) -> None:
 
 
 __all__ = [
+    "SOFTWARE",
     "atomic_output",
+    "check_outputs",
     "check_source",
     "clean_stale",
     "is_temporary",
     "move_into_place",
     "overlaps",
+    "png_software",
     "refuse_overlap",
+    "replaceable_figure",
+    "replaceable_marked",
+    "replaceable_table",
     "writing",
 ]

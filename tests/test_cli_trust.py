@@ -136,3 +136,79 @@ def test_importance_replaces_its_own_table_and_plot(small, capsys):
         table["feature"].tolist()
         == xlandslide.llr_weights(xlandslide.load_model(a))["feature"].tolist()
     )
+
+
+# --- zone -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def prob_map(small):
+    d, store, a, _ = small
+    out = d / "p.zarr"
+    assert main(["predict", str(store), str(a), "--out", str(out)]) == 0
+    return out
+
+
+def test_zone_never_replaces_a_users_raster_style_or_table(small, prob_map, capsys):
+    import rasterio
+
+    d, store, a, _ = small
+    dem = d / "dem.tif"
+    from affine import Affine
+
+    profile = {"driver": "GTiff", "width": 4, "height": 4, "count": 1, "dtype": "float32"}
+    with rasterio.open(
+        dem, "w", **profile, crs="EPSG:32717", transform=Affine(30, 0, 0, 0, -30, 0)
+    ) as dst:
+        dst.write(np.ones((1, 4, 4), "float32"))
+    before = dem.read_bytes()
+    capsys.readouterr()
+    assert main(["zone", str(prob_map), "--out", str(dem), "--overwrite"]) == 2
+    one_error_line(capsys, "xlandslide did not write", "XLANDSLIDE_CLASSED")
+    assert dem.read_bytes() == before
+    # a user's style or table beside a new zones.tif: refused without --overwrite, kept
+    zones = d / "zones.tif"
+    (d / "zones.qml").write_text("<qgis>my style</qgis>")
+    assert main(["zone", str(prob_map), "--out", str(zones)]) == 2
+    one_error_line(capsys, "zones.qml", "exists")
+    assert main(["zone", str(prob_map), "--out", str(zones), "--overwrite"]) == 2
+    one_error_line(capsys, "zones.qml", "xlandslide did not write")
+    assert (d / "zones.qml").read_text() == "<qgis>my style</qgis>" and not zones.exists()
+    (d / "zones.qml").unlink()
+    (d / "zones.csv").write_text("my,table\n1,2\n")
+    argv = ["zone", str(prob_map), "--out", str(zones), "--store", str(store)]
+    assert main(argv) == 2
+    one_error_line(capsys, "zones.csv", "exists")
+    assert main([*argv, "--overwrite"]) == 2
+    one_error_line(capsys, "zones.csv", "xlandslide did not write")
+    assert (d / "zones.csv").read_text() == "my,table\n1,2\n" and not zones.exists()
+    # --table over an input, inside a store, or without --store
+    stored = listing(store)
+    for table, fragment in (
+        (a, ".csv"),
+        (store / "zarr.json", "lies inside the region store"),
+        (prob_map / "z.csv", "lies inside the map"),
+    ):
+        assert main([*argv, "--table", str(table), "--overwrite"]) == 2
+        one_error_line(capsys, fragment)
+    assert listing(store) == stored
+    assert a.read_bytes() and xlandslide.load_model(a).name == "llr"
+    assert main(["zone", str(prob_map), "--out", str(zones), "--table", str(d / "t.csv")]) == 2
+    one_error_line(capsys, "--store")
+
+
+def test_zone_replaces_its_own_outputs(small, prob_map, capsys):
+    d, store, _, _ = small
+    out = d / "own" / "zones.tif"
+    argv = ["zone", str(prob_map), "--out", str(out), "--store", str(store)]
+    assert main(argv) == 0
+    assert main([*argv, "--overwrite"]) == 0
+    assert xlandslide.open_classed(out).attrs["class_names"][-1] == "very high"
+
+
+@pytest.mark.parametrize("breaks", [["2", "3"], ["0.5", "0.2"], ["-0.1", "0.5"]])
+def test_zone_refuses_breaks_that_are_not_probabilities(small, prob_map, capsys, breaks):
+    d, _, _, _ = small
+    capsys.readouterr()
+    argv = ["zone", str(prob_map), "--out", str(d / "zb.tif"), "--breaks", *breaks]
+    assert main(argv) == 2
+    one_error_line(capsys, "breaks")
+    assert not (d / "zb.tif").exists()

@@ -229,20 +229,41 @@ def cv(args) -> int:
     return 0
 
 
+#: The first columns of the zoning table (:func:`xlandslide.zoning_table`).
+ZONING_HEADER = "class,name,lower,upper,"
+
+
 def zone(args) -> int:
+    from ..errors import ConfigError
     from ..evaluate.zoning import zoning, zoning_table
     from ..io import open_map, open_region
-    from ..io.classed import write_classed
+    from ..io.atomic import atomic_output, check_outputs, replaceable_table
+    from ..io.classed import check_classed_output, write_classed
+    from ._common import check_output
 
+    out = Path(args.out)
+    inputs = {"the map": args.map, "the region store": args.store}
+    check_output(out, inputs)
+    check_classed_output(out, overwrite=args.overwrite)
+    if args.table and not args.store:
+        raise ConfigError("--table is the zoning table, which needs --store (the labels)")
+    path = None
+    if args.store:
+        path = Path(args.table) if args.table else out.with_suffix(".csv")
+        check_output(path, inputs, option="--table")
+        if path.suffix.lower() != ".csv":
+            raise ConfigError(f"--table {str(path)!r}: the zoning table is a .csv file")
+        check_outputs({path: replaceable_table(ZONING_HEADER)}, overwrite=args.overwrite)
     prob = open_map(args.map, foreign=args.foreign)
     zones = zoning(prob, args.method, args.classes, breaks=args.breaks)
-    write_classed(zones, args.out, overwrite=args.overwrite)
+    write_classed(zones, out, overwrite=args.overwrite)
     print(f"wrote {args.out} ({zones.attrs['method']} breaks {zones.attrs['breaks']})")
-    if args.store:
+    if path is not None:
         region = open_region(args.store)
         table = zoning_table(zones, region["label"])
-        path = Path(args.table) if args.table else Path(args.out).with_suffix(".csv")
-        table.to_csv(path, index=False)
+        replaceable = replaceable_table(ZONING_HEADER)
+        with atomic_output(path, overwrite=args.overwrite, replaceable=replaceable) as tmp:
+            table.to_csv(tmp, index=False)
         cols = ["name", "area_km2", "area_pct", "landslide_pct", "frequency_ratio"]
         print(table[cols].round(3).to_string(index=False))
         print(f"wrote {path}")

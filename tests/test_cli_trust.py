@@ -212,3 +212,43 @@ def test_zone_refuses_breaks_that_are_not_probabilities(small, prob_map, capsys,
     assert main(argv) == 2
     one_error_line(capsys, "breaks")
     assert not (d / "zb.tif").exists()
+
+
+# --- cv, report -----------------------------------------------------------------------------
+def test_cv_never_writes_into_a_store_or_over_a_users_table(small, capsys):
+    d, store, _, _ = small
+    stored = listing(store)
+    capsys.readouterr()
+    argv = ["cv", str(store), "--models", "llr", "--k", "2", "--epochs", "1"]
+    assert main([*argv, "--out", str(store)]) == 2
+    one_error_line(capsys, "is the region store")
+    assert main([*argv, "--out", str(store / "cv")]) == 2
+    one_error_line(capsys, "lies inside the region store")
+    assert listing(store) == stored
+    mine = d / "results"
+    mine.mkdir()
+    (mine / "cv_summary.csv").write_text("my,summary\n")
+    assert main([*argv, "--out", str(mine)]) == 2
+    one_error_line(capsys, "cv_summary.csv", "exists")
+    assert main([*argv, "--out", str(mine), "--overwrite"]) == 2
+    one_error_line(capsys, "cv_summary.csv", "xlandslide did not write")
+    assert (mine / "cv_summary.csv").read_text() == "my,summary\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["cv_summary.csv"]
+
+
+def test_report_refuses_an_input_as_out_before_any_work(small, capsys, monkeypatch):
+    d, store, _, _ = small
+    import importlib
+
+    report = importlib.import_module("xlandslide.evaluate.report")
+
+    def trained(*args, **kwargs):  # pragma: no cover - must not be reached
+        raise AssertionError("report trained before refusing --out")
+
+    monkeypatch.setattr(report, "paper_report", trained)
+    capsys.readouterr()
+    argv = ["report", str(store), "--models", "naive", "--core", "32", "--halo", "16"]
+    assert main([*argv, "--out", str(store)]) == 2
+    one_error_line(capsys, "is the region store")
+    assert main([*argv, "--out", str(store / "rep")]) == 2
+    one_error_line(capsys, "lies inside the region store")

@@ -149,8 +149,40 @@ def _settings(names, preset, epochs, device, accept_margin=None):
     return configs, options, seeds
 
 
+#: The first line of each file ``cv`` writes in its --out folder.
+CV_FILES = {
+    "cv_table.csv": "model,fold,",
+    "cv_summary.csv": ",model,",
+    "folds.json": '{"format": "xlandslide.SpatialFolds"',
+}
+
+
+def _cv_output(args) -> Path:
+    """--out of ``cv``, checked before any work: not the region store nor in a store, and
+    its files absent (or, with --overwrite, ones cv wrote)."""
+    from ..io.atomic import check_outputs, replaceable_table
+    from ._common import check_output
+
+    out = Path(args.out)
+    check_output(out, {"the region store": args.store})
+    files = {out / name: replaceable_table(head) for name, head in CV_FILES.items()}
+    if Path(args.folds).suffix == ".json" and (out / "folds.json").exists():
+        if Path(args.folds).resolve() == (out / "folds.json").resolve():
+            files.pop(out / "folds.json")  # the folds it reads: written back unchanged
+    check_outputs(files, overwrite=args.overwrite)
+    return out
+
+
+def _write_csv(frame, path: Path, **kwargs) -> None:
+    """A table of ``cv`` into its (checked) --out folder, atomically."""
+    from ..io.atomic import atomic_output, replaceable_table
+
+    check = replaceable_table(CV_FILES[path.name])
+    with atomic_output(path, overwrite=True, replaceable=check) as tmp:
+        frame.to_csv(tmp, **kwargs)
+
+
 def cv(args) -> int:
-    from ..errors import StoreExistsError
     from ..evaluate.cv import compare, cross_validate
     from ..grid import PatchGeometry
     from ..io import open_region
@@ -161,11 +193,7 @@ def cv(args) -> int:
     from ._common import check_device
 
     check_device(args.device)
-    out = Path(args.out)
-    if (out / "cv_table.csv").exists() and not args.overwrite:
-        raise StoreExistsError(
-            f"{str(out / 'cv_table.csv')!r} exists; pass --overwrite or choose another --out"
-        )
+    out = _cv_output(args)
     names = [canonical_name(m) for m in args.models]
     region = open_region(args.store, chunks=None)
     if Path(args.folds).suffix == ".json":
@@ -222,9 +250,9 @@ def cv(args) -> int:
     tables = [res.table.assign(split=label) for label, res in results.items()]
     import pandas as pd
 
-    pd.concat(tables).to_csv(out / "cv_table.csv", index=False)
+    _write_csv(pd.concat(tables), out / "cv_table.csv", index=False)
     summary = pd.concat({label: res.summary() for label, res in results.items()})
-    summary.to_csv(out / "cv_summary.csv")
+    _write_csv(summary, out / "cv_summary.csv")
     print(f"wrote {out / 'cv_table.csv'}, {out / 'cv_summary.csv'}, {out / 'folds.json'}")
     return 0
 
@@ -274,10 +302,13 @@ def report(args) -> int:
     from ..evaluate.report import PAPER_MODELS, paper_report
     from ..grid import PatchGeometry
     from ..io import open_region
+    from ..io.integrity import refuse_inside_store
     from ..patches import PatchSet, make_patches
-    from ._common import check_device
+    from ._common import check_device, check_output
 
     check_device(args.device)
+    check_output(args.out, {"the region store": args.store})
+    refuse_inside_store(Path(args.out) / "table2.csv")
     region = open_region(args.store, chunks=None)
     names = args.models or list(PAPER_MODELS)
     configs, _, _ = _settings(names, "paper", args.epochs, args.device)

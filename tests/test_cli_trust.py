@@ -237,7 +237,7 @@ def test_cv_never_writes_into_a_store_or_over_a_users_table(small, capsys):
 
 
 def test_report_refuses_an_input_as_out_before_any_work(small, capsys, monkeypatch):
-    d, store, _, _ = small
+    _, store, _, _ = small
     import importlib
 
     report = importlib.import_module("xlandslide.evaluate.report")

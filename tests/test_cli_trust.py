@@ -252,3 +252,35 @@ def test_report_refuses_an_input_as_out_before_any_work(small, capsys, monkeypat
     one_error_line(capsys, "is the region store")
     assert main([*argv, "--out", str(store / "rep")]) == 2
     one_error_line(capsys, "lies inside the region store")
+
+
+# --- settings that cannot work fail fast (item 15) ------------------------------------------
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--k", "5000"], "k = 5000 folds need a landslide and a stable pixel each"),
+        (["--buffer", "1e9"], "excludes every training pixel"),
+        (["--folds", "blocks", "--block-size", "0"], "block_size must be a positive"),
+        (["--block-size", "500"], "'blocks' folds only"),
+    ],
+)
+def test_cv_settings_that_cannot_work_fail_fast(small, capsys, tmp_path, extra, fragment):
+    import time
+
+    _, store, _, _ = small
+    capsys.readouterr()
+    argv = ["cv", str(store), "--models", "llr", "--epochs", "1", "--out", str(tmp_path / "cv")]
+    start = time.perf_counter()
+    assert main([*argv, *extra]) == 2
+    one_error_line(capsys, fragment)
+    assert time.perf_counter() - start < 10  # refused before any training (minutes before)
+    assert not (tmp_path / "cv").exists()
+
+
+def test_outputs_in_missing_folders_are_created(small, capsys):
+    d, store, a, _ = small
+    out = d / "new" / "deeper" / "m.pt"
+    argv = ["train", str(store), "--model", "llr", "--out", str(out), *TINY]
+    assert main([*argv, "--split", str(d / "new2" / "s.json")]) == 0
+    assert out.is_file() and (d / "new2" / "s.json").is_file()
+    assert main(["predict", str(store), str(a), "--out", str(d / "new3" / "x" / "m.tif")]) == 0

@@ -141,6 +141,7 @@ class JsonRecord:
         import os
 
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)  # missing parents are created
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         tmp.write_text(json.dumps(self.to_dict()))
         os.replace(tmp, path)

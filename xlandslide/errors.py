@@ -103,6 +103,11 @@ class UnmappedCodeError(LayerError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ImplausibleValuesError(LayerError):
+    """Values that cannot be what they claim to be: elevations outside -500..9000 m (feet,
+    centimetres, an undeclared no-data value) unless the range is declared."""
+
+
 class ConfigNotFoundError(ConfigError, FileNotFoundError):
     """A configuration file (``xlandslide ingest CONFIG.toml``) does not exist."""
 

@@ -19,6 +19,7 @@ from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE,
 from ..errors import ConfigError, RegionError
 from ..region import region_dataset
 from .layers import (
+    DEM_RANGE,
     TERRAIN,
     categorical_codes,
     continuous_layers,
@@ -119,6 +120,7 @@ def build_region(
     chunks: int | None = None,
     progress: bool = False,
     title: str | None = None,
+    dem_range=DEM_RANGE,
 ) -> xr.Dataset:
     """Build a region from real data: a DEM, continuous rasters, coded layers and labels.
 
@@ -167,6 +169,11 @@ def build_region(
         Show a progress bar (tqdm) over the statistics pass.
     title : str, optional
         ``attrs["title"]`` of the region.
+    dem_range : (float, float) or None
+        The plausible elevations of the DEM in metres (default -500..9000): values outside
+        raise :class:`~xlandslide.errors.ImplausibleValuesError` (a DEM in feet or
+        centimetres, an undeclared no-data value); declare the range of a DEM that truly
+        lies outside, or ``None`` to skip the check.
 
     Returns
     -------
@@ -180,7 +187,10 @@ def build_region(
     Raises
     ------
     CRSUnitsError, GridError
-        A DEM in a geographic CRS or not in metres; no CRS; irregular or non-square pixels.
+        A DEM in a geographic CRS or not in metres, or whose pixels (below 1 cm) or
+        coordinates (degrees) say so; no CRS; irregular or non-square pixels.
+    ImplausibleValuesError
+        Elevations outside ``dem_range`` (when computed).
     GridMismatchError
         A layer on another grid or in another CRS (and ``reproject`` is False).
     LabelError
@@ -212,7 +222,7 @@ def build_region(
     import dask
     import dask.array as da
 
-    grid, eager, dem_layer = open_dem(dem, chunks)
+    grid, eager, dem_layer = open_dem(dem, chunks, dem_range)
     crs = grid.rio.crs
     layers = continuous_layers(grid, continuous, tuple(terrain), reproject)
     groups = []

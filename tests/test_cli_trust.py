@@ -284,3 +284,46 @@ def test_outputs_in_missing_folders_are_created(small, capsys):
     assert main([*argv, "--split", str(d / "new2" / "s.json")]) == 0
     assert out.is_file() and (d / "new2" / "s.json").is_file()
     assert main(["predict", str(store), str(a), "--out", str(d / "new3" / "x" / "m.tif")]) == 0
+
+
+# --- damaged inputs and unwritable outputs (item 11) ----------------------------------------
+def _dem_tif(path, shape=(128, 128)):
+    import rasterio
+    from affine import Affine
+
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    z = (800 + 40 * np.sin(yy / 9) + 30 * np.cos(xx / 7)).astype("float32")
+    profile = {"driver": "GTiff", "width": shape[1], "height": shape[0], "count": 1}
+    profile.update(dtype="float32", tiled=True, blockxsize=32, blockysize=32)
+    transform = Affine(10, 0, 500_000, 0, -10, 4_000_000)
+    with rasterio.open(path, "w", **profile, crs="EPSG:32632", transform=transform) as dst:
+        dst.write(z[None])
+
+
+def test_a_truncated_input_geotiff_is_one_line_naming_it(tmp_path, capsys):
+    dem = tmp_path / "dem.tif"
+    _dem_tif(dem)
+    data = dem.read_bytes()
+    dem.write_bytes(data[: len(data) // 3])  # a download that stopped
+    config = tmp_path / "region.toml"
+    config.write_text('[dem]\npath = "dem.tif"\n')
+    capsys.readouterr()
+    argv = ["ingest", str(config), "--out", str(tmp_path / "r.zarr"), "--quiet"]
+    assert main(argv) == 2
+    one_error_line(capsys, str(dem), "truncated or damaged", "again")  # not a traceback
+    assert not (tmp_path / "r.zarr").exists()
+    from xlandslide.errors import CorruptChunkError
+
+    with pytest.raises(CorruptChunkError, match="the DEM is truncated"):
+        xlandslide.build_region(dem)
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs Linux /proc")
+@pytest.mark.parametrize("name", ["m.tif", "m.zarr"])
+def test_an_unwritable_output_folder_is_one_line_naming_the_output(small, capsys, name):
+    _, store, a, _ = small
+    capsys.readouterr()
+    out = f"/proc/{name}"  # a folder no one can create files in (root neither)
+    assert main(["predict", str(store), str(a), "--out", out]) == 2
+    line = one_error_line(capsys, f"cannot write {out!r}", "writable")
+    assert "xlandslide-tmp" not in line and "xlandslide-partial" not in line

@@ -96,6 +96,7 @@ def write_atomic(obj, path) -> Path:
     """
     import torch
 
+    from .io.atomic import output_errors
     from .io.integrity import refuse_inside_store
 
     path = check_replaceable(path)
@@ -106,7 +107,7 @@ def write_atomic(obj, path) -> Path:
             stale.unlink()
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        with open(tmp, "xb") as fh:
+        with output_errors(tmp, path), open(tmp, "xb") as fh:
             torch.save(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())

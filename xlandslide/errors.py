@@ -133,6 +133,11 @@ class ForeignOutputError(StoreExistsError):
     (or an output of another kind): it is never replaced."""
 
 
+class OutputWriteError(XLandslideError, OSError):
+    """An output cannot be written where asked (a read-only or missing folder, a full disk);
+    the message names the output, never its hidden temporary."""
+
+
 class OutputIsInputError(XLandslideError, ValueError):
     """An output path is, holds or lies inside an input of the same computation."""
 

@@ -48,7 +48,7 @@ def test_elevations_outside_the_plausible_range_are_refused(chunks):
 
 def test_pixels_that_cannot_be_metres_are_refused():
     tiny = _dem(_hill(), pixel=0.001)
-    with pytest.raises(CRSUnitsError, match="less than 0.01 m"):
+    with pytest.raises(CRSUnitsError, match=r"less than 0\.01 m"):
         build_region(tiny)
     degrees = _dem(_hill(), pixel=0.5, x0=10.0, y0=45.0)  # lon / lat labelled as UTM
     with pytest.raises(CRSUnitsError, match="longitude / latitude"):

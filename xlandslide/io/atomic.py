@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import OutputIsInputError, StoreExistsError
+from ..errors import OutputIsInputError, OutputWriteError, StoreExistsError, XLandslideError
 
 #: Marker in the names of temporary siblings (``.NAME<TEMP_TAG>HOST-PID-TOKEN``).
 TEMP_TAG = ".xlandslide-tmp-"
@@ -219,7 +219,7 @@ def atomic_output(
     token = uuid.uuid4().hex[:8]
     tmp = path.with_name(f".{path.name}{TEMP_TAG}{writer_id()}-{token}")
     try:
-        with writing(path):
+        with writing(path), output_errors(tmp, path):
             yield tmp
         move_into_place(tmp, path, token)
     finally:
@@ -329,6 +329,32 @@ def check_outputs(paths, *, overwrite: bool, replaceable=None) -> None:
                 check(path)
 
 
+@contextlib.contextmanager
+def output_errors(hidden, path):
+    """Re-raise an OS error of a write into the hidden temporary ``hidden`` (a file or
+    folder, or anything in it) as :class:`~xlandslide.errors.OutputWriteError` naming the
+    output ``path``: a read-only or vanished folder, a full disk.  Other errors (reading an
+    input, computing) pass unchanged."""
+    try:
+        yield
+    except XLandslideError:
+        raise
+    except OSError as exc:
+        hidden, path = str(hidden), str(path)
+        text = f"{exc} {getattr(exc, 'filename', None) or ''}"
+        if hidden not in text and Path(hidden).name not in text:
+            raise
+        reason = exc.strerror or str(exc)
+        reason = reason.replace(hidden, path).replace(Path(hidden).name, Path(path).name)
+        folder = Path(os.path.abspath(path)).parent
+        err = OutputWriteError(
+            f"cannot write {path!r} ({reason}); check that the folder {str(folder)!r} exists, "
+            "is writable and has free space, or choose another path"
+        )
+        err.errno = exc.errno
+        raise err from exc
+
+
 def move_into_place(tmp: Path, path: Path, token: str | None = None) -> None:
     """Rename the complete output ``tmp`` to ``path``, replacing what is there."""
     if path.exists() or path.is_symlink():
@@ -362,6 +388,7 @@ __all__ = [
     "clean_stale",
     "is_temporary",
     "move_into_place",
+    "output_errors",
     "overlaps",
     "png_software",
     "refuse_overlap",

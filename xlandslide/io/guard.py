@@ -51,8 +51,20 @@ class GuardedArray(BackendArray):
     replacing the store.
     """
 
-    def __init__(self, label, source, name, chunks, opener, args, variable=None, dask_chunks=None):
+    def __init__(
+        self,
+        label,
+        source,
+        name,
+        chunks,
+        opener,
+        args,
+        variable=None,
+        dask_chunks=None,
+        damaged=None,
+    ):
         self.label, self.source, self.name = label, source, name
+        self.damaged = damaged
         self.chunks = tuple(int(c) for c in chunks)
         self.dask_chunks = tuple(int(c) for c in (dask_chunks or chunks))
         self.zarr = opener is _zarr_variable
@@ -109,10 +121,13 @@ class GuardedArray(BackendArray):
             where = f"chunk {bad} (file {chunk_key(self.name, bad)})"
         else:
             where = f"block {bad}"
+        damaged = self.damaged or (
+            "the store is damaged; restore it from a copy or write it again (verify=True "
+            "checks every chunk when opening)"
+        )
         return CorruptChunkError(
             f"{where} of {self.name!r} in {self.label!r} cannot be read "
-            f"({type(cause).__name__}: {first_line(cause)}): the store is damaged; restore it "
-            "from a copy or write it again (verify=True checks every chunk when opening)"
+            f"({type(cause).__name__}: {first_line(cause)}): {damaged}"
         )
 
 

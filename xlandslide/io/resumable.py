@@ -29,6 +29,7 @@ from .atomic import (
     PARTIAL_TAG,
     clean_stale,
     move_into_place,
+    output_errors,
     refuse_existing,
     remove,
     writer_alive,
@@ -260,7 +261,6 @@ def map_fingerprint(prob) -> str:
 def write_zarr_map(prob, path, *, overwrite: bool, resume: bool):
     """Write ``prob`` (a DataArray, or a Dataset of (y, x) maps) to the Zarr store ``path``
     block by block, resumably (module notes)."""
-    import dask
 
     maps, fingerprint = _prepared(prob)
     site = _Site(path)
@@ -285,6 +285,13 @@ def write_zarr_map(prob, path, *, overwrite: bool, resume: bool):
                 replaceable_store("map")(Path(path))
     if not site.url:
         clean_stale(path)
+    with output_errors(site.partial, path):
+        return _write_blocks(prob, maps, site, path, fingerprint, resume)
+
+
+def _write_blocks(prob, maps, site: _Site, path, fingerprint: str, resume: bool):
+    import dask
+
     _prepare(prob, maps, site, fingerprint, resume)
     done = site.done()
     marker_root = site.partial_url if site.url else site.partial

@@ -327,3 +327,20 @@ def test_an_unwritable_output_folder_is_one_line_naming_the_output(small, capsys
     assert main(["predict", str(store), str(a), "--out", out]) == 2
     line = one_error_line(capsys, f"cannot write {out!r}", "writable")
     assert "xlandslide-tmp" not in line and "xlandslide-partial" not in line
+
+
+# --- train reusing a split (item 12) --------------------------------------------------------
+def test_train_refuses_core_and_halo_that_disagree_with_the_reused_split(small, capsys):
+    d, store, a, _ = small
+    split = str(a.with_suffix(".split.json"))  # core 32, halo 16
+    argv = ["train", str(store), "--model", "llr", "--epochs", "1", "--split", split]
+    capsys.readouterr()
+    assert main([*argv, "--out", str(d / "c.pt"), "--core", "16"]) == 2
+    one_error_line(capsys, "--core 16 (the split has 32)", "--split")
+    assert not (d / "c.pt").exists()
+    assert main([*argv, "--out", str(d / "c.pt"), "--halo", "24"]) == 2
+    one_error_line(capsys, "--halo 24 (the split has 16)")
+    assert main([*argv, "--out", str(d / "c.pt"), "--core", "32"]) == 0  # agrees: reused
+    assert "reusing the patch split" in capsys.readouterr().out
+    assert main([*argv, "--out", str(d / "e.pt")]) == 0  # no option: the split's geometry
+    assert xlandslide.load_model(d / "e.pt").spec.geometry == xlandslide.PatchGeometry(32, 16)

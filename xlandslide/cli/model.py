@@ -15,8 +15,8 @@ def register(sub) -> None:
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--core", type=int, default=500)
-    t.add_argument("--halo", type=int, default=64)
+    t.add_argument("--core", type=int, default=None, help="patch core, pixels (500)")
+    t.add_argument("--halo", type=int, default=None, help="patch halo, pixels (64)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None)
     t.add_argument("--aligned", nargs="+", default=None, help="aligned feature names")
@@ -59,6 +59,24 @@ def register(sub) -> None:
     r.add_argument("--block-size", type=int, default=None, help="block side, pixels (1024)")
     r.add_argument("--batch-size", type=int, default=None, help="tiles per forward call")
     r.set_defaults(func=predict)
+
+
+#: Patch geometry of ``train`` when neither --core/--halo nor an existing split gives one.
+DEFAULT_CORE, DEFAULT_HALO = 500, 64
+
+
+def _check_split_geometry(geometry, args, split) -> None:
+    """--core / --halo that disagree with the split being reused are an error, not ignored."""
+    from ..errors import ConfigError
+
+    asked = {"--core": (args.core, geometry.core), "--halo": (args.halo, geometry.halo)}
+    differ = [f"{k} {v} (the split has {s})" for k, (v, s) in asked.items() if v not in (None, s)]
+    if differ:
+        raise ConfigError(
+            f"the patch split {str(split)!r} exists and is reused, but {', '.join(differ)}; "
+            "drop the option to train on that split, or give --split a new path (or delete "
+            "that file) to cut patches of the new size"
+        )
 
 
 def train(args) -> int:
@@ -118,9 +136,12 @@ def train(args) -> int:
         )
     if split.exists():
         patches = PatchSet.from_json(split)
+        _check_split_geometry(patches.geometry, args, split)
         print(f"reusing the patch split {split}")
     else:
-        patches = make_patches(region, PatchGeometry(args.core, args.halo), seed=args.seed)
+        core = DEFAULT_CORE if args.core is None else args.core
+        halo = DEFAULT_HALO if args.halo is None else args.halo
+        patches = make_patches(region, PatchGeometry(core, halo), seed=args.seed)
         patches.to_json(split)
         print(f"wrote the patch split {split}")
     region.landslide.fit(name, patches=patches, aligned=args.aligned, checkpoint=args.out, **kwargs)

@@ -132,13 +132,19 @@ def _escape(s: str) -> str:
 
 
 def _classed_tag(path: Path) -> str | None:
+    """The package version that wrote the class map ``path`` (``"legacy"``: one written
+    before the tag, recognised by its band tags), or None."""
     import rasterio
 
     try:
         with rasterio.open(path) as src:
-            return src.tags().get(CLASSED_TAG)
+            tag = src.tags().get(CLASSED_TAG)
+            band = src.tags(1) if src.count else {}
     except (rasterio.errors.RasterioError, OSError):
         return None
+    if tag is None and {"CLASS_NAMES", "BREAKS", "METHOD"} <= set(band):
+        return "legacy"
+    return tag
 
 
 def _replaceable_classed(path: Path) -> None:
@@ -150,17 +156,20 @@ def _replaceable_classed(path: Path) -> None:
         raise foreign_output(path, f"not a class map: no {CLASSED_TAG} tag")
 
 
-def _replaceable_aux(path: Path) -> None:
-    """GDAL's sidecar of a GeoTIFF: ours if marked, or if the GeoTIFF is a class map of ours
-    (GDAL may rewrite the sidecar without the mark)."""
-    tif = Path(str(path)[: -len(".aux.xml")])
-    if tif.is_file() and _classed_tag(tif) is not None:
-        return
-    replaceable_marked(path)
+def _sidecar_of(tif: Path):
+    """A check for a sidecar of ``tif``: ours if marked, or if ``tif`` is a class map of
+    ours (GDAL may rewrite its sidecar without the mark; earlier versions wrote none)."""
+
+    def check(path: Path) -> None:
+        if tif.is_file() and _classed_tag(tif) is not None:
+            return
+        replaceable_marked(path)
+
+    return check
 
 
 def _sidecars(path: Path) -> dict[Path, object]:
-    return {Path(f"{path}.aux.xml"): _replaceable_aux, path.with_suffix(".qml"): replaceable_marked}
+    return {Path(f"{path}.aux.xml"): _sidecar_of(path), path.with_suffix(".qml"): _sidecar_of(path)}
 
 
 def check_classed_output(path, *, overwrite: bool = False, sidecars: bool = True) -> Path:

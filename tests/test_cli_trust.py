@@ -344,3 +344,19 @@ def test_train_refuses_core_and_halo_that_disagree_with_the_reused_split(small, 
     assert "reusing the patch split" in capsys.readouterr().out
     assert main([*argv, "--out", str(d / "e.pt")]) == 0  # no option: the split's geometry
     assert xlandslide.load_model(d / "e.pt").spec.geometry == xlandslide.PatchGeometry(32, 16)
+
+
+def test_report_never_replaces_a_users_table_in_its_folder(small, capsys, tmp_path):
+    _, store, _, _ = small
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "table2.csv").write_text("my,own\n")
+    capsys.readouterr()
+    argv = ["report", str(store), "--models", "naive", "--core", "32", "--halo", "16"]
+    assert main([*argv, "--out", str(out)]) == 2
+    one_error_line(capsys, "table2.csv", "xlandslide did not write")
+    assert (out / "table2.csv").read_text() == "my,own\n"
+    assert sorted(p.name for p in out.iterdir()) == ["table2.csv"]  # refused before training
+    (out / "table2.csv").unlink()
+    assert main([*argv, "--out", str(out)]) == 0
+    assert main([*argv, "--out", str(out)]) == 0  # its own tables and figures: replaced

@@ -158,43 +158,6 @@ def _mask_nodata(da: xr.DataArray, nodata, dtype) -> xr.DataArray:
     return out.astype(dtype)
 
 
-def _raster_variable(path: str) -> xr.Variable:
-    import rioxarray
-
-    return rioxarray.open_rasterio(path, masked=True, chunks=None, cache=False).variable
-
-
-def _guarded_raster(path: str, side: int, what: str) -> xr.DataArray:
-    """The raster file ``path`` (band, y, x), dask-backed in ``side`` chunks, whose block
-    reads fail with :class:`~xlandslide.errors.CorruptChunkError` naming the file, the
-    block and the fix (a truncated or damaged file), never a bare RasterioIOError."""
-    import rasterio
-    import rioxarray
-    from dask.base import tokenize
-
-    from .guard import GuardedArray, guarded_variable
-
-    da0 = rioxarray.open_rasterio(path, masked=True, chunks=None, cache=False)
-    with rasterio.open(path) as src:
-        by, bx = src.block_shapes[0]
-    guard = GuardedArray(
-        path,
-        path,
-        Path(path).name,
-        (1, by, bx),
-        _raster_variable,
-        (path,),
-        variable=da0.variable,
-        dask_chunks=(1, side, side),
-        damaged=f"{what} is truncated or damaged; copy or export the file again (gdalinfo "
-        "-checksum FILE finds the damage)",
-    )
-    stat = Path(path).stat()
-    token = tokenize(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, side)
-    var = guarded_variable(guard, dask=True, token=token)
-    return xr.DataArray(var, coords=da0.coords, name=da0.name, attrs=dict(da0.attrs))
-
-
 def read_raster(
     source, *, band=None, nodata=None, chunks=None, dtype="float32", what: str | None = None
 ) -> xr.DataArray:
@@ -234,6 +197,8 @@ def read_raster(
         band = source.band if band is None else band
         nodata = source.nodata if nodata is None else nodata
         source = source.source
+    from .guard import guarded_raster
+
     what = what or f"raster {source if not isinstance(source, xr.DataArray) else ''}".strip()
     if isinstance(source, xr.DataArray):
         da = source
@@ -241,7 +206,7 @@ def read_raster(
         if not Path(source).exists():
             raise LayerNotFoundError(f"{what}: no file at {str(source)!r}; check the path")
         try:
-            da = _guarded_raster(str(source), int(chunks or READ_CHUNK), what)
+            da = guarded_raster(str(source), int(chunks or READ_CHUNK), what)
         except Exception as err:  # rasterio.errors.RasterioIOError and friends
             raise LayerError(
                 f"{what}: {str(source)!r} is not a readable raster ({err}); "

@@ -395,7 +395,7 @@ def uncertainty(args) -> int:
     if out.suffix.lower() in (".tif", ".tiff"):
         targets["std"] = out.with_suffix(".std" + out.suffix)
     inputs = {"the region store": args.store}
-    inputs.update({f"the model {m!r}": m for m in args.models})
+    inputs.update({f"the model #{i + 1}": m for i, m in enumerate(args.models)})
     for target in targets.values():
         check_output(target, inputs)
         check_map_output(target, overwrite=args.overwrite)

@@ -360,3 +360,25 @@ def test_report_never_replaces_a_users_table_in_its_folder(small, capsys, tmp_pa
     (out / "table2.csv").unlink()
     assert main([*argv, "--out", str(out)]) == 0
     assert main([*argv, "--out", str(out)]) == 0  # its own tables and figures: replaced
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_an_unwritable_output_folder_is_refused_before_training(small, capsys, monkeypatch):
+    import importlib
+
+    train = importlib.import_module("xlandslide.train")
+    _, store, a, _ = small
+
+    def trained(*args, **kwargs):  # pragma: no cover - must not be reached
+        raise AssertionError("trained before refusing --out")
+
+    monkeypatch.setattr(train, "fit", trained)
+    split = str(a.with_suffix(".split.json"))
+    capsys.readouterr()
+    argv = ["train", str(store), "--model", "llr", "--split", split, "--out", "/proc/m.pt"]
+    assert main(argv) == 2
+    line = one_error_line(capsys, "cannot write '/proc/m.pt'")
+    assert "xlandslide-tmp" not in line
+    argv = ["importance", str(store), str(a), "--out", "/proc/imp.csv"]
+    assert main(argv) == 2
+    one_error_line(capsys, "cannot write '/proc/imp.csv'")

@@ -83,6 +83,7 @@ def train(args) -> int:
     from ..errors import ConfigError, StoreExistsError
     from ..grid import PatchGeometry
     from ..io import open_region
+    from ..io.atomic import check_writable
     from ..models import canonical_name, model_needs_offsets
     from ..patches import PatchSet, make_patches
     from ..train import TrainConfig
@@ -91,8 +92,10 @@ def train(args) -> int:
     check_device(args.device)
     split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
     check_output(args.out, {"the region store": args.store})
+    check_writable(args.out)  # said now, not after the training
     if not split.exists():  # written by this run
         check_output(split, {"the region store": args.store}, option="--split")
+        check_writable(split)
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out, --overwrite replaces it: give one")
     if args.save_every is not None and args.save_every < 1:
@@ -152,8 +155,10 @@ def train(args) -> int:
 def predict(args) -> int:
     from ..checkpoint import load_model
     from ..io import open_region, write_map
+    from ..io.atomic import check_writable
 
     check_output(args.out, {"the region store": args.store, "the model": args.model})
+    check_writable(args.out)
     check_device(args.device)
     model = load_model(args.model, device=args.device)
     region = open_region(args.store)

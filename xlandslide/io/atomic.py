@@ -312,8 +312,9 @@ def replaceable_marked(path: Path) -> None:
         raise _foreign(path, f"no 'written by {SOFTWARE}' mark")
 
 
-def check_outputs(paths, *, overwrite: bool, replaceable=None) -> None:
-    """Refuse, before any work, outputs :func:`atomic_output` would refuse at the end.
+def check_outputs(paths, *, overwrite: bool) -> None:
+    """Refuse, before any work, outputs :func:`atomic_output` would refuse at the end, and
+    folders where they cannot be written (:func:`check_writable`).
 
     ``paths`` maps each path to its ``replaceable`` check (or None: any file).
     """
@@ -327,6 +328,27 @@ def check_outputs(paths, *, overwrite: bool, replaceable=None) -> None:
                 refuse_existing(path)
             if check is not None:
                 check(path)
+        check_writable(path)
+
+
+def check_writable(path) -> None:
+    """Make sure the output ``path`` can be created, before any work: a probe file is
+    created (and removed at once) in its folder, or in the nearest existing folder above it
+    (missing folders are created by the write itself); otherwise
+    :class:`~xlandslide.errors.OutputWriteError` naming the output.  URLs are not checked."""
+    if "://" in str(path):
+        return
+    path = Path(os.path.abspath(path))
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return  # a file where a folder is needed: the write says so (NotADirectoryError)
+    probe = folder / f".{path.name}{TEMP_TAG}{writer_id()}-probe"
+    with output_errors(probe, path):
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
 
 
 @contextlib.contextmanager
@@ -385,6 +407,7 @@ __all__ = [
     "atomic_output",
     "check_outputs",
     "check_source",
+    "check_writable",
     "clean_stale",
     "is_temporary",
     "move_into_place",

@@ -33,7 +33,7 @@ from ..errors import (
     IncompleteStoreError,
     RegionNotFoundError,
 )
-from .atomic import atomic_output, is_temporary, refuse_existing, remove
+from .atomic import atomic_output, check_writable, is_temporary, refuse_existing, remove
 from .guard import GuardedArray, guarded_variable, open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
@@ -163,7 +163,8 @@ def check_map_output(path, *, overwrite: bool = False) -> Path:
     An unknown suffix (:class:`~xlandslide.errors.ConfigError`), a path inside a store
     (:class:`~xlandslide.errors.OutputIsInputError`), an existing path without
     ``overwrite`` (:class:`~xlandslide.errors.StoreExistsError`) or, with it, one that is
-    not a map xlandslide wrote (:class:`~xlandslide.errors.ForeignOutputError`).
+    not a map xlandslide wrote (:class:`~xlandslide.errors.ForeignOutputError`), a folder
+    where nothing can be written (:class:`~xlandslide.errors.OutputWriteError`).
     """
     path = local_path(path)
     suffix = _suffix(path)
@@ -175,6 +176,7 @@ def check_map_output(path, *, overwrite: bool = False) -> Path:
             replaceable_store("map")(path)
         else:
             _replaceable_tif(path)
+    check_writable(path)
     return path
 
 

@@ -382,3 +382,16 @@ def test_an_unwritable_output_folder_is_refused_before_training(small, capsys, m
     argv = ["importance", str(store), str(a), "--out", "/proc/imp.csv"]
     assert main(argv) == 2
     one_error_line(capsys, "cannot write '/proc/imp.csv'")
+
+
+def test_report_and_zone_refuse_settings_that_disagree(small, prob_map, capsys, tmp_path):
+    _, store, a, _ = small
+    split = str(a.with_suffix(".split.json"))  # core 32, halo 16
+    capsys.readouterr()
+    argv = ["report", str(store), "--models", "naive", "--split", split, "--core", "48"]
+    assert main([*argv, "--out", str(tmp_path / "rep")]) == 2
+    one_error_line(capsys, "--core 48 (the split has 32)")
+    argv = ["zone", str(prob_map), "--out", str(tmp_path / "z.tif"), "--classes", "4"]
+    assert main([*argv, "--breaks", "0.2", "0.5"]) == 2
+    one_error_line(capsys, "--classes 4", "disagree")
+    assert main([*argv[:-2], "--breaks", "0.2", "0.5"]) == 0  # 3 classes from the breaks

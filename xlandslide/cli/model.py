@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import check_device, check_output
+from ._common import check_device, check_output, check_split_geometry
 
 
 def register(sub) -> None:
@@ -63,20 +63,6 @@ def register(sub) -> None:
 
 #: Patch geometry of ``train`` when neither --core/--halo nor an existing split gives one.
 DEFAULT_CORE, DEFAULT_HALO = 500, 64
-
-
-def _check_split_geometry(geometry, args, split) -> None:
-    """--core / --halo that disagree with the split being reused are an error, not ignored."""
-    from ..errors import ConfigError
-
-    asked = {"--core": (args.core, geometry.core), "--halo": (args.halo, geometry.halo)}
-    differ = [f"{k} {v} (the split has {s})" for k, (v, s) in asked.items() if v not in (None, s)]
-    if differ:
-        raise ConfigError(
-            f"the patch split {str(split)!r} exists and is reused, but {', '.join(differ)}; "
-            "drop the option to train on that split, or give --split a new path (or delete "
-            "that file) to cut patches of the new size"
-        )
 
 
 def train(args) -> int:
@@ -139,7 +125,7 @@ def train(args) -> int:
         )
     if split.exists():
         patches = PatchSet.from_json(split)
-        _check_split_geometry(patches.geometry, args, split)
+        check_split_geometry(patches.geometry, args, split)
         print(f"reusing the patch split {split}")
     else:
         core = DEFAULT_CORE if args.core is None else args.core

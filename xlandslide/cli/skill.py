@@ -65,7 +65,7 @@ def register(sub) -> None:
     z.add_argument(
         "--method", default="quantile", choices=("quantile", "natural_breaks", "equal_interval")
     )
-    z.add_argument("--classes", type=int, default=5)
+    z.add_argument("--classes", type=int, default=None, help="number of classes (5)")
     z.add_argument("--breaks", type=float, nargs="+", default=None, help="inner thresholds")
     z.add_argument("--store", default=None, help="a region store: adds the zoning table")
     z.add_argument("--table", default=None, help="zoning table CSV (default OUT.csv)")
@@ -81,8 +81,8 @@ def register(sub) -> None:
     r.add_argument("store")
     r.add_argument("--out", required=True, help="folder: models, maps, table2.csv, figures")
     r.add_argument("--models", nargs="+", default=None, help="default all six")
-    r.add_argument("--core", type=int, default=500)
-    r.add_argument("--halo", type=int, default=64)
+    r.add_argument("--core", type=int, default=None, help="patch core, pixels (500)")
+    r.add_argument("--halo", type=int, default=None, help="patch halo, pixels (64)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--epochs", type=int, default=None)
     r.add_argument("--device", default=None)
@@ -282,8 +282,14 @@ def zone(args) -> int:
         if path.suffix.lower() != ".csv":
             raise ConfigError(f"--table {str(path)!r}: the zoning table is a .csv file")
         check_outputs({path: replaceable_table(ZONING_HEADER)}, overwrite=args.overwrite)
+    if args.breaks and args.classes is not None and args.classes != len(args.breaks) + 1:
+        raise ConfigError(
+            f"--classes {args.classes} and {len(args.breaks)} --breaks ({len(args.breaks) + 1} "
+            "classes) disagree: give one of them"
+        )
     prob = open_map(args.map, foreign=args.foreign)
-    zones = zoning(prob, args.method, args.classes, breaks=args.breaks)
+    classes = 5 if args.classes is None else args.classes
+    zones = zoning(prob, args.method, classes, breaks=args.breaks)
     write_classed(zones, out, overwrite=args.overwrite)
     print(f"wrote {args.out} ({zones.attrs['method']} breaks {zones.attrs['breaks']})")
     if path is not None:
@@ -304,7 +310,7 @@ def report(args) -> int:
     from ..io import open_region
     from ..io.integrity import refuse_inside_store
     from ..patches import PatchSet, make_patches
-    from ._common import check_device, check_output
+    from ._common import check_device, check_output, check_split_geometry
 
     check_device(args.device)
     check_output(args.out, {"the region store": args.store})
@@ -314,8 +320,11 @@ def report(args) -> int:
     configs, _, _ = _settings(names, "paper", args.epochs, args.device)
     if args.split and Path(args.split).exists():
         patches = PatchSet.from_json(args.split)
+        check_split_geometry(patches.geometry, args, args.split)
     else:
-        patches = make_patches(region, PatchGeometry(args.core, args.halo), seed=args.seed)
+        core = 500 if args.core is None else args.core
+        halo = 64 if args.halo is None else args.halo
+        patches = make_patches(region, PatchGeometry(core, halo), seed=args.seed)
         if args.split:
             patches.to_json(args.split)
     configs = {k: v.replace(seed=args.seed) for k, v in configs.items()}

@@ -252,3 +252,31 @@ def test_load_onto_an_unknown_device(tmp_path):
 def test_lazy_public_names():
     assert xlandslide.load_model is load_model
     assert xlandslide.save_model is save_model
+
+
+# ----------------------------------------------------------------- trust (issue 18, item 14)
+@pytest.mark.parametrize(
+    "stats", [{"mean": "20", "std": 5.0}, {"mean": 20.0, "std": 0.0}, "20 +- 5", {"mean": 1.0}]
+)
+def test_malformed_normalisation_is_refused_at_load(tmp_path, stats):
+    obj = model_dict(make_model("nn"))
+    obj["spec"]["normalisation"]["slope"] = stats
+    torch.save(obj, tmp_path / "norm.pt")
+    with pytest.raises(CheckpointError, match=r"normalisation\['slope'\]"):
+        load_model(tmp_path / "norm.pt")
+
+
+def test_a_spec_asking_for_huge_tensors_is_refused_before_building(tmp_path, monkeypatch):
+    obj = model_dict(make_model("nn"))
+    obj["spec"]["model_config"]["hidden"] = [2**40]
+    torch.save(obj, tmp_path / "huge.pt")
+    with pytest.raises(CheckpointError, match=r"inconsistent.*body\.0\.weight.*\(8, 9, 1, 1\)"):
+        load_model(tmp_path / "huge.pt")
+
+
+def test_torchs_advice_to_drop_weights_only_is_not_forwarded(tmp_path):
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT, "obj": threading.Lock}, evil)
+    with pytest.raises(CheckpointError) as info:
+        load_model(evil)
+    assert "weights_only" not in str(info.value) and "never unpickles" in str(info.value)

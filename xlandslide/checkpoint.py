@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import pickle
 import uuid
 import zipfile
 from collections.abc import Mapping
@@ -95,6 +96,7 @@ def write_atomic(obj, path) -> Path:
     """
     import torch
 
+    from .io.atomic import output_errors
     from .io.integrity import refuse_inside_store
 
     path = check_replaceable(path)
@@ -105,7 +107,7 @@ def write_atomic(obj, path) -> Path:
             stale.unlink()
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        with open(tmp, "xb") as fh:
+        with output_errors(tmp, path), open(tmp, "xb") as fh:
             torch.save(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -142,10 +144,18 @@ def read_checkpoint(path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        first = str(err).splitlines()[0] if str(err) else ""
+        if isinstance(err, pickle.UnpicklingError) or "weights_only" in str(err):
+            # torch suggests weights_only=False, which would run code from the file: never
+            detail = (
+                "it holds objects other than tensors and plain values, which xlandslide "
+                "never unpickles (that could run code from the file)"
+            )
+        else:
+            first = str(err).splitlines()[0] if str(err) else ""
+            detail = f"{type(err).__name__}: {first}"
         raise CheckpointError(
-            f"{str(path)!r} is not a readable xlandslide checkpoint ({type(err).__name__}: "
-            f"{first}); write one with xlandslide.fit(..., checkpoint=path) or save_model"
+            f"{str(path)!r} is not a readable xlandslide checkpoint ({detail}); write one "
+            "with xlandslide.fit(..., checkpoint=path) or save_model"
         ) from err
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(
@@ -171,6 +181,43 @@ def read_checkpoint(path) -> dict:
             f"{FORMAT_VERSION}: retrain the model on a region of the compact layout"
         )
     return obj
+
+
+def _check_shapes(spec: ModelSpec, state, path) -> None:
+    """Compare the tensors the spec's module would hold with the stored ones, before the
+    module is built: a spec that asks for other (or huge) tensors is refused without
+    allocating them (the module is built on torch's ``meta`` device, which holds no data)."""
+    import torch
+
+    if not isinstance(state, Mapping):
+        raise CheckpointError(
+            f"{str(path)!r} has no state dict of weights (got {type(state).__name__}); save it "
+            "again with xlandslide.save_model, or retrain"
+        )
+    with torch.device("meta"):
+        want = {k: tuple(v.shape) for k, v in spec.build_module().state_dict().items()}
+    got = {
+        str(k): tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in state.items()
+    }
+    if want == got:
+        return
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    differ = [
+        f"{k}: {got[k]} stored, {want[k]} by its spec"
+        for k in want
+        if k in got and got[k] != want[k]
+    ]
+    problems = [
+        *([f"missing {missing[:3]}"] if missing else []),
+        *([f"unexpected {extra[:3]}"] if extra else []),
+        *differ[:3],
+    ]
+    raise CheckpointError(
+        f"{str(path)!r} is an inconsistent xlandslide checkpoint: its spec does not match its "
+        f"weights ({'; '.join(problems)}); the file is damaged or was edited: save it again "
+        "with xlandslide.save_model, or retrain"
+    )
 
 
 def load_model(path, *, device=None) -> LandslideModel:
@@ -203,6 +250,7 @@ def load_model(path, *, device=None) -> LandslideModel:
     obj = read_checkpoint(path)
     try:
         spec = ModelSpec.from_dict(obj["spec"])
+        _check_shapes(spec, obj["state_dict"], path)
         module = spec.build_module()
         module.load_state_dict(obj["state_dict"], strict=True)
         history = obj.get("history") or {}

@@ -103,6 +103,11 @@ class UnmappedCodeError(LayerError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ImplausibleValuesError(LayerError):
+    """Values that cannot be what they claim to be: elevations outside -500..9000 m (feet,
+    centimetres, an undeclared no-data value) unless the range is declared."""
+
+
 class ConfigNotFoundError(ConfigError, FileNotFoundError):
     """A configuration file (``xlandslide ingest CONFIG.toml``) does not exist."""
 
@@ -126,6 +131,11 @@ class CorruptChunkError(StoreIntegrityError):
 class ForeignOutputError(StoreExistsError):
     """``overwrite`` was asked for, but the path holds something xlandslide did not write
     (or an output of another kind): it is never replaced."""
+
+
+class OutputWriteError(XLandslideError, OSError):
+    """An output cannot be written where asked (a read-only or missing folder, a full disk);
+    the message names the output, never its hidden temporary."""
 
 
 class OutputIsInputError(XLandslideError, ValueError):

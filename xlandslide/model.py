@@ -56,6 +56,25 @@ def plain(value):
     return value
 
 
+def _checked_normalisation(norm: Mapping) -> dict:
+    """``{layer: {"mean": float, "std": float > 0}}``, or :class:`ConfigError` naming the
+    entry that is not (a checkpoint is refused when it is loaded, not when it predicts)."""
+    norm = plain(dict(norm))
+    for layer, stats in norm.items():
+        values = [stats.get(k) for k in ("mean", "std")] if isinstance(stats, dict) else []
+        numbers = len(values) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        )
+        if not (numbers and math.isfinite(values[0]) and math.isfinite(values[1])) or (
+            values[1] <= 0
+        ):
+            raise ConfigError(
+                f"normalisation[{layer!r}] must be {{'mean': number, 'std': number > 0}} "
+                f"(finite), got {stats!r}"
+            )
+    return norm
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """Everything needed to apply a model to a region (see the module notes).
@@ -131,7 +150,7 @@ class ModelSpec:
             value = getattr(self, key)
             if not isinstance(value, Mapping) and not (key == "train_config" and value is None):
                 raise ConfigError(f"{key} must be a mapping, got {type(value).__name__}")
-        set_(self, "normalisation", plain(dict(self.normalisation)))
+        set_(self, "normalisation", _checked_normalisation(self.normalisation))
         set_(self, "model_config", plain(dict(self.model_config)))
         if self.train_config is not None:
             set_(self, "train_config", plain(dict(self.train_config)))

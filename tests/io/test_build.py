@@ -308,3 +308,25 @@ def test_codes_and_labels_reprojected_with_nearest(tmp_path):
     np.testing.assert_array_equal(got[valid], near["codes"][valid].astype(np.uint8) - 1)
     np.testing.assert_array_equal(region["label"].values[valid], near["label"][valid])
     assert set(np.unique(got[valid])) == {0, 1, 2}  # nearest: no code in between
+
+
+# ------------------------------------------------------------- labels that teach nothing (item 9)
+def _labels_gdf(geoms):
+    return gpd.GeoDataFrame({"id": range(len(geoms))}, geometry=geoms, crs=fx.CRS)
+
+
+def test_landslides_outside_the_dem_are_refused_naming_the_counts():
+    from xlandslide.errors import LabelError
+
+    far = [shapely.affinity.translate(g, 1e6, 0) for g in fx.LANDSLIDES]
+    with pytest.raises(LabelError, match=r"0 landslide and \d+ stable pixels.*inside the DEM"):
+        build_region(DATA / "dem.tif", categorical=_layers(), labels=_labels_gdf(far))
+
+
+def test_labels_all_landslide_are_refused():
+    from xlandslide.errors import LabelError
+
+    everywhere = [shapely.box(fx.X0 - 1e4, fx.Y0 - 1e4, fx.X0 + 1e4, fx.Y0 + 1e4)]
+    with pytest.raises(LabelError, match=r"\d+ landslide and 0 stable pixels.*stable"):
+        build_region(DATA / "dem.tif", categorical=_layers(), labels=_labels_gdf(everywhere))
+    assert issubclass(LabelError, ValueError)

@@ -338,3 +338,29 @@ def test_a_point_inventory_on_real_terrain(ecuador_tif, ecuador_points):
         test = folds.test_mask(f, region).values
         train = folds.train_mask(f, region).values
         assert not (test & train).any() and train.sum() > test.sum() / 2
+
+
+def test_fold_settings_that_cannot_work_are_refused_before_any_work():
+    region = _points_region(seed=9)
+    lab = region["label"].values
+    n_slides = int((lab == 1).sum())
+    with pytest.raises(PatchError, match=rf"k = {n_slides + 1} folds.*{n_slides} landslide"):
+        spatial_folds(region, "kmeans", k=n_slides + 1)
+    # k below the counts, but more folds than the landslides' places: folds left unscored
+    with pytest.raises(PatchError, match="no landslide or no stable pixel"):
+        spatial_folds(region, "kmeans", k=n_slides // 4)
+    with pytest.raises(ConfigError, match="excludes every training pixel"):
+        spatial_folds(region, "kmeans", k=3, buffer=1e9)
+    with pytest.raises(ConfigError, match="block_size must be a positive"):
+        spatial_folds(region, "blocks", k=3, block_size=0)
+    with pytest.raises(ConfigError, match="'blocks' folds only"):
+        spatial_folds(region, "kmeans", k=3, block_size=500)
+
+
+def test_a_buffer_wider_than_the_region_is_computed_within_its_extent():
+    from xlandslide.patches._buffer import near
+
+    region = _points_region(seed=10)
+    mask = region["label"] == 1
+    wide = near(mask.chunk(16), 1e7)
+    assert wide.data.numblocks and bool(wide.all())

@@ -25,6 +25,10 @@
   importance of a model on held-out pixels (with a bar plot).
 - ``xlandslide uncertainty STORE A.pt B.pt ... --out U.zarr``: mean and sd of their maps.
 
+An output whose folder does not exist yet is written there (missing parent folders are
+created).  An output is never an input, never inside a store, and ``--overwrite`` replaces
+only what xlandslide wrote; settings that cannot work are refused before any work.
+
 A user's mistake (a missing file, a bad setting, an output that exists, a damaged store, a
 full disk) prints one line, ``xlandslide: error: ...``, and exits with status 2; an interrupt
 (Ctrl-C) prints one line and exits with 130; a traceback is shown only for a bug, or with

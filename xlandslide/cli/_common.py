@@ -148,3 +148,17 @@ def degenerate_exit(models, keep: bool) -> int:
             "settings (--lr, --epochs, --preset default)"
         )
     return 0 if keep else 3
+
+
+def check_split_geometry(geometry, args, split) -> None:
+    """--core / --halo that disagree with the split being reused are an error, not ignored."""
+    from ..errors import ConfigError
+
+    asked = {"--core": (args.core, geometry.core), "--halo": (args.halo, geometry.halo)}
+    differ = [f"{k} {v} (the split has {s})" for k, (v, s) in asked.items() if v not in (None, s)]
+    if differ:
+        raise ConfigError(
+            f"the patch split {str(split)!r} exists and is reused, but {', '.join(differ)}; "
+            "drop the option to train on that split, or give --split a new path (or delete "
+            "that file) to cut patches of the new size"
+        )

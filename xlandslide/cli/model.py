@@ -9,6 +9,7 @@ from ._common import (
     add_training_options,
     check_device,
     check_output,
+    check_split_geometry,
     degenerate_exit,
     training_settings,
 )
@@ -34,7 +35,7 @@ def register(sub) -> None:
         help="patch core, pixels (default: the paper's 500, or the largest core leaving at "
         "least 3 patches in each split of a small region)",
     )
-    t.add_argument("--halo", type=int, default=HALO, help="patch halo, pixels")
+    t.add_argument("--halo", type=int, default=None, help=f"patch halo, pixels ({HALO})")
     t.add_argument("--aligned", nargs="+", default=None, help="aligned feature names")
     t.add_argument(
         "--llr",
@@ -99,6 +100,7 @@ def train(args) -> int:
     from ..errors import ConfigError, StoreExistsError
     from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
+    from ..io.atomic import check_writable
     from ..models import canonical_name, model_entry
     from ..patches import PatchSet, make_patches
 
@@ -108,8 +110,10 @@ def train(args) -> int:
     split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
     inputs = {"the region store": args.store, "the LLR": args.llr, "the start": args.warm_start}
     check_output(args.out, inputs)
+    check_writable(args.out)  # said now, not after the training
     if not split.exists():  # written by this run
         check_output(split, inputs, option="--split")
+        check_writable(split)
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out, --overwrite replaces it: give one")
     if args.save_every is not None and args.save_every < 1:
@@ -154,14 +158,16 @@ def train(args) -> int:
         )
     if split.exists():
         patches = PatchSet.from_json(split)
+        check_split_geometry(patches.geometry, args, split)
         print(f"reusing the patch split {split}")
     else:
+        halo = HALO if args.halo is None else args.halo
         if args.core is None:
-            geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), args.halo)
+            geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), halo)
             if why:
                 print(f"xlandslide: {why} (--core sets it)")
         else:
-            geometry = PatchGeometry(args.core, args.halo)
+            geometry = PatchGeometry(args.core, halo)
         patches = make_patches(region, geometry, seed=args.seed)
         patches.to_json(split)
         print(f"wrote the patch split {split}")
@@ -179,8 +185,10 @@ def train(args) -> int:
 def predict(args) -> int:
     from ..checkpoint import load_model
     from ..io import open_region, write_map
+    from ..io.atomic import check_writable
 
     check_output(args.out, {"the region store": args.store, "the model": args.model})
+    check_writable(args.out)
     check_device(args.device)
     model = load_model(args.model, device=args.device)
     region = open_region(args.store)

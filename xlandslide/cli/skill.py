@@ -67,7 +67,7 @@ def register(sub) -> None:
     z.add_argument(
         "--method", default="quantile", choices=("quantile", "natural_breaks", "equal_interval")
     )
-    z.add_argument("--classes", type=int, default=5)
+    z.add_argument("--classes", type=int, default=None, help="number of classes (5)")
     z.add_argument("--breaks", type=float, nargs="+", default=None, help="inner thresholds")
     z.add_argument("--store", default=None, help="a region store: adds the zoning table")
     z.add_argument("--table", default=None, help="zoning table CSV (default OUT.csv)")
@@ -89,7 +89,7 @@ def register(sub) -> None:
         default=None,
         help="patch core, pixels (default: 500, or the largest leaving 3 patches per split)",
     )
-    r.add_argument("--halo", type=int, default=64, help="patch halo, pixels")
+    r.add_argument("--halo", type=int, default=None, help="patch halo, pixels (64)")
     add_training_options(r)
     r.add_argument("--split", default=None, help="a patch split JSON to reuse")
     r.set_defaults(func=report)
@@ -98,6 +98,9 @@ def register(sub) -> None:
     i.add_argument("store")
     i.add_argument("model", help="a checkpoint (.pt)")
     i.add_argument("--out", required=True, help="the importance table (.csv); a bar plot .png")
+    i.add_argument(
+        "--overwrite", action="store_true", help="replace a table and plot xlandslide wrote"
+    )
     i.add_argument("--split", default=None, help="a patch split JSON: score its test cores")
     i.add_argument("--repeats", type=int, default=3)
     i.add_argument("--metric", default="auc", choices=("auc", "nll", "pr_auc", "brier"))
@@ -107,8 +110,13 @@ def register(sub) -> None:
     u = sub.add_parser("uncertainty", help="mean and sd of several models' maps (.zarr)")
     u.add_argument("store")
     u.add_argument("models", nargs="+", help="two or more checkpoints (.pt)")
-    u.add_argument("--out", required=True, help="a Zarr store with 'mean' and 'std'")
-    u.add_argument("--overwrite", action="store_true")
+    u.add_argument(
+        "--out",
+        required=True,
+        help="a map store (.zarr) with 'mean' and 'std', or a GeoTIFF (.tif) of the mean "
+        "beside NAME.std.tif",
+    )
+    u.add_argument("--overwrite", action="store_true", help="replace maps xlandslide wrote")
     u.set_defaults(func=uncertainty)
 
 
@@ -127,8 +135,40 @@ def evaluate(args) -> int:
     return 0
 
 
+#: The first line of each file ``cv`` writes in its --out folder.
+CV_FILES = {
+    "cv_table.csv": "model,fold,",
+    "cv_summary.csv": ",model,",
+    "folds.json": '{"format": "xlandslide.SpatialFolds"',
+}
+
+
+def _cv_output(args) -> Path:
+    """--out of ``cv``, checked before any work: not the region store nor in a store, and
+    its files absent (or, with --overwrite, ones cv wrote)."""
+    from ..io.atomic import check_outputs, replaceable_table
+    from ._common import check_output
+
+    out = Path(args.out)
+    check_output(out, {"the region store": args.store})
+    files = {out / name: replaceable_table(head) for name, head in CV_FILES.items()}
+    if Path(args.folds).suffix == ".json" and (out / "folds.json").exists():
+        if Path(args.folds).resolve() == (out / "folds.json").resolve():
+            files.pop(out / "folds.json")  # the folds it reads: written back unchanged
+    check_outputs(files, overwrite=args.overwrite)
+    return out
+
+
+def _write_csv(frame, path: Path, **kwargs) -> None:
+    """A table of ``cv`` into its (checked) --out folder, atomically."""
+    from ..io.atomic import atomic_output, replaceable_table
+
+    check = replaceable_table(CV_FILES[path.name])
+    with atomic_output(path, overwrite=True, replaceable=check) as tmp:
+        frame.to_csv(tmp, **kwargs)
+
+
 def cv(args) -> int:
-    from ..errors import StoreExistsError
     from ..evaluate.cv import compare, cross_validate
     from ..grid import PatchGeometry
     from ..io import open_region
@@ -139,11 +179,7 @@ def cv(args) -> int:
     from ._common import check_device
 
     check_device(args.device)
-    out = Path(args.out)
-    if (out / "cv_table.csv").exists() and not args.overwrite:
-        raise StoreExistsError(
-            f"{str(out / 'cv_table.csv')!r} exists; pass --overwrite or choose another --out"
-        )
+    out = _cv_output(args)
     names = [canonical_name(m) for m in args.models]
     region = open_region(args.store, chunks=None)
     if Path(args.folds).suffix == ".json":
@@ -206,9 +242,9 @@ def cv(args) -> int:
     tables = [res.table.assign(split=label) for label, res in results.items()]
     import pandas as pd
 
-    pd.concat(tables).to_csv(out / "cv_table.csv", index=False)
+    _write_csv(pd.concat(tables), out / "cv_table.csv", index=False)
     summary = pd.concat({label: res.summary() for label, res in results.items()})
-    summary.to_csv(out / "cv_summary.csv")
+    _write_csv(summary, out / "cv_summary.csv")
     print(f"wrote {out / 'cv_table.csv'}, {out / 'cv_summary.csv'}, {out / 'folds.json'}")
     bad = pd.concat(tables)
     bad = bad[bad["degenerate"].astype(bool)]
@@ -220,20 +256,47 @@ def cv(args) -> int:
     return 0
 
 
+#: The first columns of the zoning table (:func:`xlandslide.zoning_table`).
+ZONING_HEADER = "class,name,lower,upper,"
+
+
 def zone(args) -> int:
+    from ..errors import ConfigError
     from ..evaluate.zoning import zoning, zoning_table
     from ..io import open_map, open_region
-    from ..io.classed import write_classed
+    from ..io.atomic import atomic_output, check_outputs, replaceable_table
+    from ..io.classed import check_classed_output, write_classed
+    from ._common import check_output
 
-    prob = open_map(args.map, foreign=args.foreign)
-    zones = zoning(prob, args.method, args.classes, breaks=args.breaks)
-    write_classed(zones, args.out, overwrite=args.overwrite)
-    print(f"wrote {args.out} ({zones.attrs['method']} breaks {zones.attrs['breaks']})")
+    out = Path(args.out)
+    inputs = {"the map": args.map, "the region store": args.store}
+    check_output(out, inputs)
+    check_classed_output(out, overwrite=args.overwrite)
+    if args.table and not args.store:
+        raise ConfigError("--table is the zoning table, which needs --store (the labels)")
+    path = None
     if args.store:
+        path = Path(args.table) if args.table else out.with_suffix(".csv")
+        check_output(path, inputs, option="--table")
+        if path.suffix.lower() != ".csv":
+            raise ConfigError(f"--table {str(path)!r}: the zoning table is a .csv file")
+        check_outputs({path: replaceable_table(ZONING_HEADER)}, overwrite=args.overwrite)
+    if args.breaks and args.classes is not None and args.classes != len(args.breaks) + 1:
+        raise ConfigError(
+            f"--classes {args.classes} and {len(args.breaks)} --breaks ({len(args.breaks) + 1} "
+            "classes) disagree: give one of them"
+        )
+    prob = open_map(args.map, foreign=args.foreign)
+    classes = 5 if args.classes is None else args.classes
+    zones = zoning(prob, args.method, classes, breaks=args.breaks)
+    write_classed(zones, out, overwrite=args.overwrite)
+    print(f"wrote {args.out} ({zones.attrs['method']} breaks {zones.attrs['breaks']})")
+    if path is not None:
         region = open_region(args.store)
         table = zoning_table(zones, region["label"])
-        path = Path(args.table) if args.table else Path(args.out).with_suffix(".csv")
-        table.to_csv(path, index=False)
+        replaceable = replaceable_table(ZONING_HEADER)
+        with atomic_output(path, overwrite=args.overwrite, replaceable=replaceable) as tmp:
+            table.to_csv(tmp, index=False)
         cols = ["name", "area_km2", "area_pct", "landslide_pct", "frequency_ratio"]
         print(table[cols].round(3).to_string(index=False))
         print(f"wrote {path}")
@@ -246,10 +309,13 @@ def report(args) -> int:
     from ..evaluate.report import PAPER_MODELS, paper_report
     from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
+    from ..io.integrity import refuse_inside_store
     from ..patches import PatchSet, make_patches
-    from ._common import check_device
+    from ._common import check_device, check_output, check_split_geometry
 
     check_device(args.device)
+    check_output(args.out, {"the region store": args.store})
+    refuse_inside_store(Path(args.out) / "table2.csv")
     region = open_region(args.store, chunks=None)
     names = args.models or list(PAPER_MODELS)
     configs, options = {}, {}
@@ -259,13 +325,15 @@ def report(args) -> int:
             configs[name], options[name] = cfg, opts
     if args.split and Path(args.split).exists():
         patches = PatchSet.from_json(args.split)
+        check_split_geometry(patches.geometry, args, args.split)
     else:
+        halo = 64 if args.halo is None else args.halo
         if args.core is None:
-            geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), args.halo)
+            geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), halo)
             if why:
                 print(f"xlandslide: {why} (--core sets it)")
         else:
-            geometry = PatchGeometry(args.core, args.halo)
+            geometry = PatchGeometry(args.core, halo)
         patches = make_patches(region, geometry, seed=args.seed)
         if args.split:
             patches.to_json(args.split)
@@ -285,12 +353,31 @@ def report(args) -> int:
     return degenerate_exit(rep.models, args.keep_degenerate)
 
 
+#: The first columns of the tables ``importance`` writes (LLR weights, permutation).
+IMPORTANCE_HEADERS = ("feature,weight,", "name,kind,importance,")
+
+
 def importance(args) -> int:
     from ..checkpoint import load_model
+    from ..errors import ConfigError
     from ..evaluate.importance import llr_weights, permutation_importance
     from ..io import open_region
+    from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replaceable_table
     from ..plot import plot_importance, save_figure
+    from ._common import check_output
 
+    out = Path(args.out)
+    inputs = {"the region store": args.store, "the model": args.model, "the split": args.split}
+    figure = out.with_suffix(".png")
+    table_check = replaceable_table(*IMPORTANCE_HEADERS)
+    for target in (out, figure):
+        check_output(target, inputs)
+    if out.suffix.lower() != ".csv":
+        raise ConfigError(
+            f"--out {args.out!r}: the importance table is a CSV file; give a path ending in "
+            ".csv (the bar plot goes beside it, .png)"
+        )
+    check_outputs({out: table_check, figure: replaceable_figure}, overwrite=args.overwrite)
     model = load_model(args.model)
     region = open_region(args.store)
     mask = None
@@ -308,33 +395,42 @@ def importance(args) -> int:
             region, model, mask, n_repeats=args.repeats, seed=args.seed, metric=args.metric
         )
         title = f"{model.name}: permutation importance ({args.metric}, held-out pixels)"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    save_figure(plot_importance(table, title=title), out.with_suffix(".png"))
+    with atomic_output(out, overwrite=args.overwrite, replaceable=table_check) as tmp:
+        table.to_csv(tmp, index=False)
+    save_figure(plot_importance(table, title=title), figure, overwrite=args.overwrite)
     print(table.round(4).to_string(index=False))
-    print(f"wrote {out}, {out.with_suffix('.png')}")
+    print(f"wrote {out}, {figure}")
     return 0
 
 
 def uncertainty(args) -> int:
-    import dask
-
     from ..checkpoint import load_model
     from ..evaluate.importance import uncertainty_map
-    from ..io import open_region
-    from ..io.atomic import atomic_output
+    from ..io import open_region, write_map
+    from ..io.maps import check_map_output
+    from ._common import check_output
 
+    out = Path(args.out)
+    # .zarr: one map store with `mean` and `std`; .tif: the mean, and the sd in NAME.std.tif
+    targets = {"mean": out}
+    if out.suffix.lower() in (".tif", ".tiff"):
+        targets["std"] = out.with_suffix(".std" + out.suffix)
+    inputs = {"the region store": args.store}
+    inputs.update({f"the model #{i + 1}": m for i, m in enumerate(args.models)})
+    for target in targets.values():
+        check_output(target, inputs)
+        check_map_output(target, overwrite=args.overwrite)
     models = [load_model(m) for m in args.models]
     region = open_region(args.store)
     distances = sorted({d for m in models for d in m.spec.distances})
     if distances and not region.landslide.offset_distances():
         region = region.landslide.with_offsets(distances)
     u = uncertainty_map(region, models)
-    with (
-        atomic_output(args.out, overwrite=args.overwrite) as tmp,
-        dask.config.set(scheduler="threads"),
-    ):
-        u.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
-    print(f"wrote {args.out} (mean and std of {len(models)} models)")
+    if len(targets) == 1:
+        write_map(u, out, overwrite=args.overwrite)
+    else:
+        for name, target in targets.items():
+            write_map(u[name], target, overwrite=args.overwrite)
+    written = ", ".join(str(t) for t in targets.values())
+    print(f"wrote {written} (mean and std of {len(models)} models)")
     return 0

@@ -151,6 +151,9 @@ def paper_report(
     model_configs = dict(model_configs or {})
     out = Path(out) if out is not None else None
     if out is not None:
+        from ..io.atomic import check_outputs
+
+        check_outputs(_outputs(out), overwrite=True)  # only ours replaced: said before training
         (out / "models").mkdir(parents=True, exist_ok=True)
     files: dict = {}
     trained, seconds = {}, {}
@@ -271,12 +274,49 @@ def zoom_window(patches, label, split: str = "test") -> dict:
     return {"y": slice(max(y0, 0), min(y1, ny)), "x": slice(max(x0, 0), min(x1, nx))}
 
 
+#: The first columns of ``table2.csv``.
+TABLE2_HEADER = "model,test_nll,"
+
+
+def _replaceable_json(path: Path) -> None:
+    """Only a ``table2.json`` the report wrote: a list of rows with a model and its NLL."""
+    from ..io.integrity import foreign_output
+
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        ours = isinstance(rows, list) and all(
+            isinstance(r, dict) and {"model", "test_nll"} <= set(r) for r in rows
+        )
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise foreign_output(path, "not the report's table")
+
+
+def _outputs(out: Path) -> dict:
+    """The files the report writes in ``out`` and what each may replace."""
+    from ..io.atomic import replaceable_figure, replaceable_table
+
+    figures = {out / f"{n}.png": replaceable_figure for n in ("roc", "maps", "calibration")}
+    return {
+        out / "table2.csv": replaceable_table(TABLE2_HEADER),
+        out / "table2.json": _replaceable_json,
+        **figures,
+    }
+
+
 def _write(report: Report, out: Path, patches, label, reliability, window) -> None:
+    from ..io.atomic import atomic_output
     from ..plot import plot_calibration, plot_model_maps, plot_roc, save_figure
 
     t = report.table
-    t.to_csv(out / "table2.csv", index=False)
-    (out / "table2.json").write_text(json.dumps(t.to_dict(orient="records"), indent=2))
+    checks = _outputs(out)
+    with atomic_output(
+        out / "table2.csv", overwrite=True, replaceable=checks[out / "table2.csv"]
+    ) as tmp:
+        t.to_csv(tmp, index=False)
+    with atomic_output(out / "table2.json", overwrite=True, replaceable=_replaceable_json) as tmp:
+        tmp.write_text(json.dumps(t.to_dict(orient="records"), indent=2))
     report.files.update(table_csv=out / "table2.csv", table_json=out / "table2.json")
     curves = {DISPLAY[n]: r for n, r in report.results.items() if n != "naive"}
     fig = plot_roc(

@@ -315,7 +315,7 @@ def zoning(
     n_classes : int
         Number of classes (default 5: very low, low, moderate, high, very high).
     breaks : sequence of float, optional
-        The ``n - 1`` increasing inner thresholds, instead of a method.
+        The ``n - 1`` increasing inner thresholds in [0, 1], instead of a method.
     mask : DataArray (y, x) of bool, optional
         Pixels to zone (others are no data, 255) — and that set the breaks.
     sample, seed, exact_limit
@@ -347,6 +347,11 @@ def zoning(
             raise ConfigError(
                 f"breaks must be increasing finite thresholds (n_classes - 1 of them), got "
                 f"{list(np.atleast_1d(breaks))}"
+            )
+        if np.any((b < 0) | (b > 1)):
+            raise ConfigError(
+                f"breaks split probabilities, so each lies in [0, 1]; got {b.tolist()}: give "
+                "thresholds such as 0.1 0.3 (or a method instead of breaks)"
             )
         method = "user"
     n = b.size + 1

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import OutputIsInputError, StoreExistsError
+from ..errors import OutputIsInputError, OutputWriteError, StoreExistsError, XLandslideError
 
 #: Marker in the names of temporary siblings (``.NAME<TEMP_TAG>HOST-PID-TOKEN``).
 TEMP_TAG = ".xlandslide-tmp-"
@@ -219,7 +219,7 @@ def atomic_output(
     token = uuid.uuid4().hex[:8]
     tmp = path.with_name(f".{path.name}{TEMP_TAG}{writer_id()}-{token}")
     try:
-        with writing(path):
+        with writing(path), output_errors(tmp, path):
             yield tmp
         move_into_place(tmp, path, token)
     finally:
@@ -230,6 +230,151 @@ def atomic_output(
                 break
             remove(tmp)
             time.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small files written beside the outputs (tables, figures, styles): which ones are ours
+# ---------------------------------------------------------------------------------------------
+#: The ``Software`` text of the PNG figures xlandslide writes, and the mark in its styles.
+SOFTWARE = "xlandslide"
+
+
+def _foreign(path: Path, what: str):
+    from .integrity import foreign_output
+
+    return foreign_output(path, what)
+
+
+def replaceable_table(*headers: str) -> Callable[[Path], None]:
+    """A check for :func:`atomic_output`: only a CSV table xlandslide wrote, one whose first
+    line starts with one of ``headers`` (the columns that command writes)."""
+
+    def check(path: Path) -> None:
+        if not path.is_file() or path.is_symlink():
+            raise _foreign(path, "not a table")
+        try:
+            with open(path, encoding="utf-8") as f:
+                first = f.readline()
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if not any(first.startswith(h) for h in headers):
+            raise _foreign(path, f"not a table with the columns {headers[0]!r}")
+
+    return check
+
+
+def png_software(path) -> str | None:
+    """The ``Software`` text of a PNG file (None: not a PNG, or none)."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                return None
+            while True:
+                head = f.read(8)
+                if len(head) < 8:
+                    return None
+                size, kind = struct.unpack(">I4s", head)
+                if kind == b"IEND":
+                    return None
+                if kind in (b"tEXt", b"iTXt"):
+                    key, _, value = f.read(size).partition(b"\0")
+                    if key == b"Software":
+                        return value.lstrip(b"\0").decode("latin-1", "replace")
+                    f.seek(4, os.SEEK_CUR)
+                else:
+                    f.seek(size + 4, os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def replaceable_figure(path: Path) -> None:
+    """A check for :func:`atomic_output`: only a PNG figure xlandslide wrote (its
+    ``Software`` text, :data:`SOFTWARE`)."""
+    if not path.is_file() or path.is_symlink():
+        raise _foreign(path, "not a figure")
+    if not (png_software(path) or "").startswith(SOFTWARE):
+        raise _foreign(path, f"not a PNG whose Software is {SOFTWARE}")
+
+
+def replaceable_marked(path: Path) -> None:
+    """A check for :func:`atomic_output`: only a text file that names :data:`SOFTWARE` in
+    its first lines (the styles xlandslide writes carry it in a comment)."""
+    if not path.is_file() or path.is_symlink():
+        raise _foreign(path, "not a file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = "".join(f.readline() for _ in range(5))
+    except (OSError, UnicodeDecodeError):
+        head = ""
+    if f"written by {SOFTWARE}" not in head:
+        raise _foreign(path, f"no 'written by {SOFTWARE}' mark")
+
+
+def check_outputs(paths, *, overwrite: bool) -> None:
+    """Refuse, before any work, outputs :func:`atomic_output` would refuse at the end, and
+    folders where they cannot be written (:func:`check_writable`).
+
+    ``paths`` maps each path to its ``replaceable`` check (or None: any file).
+    """
+    from .integrity import refuse_inside_store
+
+    for path, check in paths.items():
+        path = Path(path)
+        refuse_inside_store(path)
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                refuse_existing(path)
+            if check is not None:
+                check(path)
+        check_writable(path)
+
+
+def check_writable(path) -> None:
+    """Make sure the output ``path`` can be created, before any work: a probe file is
+    created (and removed at once) in its folder, or in the nearest existing folder above it
+    (missing folders are created by the write itself); otherwise
+    :class:`~xlandslide.errors.OutputWriteError` naming the output.  URLs are not checked."""
+    if "://" in str(path):
+        return
+    path = Path(os.path.abspath(path))
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return  # a file where a folder is needed: the write says so (NotADirectoryError)
+    probe = folder / f".{path.name}{TEMP_TAG}{writer_id()}-probe"
+    with output_errors(probe, path):
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+
+
+@contextlib.contextmanager
+def output_errors(hidden, path):
+    """Re-raise an OS error of a write into the hidden temporary ``hidden`` (a file or
+    folder, or anything in it) as :class:`~xlandslide.errors.OutputWriteError` naming the
+    output ``path``: a read-only or vanished folder, a full disk.  Other errors (reading an
+    input, computing) pass unchanged."""
+    try:
+        yield
+    except XLandslideError:
+        raise
+    except OSError as exc:
+        hidden, path = str(hidden), str(path)
+        text = f"{exc} {getattr(exc, 'filename', None) or ''}"
+        if hidden not in text and Path(hidden).name not in text:
+            raise
+        reason = exc.strerror or str(exc)
+        reason = reason.replace(hidden, path).replace(Path(hidden).name, Path(path).name)
+        folder = Path(os.path.abspath(path)).parent
+        err = OutputWriteError(
+            f"cannot write {path!r} ({reason}); check that the folder {str(folder)!r} exists, "
+            "is writable and has free space, or choose another path"
+        )
+        err.errno = exc.errno
+        raise err from exc
 
 
 def move_into_place(tmp: Path, path: Path, token: str | None = None) -> None:
@@ -258,12 +403,20 @@ def remove(p: Path) -> None:
 
 
 __all__ = [
+    "SOFTWARE",
     "atomic_output",
+    "check_outputs",
     "check_source",
+    "check_writable",
     "clean_stale",
     "is_temporary",
     "move_into_place",
+    "output_errors",
     "overlaps",
+    "png_software",
     "refuse_overlap",
+    "replaceable_figure",
+    "replaceable_marked",
+    "replaceable_table",
     "writing",
 ]

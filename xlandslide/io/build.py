@@ -19,6 +19,7 @@ from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE,
 from ..errors import ConfigError, RegionError
 from ..region import region_dataset
 from .layers import (
+    DEM_RANGE,
     TERRAIN,
     categorical_codes,
     continuous_layers,
@@ -83,6 +84,28 @@ def _combine(stats: np.ndarray, n_cont: int):
     return n, means, stds, s[:, 1].sum(), s[:, 2].sum(), s[:, 3 + 2 * n_cont :].sum(axis=0)
 
 
+def _check_label_counts(n: int, n_slides: int, n_stable: int, labels) -> None:
+    """Labels that give a model nothing to learn (no landslide, or no stable pixel, among
+    the valid pixels) are refused, naming the counts and the likely fix."""
+    from ..errors import LabelError
+
+    if n_slides and n_stable:
+        return
+    counts = f"{n_slides} landslide and {n_stable} stable pixels among {n} valid pixels"
+    where = describe_source(labels)
+    if not n_slides:
+        fix = (
+            "check that the landslides lie inside the DEM and the boundary (the same place "
+            "and CRS: a layer in another CRS needs reproject=True), and that their label is 1"
+        )
+    else:
+        fix = (
+            "a model also needs stable pixels: landslide polygons leave the rest of the region "
+            "stable, points need absences (label_column 0 / False), a raster needs 0s"
+        )
+    raise LabelError(f"the labels ({where}) give {counts}: {fix}")
+
+
 def build_region(
     dem,
     *,
@@ -97,6 +120,7 @@ def build_region(
     chunks: int | None = None,
     progress: bool = False,
     title: str | None = None,
+    dem_range=DEM_RANGE,
 ) -> xr.Dataset:
     """Build a region from real data: a DEM, continuous rasters, coded layers and labels.
 
@@ -118,6 +142,9 @@ def build_region(
         (with ``label_column``; 1 / 0 at their pixels, -1 elsewhere), or a label raster (1,
         0, and -1 / NaN / its no-data value as unknown; e.g. from
         :func:`~xlandslide.labels_from_points`).  Without it every label is -1 (unknown).
+        Labels that give no landslide or no stable pixel among the valid pixels (all 0,
+        all 1, or landslides outside the DEM) raise :class:`~xlandslide.errors.LabelError`
+        in the statistics pass (not run when ``normalisation`` gives every layer's).
     label_column : str, optional
         The presence/absence column of point labels (boolean or 0/1).
     boundary : path or GeoDataFrame, optional
@@ -142,6 +169,11 @@ def build_region(
         Show a progress bar (tqdm) over the statistics pass.
     title : str, optional
         ``attrs["title"]`` of the region.
+    dem_range : (float, float) or None
+        The plausible elevations of the DEM in metres (default -500..9000): values outside
+        raise :class:`~xlandslide.errors.ImplausibleValuesError` (a DEM in feet or
+        centimetres, an undeclared no-data value); declare the range of a DEM that truly
+        lies outside, or ``None`` to skip the check.
 
     Returns
     -------
@@ -155,7 +187,10 @@ def build_region(
     Raises
     ------
     CRSUnitsError, GridError
-        A DEM in a geographic CRS or not in metres; no CRS; irregular or non-square pixels.
+        A DEM in a geographic CRS or not in metres, or whose pixels (below 1 cm) or
+        coordinates (degrees) say so; no CRS; irregular or non-square pixels.
+    ImplausibleValuesError
+        Elevations outside ``dem_range`` (when computed).
     GridMismatchError
         A layer on another grid or in another CRS (and ``reproject`` is False).
     LabelError
@@ -187,7 +222,7 @@ def build_region(
     import dask
     import dask.array as da
 
-    grid, eager, dem_layer = open_dem(dem, chunks)
+    grid, eager, dem_layer = open_dem(dem, chunks, dem_range)
     crs = grid.rio.crs
     layers = continuous_layers(grid, continuous, tuple(terrain), reproject)
     groups = []
@@ -242,6 +277,8 @@ def build_region(
                 "DEM, slope and every continuous layer are finite inside the boundary); check "
                 "the no-data values, the extents and the boundary"
             )
+        if labels is not None:
+            _check_label_counts(int(n), int(n_slides), int(n_stable), labels)
         for name, mean, std in zip(names, means, stds):
             if name not in given:
                 if not (math.isfinite(std) and std > 0):

@@ -11,7 +11,10 @@ to a tiled GeoTIFF with
   class), which QGIS loads as the layer's default style: the legend lists the classes by
   name.
 
-Each file is written atomically (:func:`xlandslide.io.atomic.atomic_output`).
+Each file is written atomically (:func:`xlandslide.io.atomic.atomic_output`).  The GeoTIFF
+carries the tag ``XLANDSLIDE_CLASSED`` and the sidecars a ``written by xlandslide`` comment:
+``overwrite`` replaces only such files (the GDAL sidecar also when the GeoTIFF beside it is
+one), never a user's raster or style.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError, ShapeError
-from .atomic import atomic_output
+from .atomic import SOFTWARE, atomic_output, check_outputs, replaceable_marked
+
+#: GeoTIFF tag of the class maps xlandslide writes (its value: the package version).
+CLASSED_TAG = "XLANDSLIDE_CLASSED"
+#: The comment that marks the sidecars xlandslide writes.
+MARK = f"<!-- written by {SOFTWARE} -->"
 
 #: Colours of five classes, very low to very high (ColorBrewer RdYlGn, reversed).
 FIVE_COLOURS = ("#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c")
@@ -72,6 +80,7 @@ def _qml(names, colours) -> str:
         for i, (name, c) in enumerate(zip(names, colours))
     )
     return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+{MARK}
 <qgis version="3.28.0" styleCategories="Symbology">
   <pipe>
     <provider>
@@ -104,7 +113,8 @@ def _qml(names, colours) -> str:
 
 def _aux_xml(names, description: str) -> str:
     cats = "\n".join(f"      <Category>{_escape(n)}</Category>" for n in names)
-    return f"""<PAMDataset>
+    return f"""{MARK}
+<PAMDataset>
   <PAMRasterBand band="1">
     <Description>{_escape(description)}</Description>
     <CategoryNames>
@@ -119,6 +129,59 @@ def _escape(s: str) -> str:
     from xml.sax.saxutils import escape
 
     return escape(str(s))
+
+
+def _classed_tag(path: Path) -> str | None:
+    """The package version that wrote the class map ``path`` (``"legacy"``: one written
+    before the tag, recognised by its band tags), or None."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            tag = src.tags().get(CLASSED_TAG)
+            band = src.tags(1) if src.count else {}
+    except (rasterio.errors.RasterioError, OSError):
+        return None
+    if tag is None and {"CLASS_NAMES", "BREAKS", "METHOD"} <= set(band):
+        return "legacy"
+    return tag
+
+
+def _replaceable_classed(path: Path) -> None:
+    from .integrity import foreign_output
+
+    if not path.is_file() or path.is_symlink():
+        raise foreign_output(path, "not a GeoTIFF")
+    if _classed_tag(path) is None:
+        raise foreign_output(path, f"not a class map: no {CLASSED_TAG} tag")
+
+
+def _sidecar_of(tif: Path):
+    """A check for a sidecar of ``tif``: ours if marked, or if ``tif`` is a class map of
+    ours (GDAL may rewrite its sidecar without the mark; earlier versions wrote none)."""
+
+    def check(path: Path) -> None:
+        if tif.is_file() and _classed_tag(tif) is not None:
+            return
+        replaceable_marked(path)
+
+    return check
+
+
+def _sidecars(path: Path) -> dict[Path, object]:
+    return {Path(f"{path}.aux.xml"): _sidecar_of(path), path.with_suffix(".qml"): _sidecar_of(path)}
+
+
+def check_classed_output(path, *, overwrite: bool = False, sidecars: bool = True) -> Path:
+    """Refuse, before any work, what :func:`write_classed` would refuse: a path that is not
+    a ``.tif``, lies in a store, exists (without ``overwrite``) or is not a class map (and
+    sidecars) that xlandslide wrote."""
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise ConfigError(f"a classed raster is written as GeoTIFF: use a .tif path, not {path}")
+    targets = {path: _replaceable_classed, **(_sidecars(path) if sidecars else {})}
+    check_outputs(targets, overwrite=overwrite)
+    return path
 
 
 def write_classed(
@@ -145,7 +208,8 @@ def write_classed(
     colours : sequence of RGB tuples or "#rrggbb", optional
         One per class (default green to red, :func:`class_colours`).
     overwrite : bool
-        Replace an existing file (and its sidecars).
+        Replace an existing class map (and its sidecars) that xlandslide wrote; anything
+        else raises :class:`~xlandslide.errors.ForeignOutputError`.
     sidecars : bool
         Also write ``NAME.tif.aux.xml`` (GDAL category names) and ``NAME.qml`` (QGIS
         style).
@@ -158,9 +222,9 @@ def write_classed(
     import rasterio
     import rioxarray  # noqa: F401  (registers .rio)
 
-    path = Path(path)
-    if path.suffix.lower() not in (".tif", ".tiff"):
-        raise ConfigError(f"a classed raster is written as GeoTIFF: use a .tif path, not {path}")
+    from .. import __version__
+
+    path = check_classed_output(path, overwrite=overwrite, sidecars=sidecars)
     if not isinstance(classes, xr.DataArray) or set(classes.dims) != {"y", "x"}:
         raise ShapeError("classes must be a (y, x) DataArray (xlandslide.zoning)")
     classes = classes.transpose("y", "x")
@@ -201,8 +265,9 @@ def write_classed(
     cmap = {i: (*c, 255) for i, c in enumerate(rgb)}
     cmap[NODATA] = (0, 0, 0, 0)
     description = str(classes.attrs.get("long_name", "landslide susceptibility class"))
-    with atomic_output(path, overwrite=overwrite) as tmp:
+    with atomic_output(path, overwrite=overwrite, replaceable=_replaceable_classed) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
+            dst.update_tags(**{CLASSED_TAG: __version__})
             dst.write_colormap(1, cmap)
             dst.set_band_description(1, description)
             dst.update_tags(
@@ -213,12 +278,9 @@ def write_classed(
             )
             da.store(data.astype(np.uint8), _Target(dst), lock=False)
     if sidecars:
-        for suffix, text in (
-            (path.suffix + ".aux.xml", _aux_xml(names, description)),
-            (".qml", _qml(names, rgb)),
-        ):
-            side = path.with_suffix(suffix) if suffix == ".qml" else Path(f"{path}.aux.xml")
-            with atomic_output(side, overwrite=True) as tmp:
+        texts = (_aux_xml(names, description), _qml(names, rgb))
+        for (side, check), text in zip(_sidecars(path).items(), texts):
+            with atomic_output(side, overwrite=overwrite, replaceable=check) as tmp:
                 Path(tmp).write_text(text)
     return path
 
@@ -246,4 +308,4 @@ def open_classed(path) -> xr.DataArray:
     return da_.rename("susceptibility_class")
 
 
-__all__ = ["class_colours", "open_classed", "write_classed"]
+__all__ = ["check_classed_output", "class_colours", "open_classed", "write_classed"]

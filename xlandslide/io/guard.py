@@ -51,8 +51,20 @@ class GuardedArray(BackendArray):
     replacing the store.
     """
 
-    def __init__(self, label, source, name, chunks, opener, args, variable=None, dask_chunks=None):
+    def __init__(
+        self,
+        label,
+        source,
+        name,
+        chunks,
+        opener,
+        args,
+        variable=None,
+        dask_chunks=None,
+        damaged=None,
+    ):
         self.label, self.source, self.name = label, source, name
+        self.damaged = damaged
         self.chunks = tuple(int(c) for c in chunks)
         self.dask_chunks = tuple(int(c) for c in (dask_chunks or chunks))
         self.zarr = opener is _zarr_variable
@@ -109,10 +121,13 @@ class GuardedArray(BackendArray):
             where = f"chunk {bad} (file {chunk_key(self.name, bad)})"
         else:
             where = f"block {bad}"
+        damaged = self.damaged or (
+            "the store is damaged; restore it from a copy or write it again (verify=True "
+            "checks every chunk when opening)"
+        )
         return CorruptChunkError(
             f"{where} of {self.name!r} in {self.label!r} cannot be read "
-            f"({type(cause).__name__}: {first_line(cause)}): the store is damaged; restore it "
-            "from a copy or write it again (verify=True checks every chunk when opening)"
+            f"({type(cause).__name__}: {first_line(cause)}): {damaged}"
         )
 
 
@@ -153,6 +168,43 @@ def guarded_variable(guard: GuardedArray, *, dask: bool, token: str) -> xr.Varia
     else:
         data = indexing.LazilyIndexedArray(guard)
     return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=dict(var.encoding))
+
+
+def _raster_variable(path: str) -> xr.Variable:
+    import rioxarray
+
+    return rioxarray.open_rasterio(path, masked=True, chunks=None, cache=False).variable
+
+
+def guarded_raster(path: str, side: int, what: str) -> xr.DataArray:
+    """The raster file ``path`` (band, y, x), dask-backed in ``side`` chunks, whose block
+    reads fail with :class:`~xlandslide.errors.CorruptChunkError` naming the file, the
+    block and the fix (a truncated or damaged file), never a bare RasterioIOError."""
+    from pathlib import Path
+
+    import rasterio
+    import rioxarray
+    from dask.base import tokenize
+
+    da0 = rioxarray.open_rasterio(path, masked=True, chunks=None, cache=False)
+    with rasterio.open(path) as src:
+        by, bx = src.block_shapes[0]
+    guard = GuardedArray(
+        path,
+        path,
+        Path(path).name,
+        (1, by, bx),
+        _raster_variable,
+        (path,),
+        variable=da0.variable,
+        dask_chunks=(1, side, side),
+        damaged=f"{what} is truncated or damaged; copy or export the file again (gdalinfo "
+        "-checksum FILE finds the damage)",
+    )
+    stat = Path(path).stat()
+    token = tokenize(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, side)
+    var = guarded_variable(guard, dask=True, token=token)
+    return xr.DataArray(var, coords=da0.coords, name=da0.name, attrs=dict(da0.attrs))
 
 
 def open_guarded_zarr(root: Root, arrays, *, dask: bool, token: str, manifest=None, **open_kwargs):
@@ -237,4 +289,11 @@ def refuse_reading(obj, target) -> None:
         refuse_overlap(source, target)
 
 
-__all__ = ["GuardedArray", "guarded_variable", "open_guarded_zarr", "refuse_reading", "sources_of"]
+__all__ = [
+    "GuardedArray",
+    "guarded_raster",
+    "guarded_variable",
+    "open_guarded_zarr",
+    "refuse_reading",
+    "sources_of",
+]

@@ -16,6 +16,7 @@ The file (``examples/ecuador.toml`` and ``examples/coded_polygons.toml`` are com
 
     [dem]
     path = "dem.tif"             # band = "elev" | 4, nodata = -9999: optional
+    # range = [-500, 9000]       # optional: plausible elevations (m); outside is an error
 
     [continuous]                 # optional: more layers, by name
     rainfall = "rain.tif"
@@ -198,7 +199,13 @@ def read_ingest_config(path) -> IngestConfig:
     base = path.resolve().parent
     if "dem" not in raw:
         raise ConfigError(f"{path}: a [dem] table (path = ...) is required: the DEM is the grid")
-    build = {"dem": _raster(raw["dem"], base, "[dem]")}
+    dem = raw["dem"] if isinstance(raw["dem"], dict) else {"path": raw["dem"]}
+    dem_range = _check(dict(dem), {**_RASTER, "range": list}, "[dem]").pop("range", None)
+    build = {"dem": _raster({k: v for k, v in dem.items() if k != "range"}, base, "[dem]")}
+    if dem_range is not None:
+        from .plausible import checked_range
+
+        build["dem_range"] = checked_range(dem_range)
     for key in ("reproject", "chunks", "title"):
         if key in raw:
             build[key] = raw[key]

@@ -22,6 +22,7 @@ import xarray as xr
 from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE
 from ..errors import ConfigError, GridError, LabelError, LayerError
 from ..mapping import ClassMapping, class_mapping
+from .plausible import DEM_RANGE, check_dem_range, check_pixel_plausible
 from .raster import (
     READ_CHUNK,
     RasterLayer,
@@ -189,14 +190,12 @@ def _slope_range_block(x, *, what, block_info=None):
 # ---------------------------------------------------------------------------------------------
 # build_region
 # ---------------------------------------------------------------------------------------------
-def open_dem(dem, chunks):
+def open_dem(dem, chunks, dem_range=DEM_RANGE):
     layer = as_raster_layer(dem, "the DEM")
     da = read_raster(layer, chunks=chunks, what="the DEM")
     eager = da.chunks is None and chunks is None
     check_projected(da)
-    from ..grid import pixel_size
-
-    pixel_size(da)  # GridError: missing, irregular or non-square
+    check_pixel_plausible(da)  # GridError: missing, irregular, non-square; CRSUnitsError
     if da["y"].values[1] > da["y"].values[0] or da["x"].values[1] < da["x"].values[0]:
         raise GridError(
             "the DEM must be north up: 'y' descending and 'x' ascending; flip it with "
@@ -204,7 +203,7 @@ def open_dem(dem, chunks):
         )
     if chunks is not None or da.chunks is None:
         da = da.chunk({"y": chunks or READ_CHUNK, "x": chunks or READ_CHUNK})
-    return check_nodata(da, "the DEM"), eager, layer
+    return check_dem_range(check_nodata(da, "the DEM"), dem_range), eager, layer
 
 
 def label_array(labels, column, dem, reproject):

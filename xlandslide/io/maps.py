@@ -33,7 +33,7 @@ from ..errors import (
     IncompleteStoreError,
     RegionNotFoundError,
 )
-from .atomic import atomic_output, is_temporary, refuse_existing, remove
+from .atomic import atomic_output, check_writable, is_temporary, refuse_existing, remove
 from .guard import GuardedArray, guarded_variable, open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
@@ -44,6 +44,7 @@ from .integrity import (
     missing_manifest_message,
     read_manifest,
     refuse_inside_store,
+    replaceable_store,
 )
 from .resumable import NUMPY_CHUNK, map_fingerprint, partial_path, write_zarr_map
 
@@ -68,16 +69,20 @@ def _suffix(path: Path) -> str:
 def _check_map(prob) -> None:
     from ..errors import InputTypeError, ShapeError
 
-    if not isinstance(prob, xr.DataArray):
+    if not isinstance(prob, (xr.DataArray, xr.Dataset)):
         raise InputTypeError(
             f"write_map needs an xarray.DataArray (y, x), got {type(prob).__name__}; pass "
             "the result of xlandslide.predict (or region.landslide.predict)"
         )
-    if set(prob.dims) != {"y", "x"}:
-        raise ShapeError(
-            f"a map has dims ('y', 'x'), got {prob.dims}; select one map first (for example "
-            "prob.isel(band=0))"
-        )
+    maps = prob.data_vars.values() if isinstance(prob, xr.Dataset) else [prob]
+    if not maps:
+        raise ShapeError("write_map was given a Dataset without variables; pass a map (y, x)")
+    for var in maps:
+        if set(var.dims) != {"y", "x"}:
+            raise ShapeError(
+                f"a map has dims ('y', 'x'), got {var.dims}; select one map first (for "
+                "example prob.isel(band=0))"
+            )
 
 
 def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool = False) -> Path:
@@ -85,9 +90,11 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
 
     Parameters
     ----------
-    prob : xarray.DataArray
+    prob : xarray.DataArray or Dataset
         The (y, x) map, usually lazy (:func:`xlandslide.predict`): it is computed here,
-        block by block (dask chunk by dask chunk), never whole.
+        block by block (dask chunk by dask chunk), never whole.  A Dataset of (y, x) maps
+        (:func:`xlandslide.uncertainty_map`: ``mean`` and ``std``) is written to one Zarr
+        store; :func:`open_map` reads one of them (``name=``).
     path : str or path-like
         ``.zarr``: a Zarr v3 store keeping the map's chunks and CRS (``spatial_ref``), a
         local path or an fsspec URL (written in place there: object stores cannot rename;
@@ -127,6 +134,11 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
     path = str(path) if url else local_path(path)
     suffix = _suffix(Path(str(path).rstrip("/")))
     prob = prob.transpose("y", "x")
+    if suffix != ".zarr" and isinstance(prob, xr.Dataset):
+        raise ConfigError(
+            f"a GeoTIFF map holds one map, got {list(prob.data_vars)}; write them to a .zarr "
+            "store, or each to its own .tif"
+        )
     if url:
         if suffix != ".zarr":
             raise ConfigError(
@@ -143,6 +155,29 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
     if partial_path(path).exists():  # a resumable write of this path left: discarded
         remove(partial_path(path))
     return _write_tif(prob, path, overwrite=overwrite)
+
+
+def check_map_output(path, *, overwrite: bool = False) -> Path:
+    """Refuse, before any work, a local map output :func:`write_map` would refuse.
+
+    An unknown suffix (:class:`~xlandslide.errors.ConfigError`), a path inside a store
+    (:class:`~xlandslide.errors.OutputIsInputError`), an existing path without
+    ``overwrite`` (:class:`~xlandslide.errors.StoreExistsError`) or, with it, one that is
+    not a map xlandslide wrote (:class:`~xlandslide.errors.ForeignOutputError`), a folder
+    where nothing can be written (:class:`~xlandslide.errors.OutputWriteError`).
+    """
+    path = local_path(path)
+    suffix = _suffix(path)
+    refuse_inside_store(path)
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            refuse_existing(path)
+        if suffix == ".zarr":
+            replaceable_store("map")(path)
+        else:
+            _replaceable_tif(path)
+    check_writable(path)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,8 +253,8 @@ def open_map(
     path : str or path-like
         A ``.zarr`` store or a ``.tif``/``.tiff`` written by :func:`write_map`.
     name : str, optional
-        The variable of a Zarr store holding several (default: its only one, or
-        ``susceptibility``).
+        The variable of a Zarr store holding several (default: its only one, else
+        ``susceptibility``, else ``mean``: the mean map of an uncertainty store).
     verify : bool
         Decode every chunk (Zarr) or block (GeoTIFF) before returning; by default a cheap
         check runs: the store's manifest lists every chunk file and its size, and they are
@@ -280,7 +315,8 @@ def _open_zarr_map(
         consolidated=False,
     )
     names = list(ds.data_vars)
-    key = name or (names[0] if len(names) == 1 else "susceptibility")
+    default = "mean" if "susceptibility" not in names and "mean" in names else "susceptibility"
+    key = name or (names[0] if len(names) == 1 else default)
     if key not in ds:
         raise ConfigError(f"{str(path)!r} holds {names}, not {key!r}; pass name=...")
     return ds[key]
@@ -352,4 +388,4 @@ def _open_tif(path: Path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
     return out
 
 
-__all__ = ["MAP_SUFFIXES", "open_map", "partial_path", "write_map"]
+__all__ = ["MAP_SUFFIXES", "check_map_output", "open_map", "partial_path", "write_map"]

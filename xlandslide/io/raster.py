@@ -192,23 +192,21 @@ def read_raster(
     LayerError
         A multi-band source without ``band``, an unknown band, dims other than (y, x).
     """
-    import rioxarray
 
     if isinstance(source, RasterLayer):
         band = source.band if band is None else band
         nodata = source.nodata if nodata is None else nodata
         source = source.source
+    from .guard import guarded_raster
+
     what = what or f"raster {source if not isinstance(source, xr.DataArray) else ''}".strip()
     if isinstance(source, xr.DataArray):
         da = source
     elif isinstance(source, (str, os.PathLike)):
         if not Path(source).exists():
             raise LayerNotFoundError(f"{what}: no file at {str(source)!r}; check the path")
-        side = int(chunks or READ_CHUNK)
         try:
-            da = rioxarray.open_rasterio(
-                source, chunks={"band": 1, "y": side, "x": side}, masked=True
-            )
+            da = guarded_raster(str(source), int(chunks or READ_CHUNK), what)
         except Exception as err:  # rasterio.errors.RasterioIOError and friends
             raise LayerError(
                 f"{what}: {str(source)!r} is not a readable raster ({err}); "

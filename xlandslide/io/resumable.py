@@ -29,6 +29,7 @@ from .atomic import (
     PARTIAL_TAG,
     clean_stale,
     move_into_place,
+    output_errors,
     refuse_existing,
     remove,
     writer_alive,
@@ -153,7 +154,7 @@ class _Site:
             remove(Path(p))
 
 
-def _prepare(prob, data, zchunks, site: _Site, fingerprint: str, resume: bool) -> None:
+def _prepare(prob, maps, site: _Site, fingerprint: str, resume: bool) -> None:
     """The partial write of ``site``: reused (resume, same map) or started afresh."""
     state = site.read_state()
     writer = None if state is None else str(state.get("writer"))
@@ -176,14 +177,18 @@ def _prepare(prob, data, zchunks, site: _Site, fingerprint: str, resume: bool) -
     if site.url:
         site.rm(site.final)  # ours: checked by the caller (a map, or our partial write)
     site.fs.makedirs(f"{site.partial}/blocks", exist_ok=True)
-    name = str(prob.name)
-    ds = prob.copy(data=data).to_dataset(name=name)
-    encoding = {name: {"chunks": zchunks, "compressors": (_zstd(),)}}
+    ds = xr.Dataset(
+        {name: var.copy(data=data) for name, var, data, _ in maps},
+        attrs=dict(prob.attrs) if isinstance(prob, xr.Dataset) else {},
+    )
+    encoding = {}
+    for name, _, _, zchunks in maps:
+        ds[name].encoding = {}
+        encoding[name] = {"chunks": zchunks, "compressors": (_zstd(),)}
     for k, v in ds.coords.items():
         v.encoding = {}
         if v.ndim:
             encoding[k] = {"compressors": (_zstd(),)}
-    ds[name].encoding = {}
     ds.to_zarr(
         site.store,
         mode="w-",
@@ -193,8 +198,14 @@ def _prepare(prob, data, zchunks, site: _Site, fingerprint: str, resume: bool) -
         write_empty_chunks=True,
         encoding=encoding,
     )
+    names = [name for name, *_ in maps]
     site.write_state(
-        {"fingerprint": fingerprint, "name": name, "grid": data.numblocks, "writer": writer_id()}
+        {
+            "fingerprint": fingerprint,
+            "name": names[0] if len(names) == 1 else names,
+            "grid": maps[0][2].numblocks,
+            "writer": writer_id(),
+        }
     )
 
 
@@ -217,30 +228,41 @@ def _write_block(block, store: str, name: str, region, marker: str) -> int:
     return 1
 
 
-def _prepared(prob: xr.DataArray):
-    """(the map named, its dask data in Zarr-aligned chunks, those chunks, its fingerprint)."""
+def _prepared(prob):
+    """The maps of ``prob`` (a DataArray, or a Dataset of (y, x) maps) and the fingerprint
+    of the whole: a list of (name, the map, its dask data in Zarr-aligned chunks, those
+    chunks)."""
     import dask.array as da
 
-    if prob.name is None:
-        prob = prob.rename("susceptibility")
-    data = prob.data
-    if not isinstance(data, da.Array):
-        data = da.from_array(np.asarray(data), chunks=NUMPY_CHUNK)
-    data, zchunks = _zarr_chunks(data)
-    return prob, data, zchunks, _fingerprint(prob, data)
+    if isinstance(prob, xr.Dataset):
+        variables = [prob[k] for k in prob.data_vars]
+    else:
+        variables = [prob if prob.name is not None else prob.rename("susceptibility")]
+    maps = []
+    for var in variables:
+        data = var.data
+        if not isinstance(data, da.Array):
+            data = da.from_array(np.asarray(data), chunks=NUMPY_CHUNK)
+        data, zchunks = _zarr_chunks(data)
+        maps.append((str(var.name), var, data, zchunks))
+    prints = [_fingerprint(var, data) for _, var, data, _ in maps]
+    if isinstance(prob, xr.DataArray):
+        return maps, prints[0]
+    attrs = json.dumps(prob.attrs, sort_keys=True, default=str)
+    return maps, hashlib.sha1("|".join([*prints, attrs]).encode()).hexdigest()
 
 
-def map_fingerprint(prob: xr.DataArray) -> str:
+def map_fingerprint(prob) -> str:
     """What identifies a map being written (the same model, region and settings give the
     same one): a resumed write must be of the same map."""
-    return _prepared(prob)[3]
+    return _prepared(prob)[1]
 
 
-def write_zarr_map(prob: xr.DataArray, path, *, overwrite: bool, resume: bool):
-    """Write ``prob`` to the Zarr store ``path`` block by block, resumably (module notes)."""
-    import dask
+def write_zarr_map(prob, path, *, overwrite: bool, resume: bool):
+    """Write ``prob`` (a DataArray, or a Dataset of (y, x) maps) to the Zarr store ``path``
+    block by block, resumably (module notes)."""
 
-    prob, data, zchunks, fingerprint = _prepared(prob)
+    maps, fingerprint = _prepared(prob)
     site = _Site(path)
     if site.exists(site.final):
         manifest = read_manifest(path)
@@ -263,21 +285,32 @@ def write_zarr_map(prob: xr.DataArray, path, *, overwrite: bool, resume: bool):
                 replaceable_store("map")(Path(path))
     if not site.url:
         clean_stale(path)
-    _prepare(prob, data, zchunks, site, fingerprint, resume)
-    name = str(prob.name)
+    with output_errors(site.partial, path):
+        return _write_blocks(prob, maps, site, path, fingerprint, resume)
+
+
+def _write_blocks(prob, maps, site: _Site, path, fingerprint: str, resume: bool):
+    import dask
+
+    _prepare(prob, maps, site, fingerprint, resume)
     done = site.done()
-    blocks = data.to_delayed()
-    starts = [np.concatenate([[0], np.cumsum(c)]) for c in data.chunks]
     marker_root = site.partial_url if site.url else site.partial
     tasks = []
-    for idx in np.ndindex(*data.numblocks):
-        if _marker(idx) in done:
-            continue
-        region = tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, idx))
-        marker = f"{marker_root}/blocks/{_marker(idx)}"
-        tasks.append(
-            dask.delayed(_write_block, pure=False)(blocks[idx], site.store, name, region, marker)
-        )
+    for name, _, data, _ in maps:
+        blocks = data.to_delayed()
+        starts = [np.concatenate([[0], np.cumsum(c)]) for c in data.chunks]
+        for idx in np.ndindex(*data.numblocks):
+            # one map: a marker per block; several: per variable and block
+            key = _marker(idx) if len(maps) == 1 else f"{name}.{_marker(idx)}"
+            if key in done:
+                continue
+            region = tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, idx))
+            marker = f"{marker_root}/blocks/{key}"
+            tasks.append(
+                dask.delayed(_write_block, pure=False)(
+                    blocks[idx], site.store, name, region, marker
+                )
+            )
     with writing(path):
         dask.compute(*tasks)
     _finish(site, fingerprint)

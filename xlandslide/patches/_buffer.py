@@ -18,7 +18,8 @@ def near(mask: xr.DataArray, distance: float, *, chunk: int = 1024) -> xr.DataAr
     from ..grid import pixel_size
 
     px = pixel_size(mask)
-    depth = math.ceil(distance / px)
+    # no two pixels lie farther apart than the diagonal: a larger distance needs no more
+    depth = min(math.ceil(distance / px), math.ceil(math.hypot(*mask.shape)))
     data = mask.data if mask.chunks is not None else mask.chunk(chunk).data
     out = apply_stencil(
         _near_block,

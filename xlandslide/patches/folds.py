@@ -9,6 +9,8 @@ pixel its fold lazily.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import xarray as xr
 
@@ -97,11 +99,15 @@ def spatial_folds(
     crs = _crs_wkt(label)
     common = {"grid": grid, "buffer": buffer, "seed": seed, "crs": crs}
     if buffer and float(buffer) > 0:
-        from ..grid import pixel_size
-
-        pixel_size(label)  # a buffer needs a metric grid: say so now, not at training
+        _check_buffer(label, float(buffer))
+    if block_size is not None and method != "blocks":
+        raise ConfigError(
+            f"block_size applies to the 'blocks' folds only, not {method!r}: drop it, or "
+            "use method='blocks'"
+        )
     if method in ("kmeans", "blocks", "random"):
         k = _fold_count(k)
+        _check_fold_count(label, k)
     if method == "kmeans":
         rule = _kmeans_rule(label, grid, k, seed, int(sample))
     elif method == "blocks":
@@ -119,6 +125,15 @@ def spatial_folds(
         raise PatchError(
             f"folds {empty} of the {k} {method} folds hold no labelled pixel; use fewer "
             "folds (k), larger blocks, or polygons that cover labelled pixels"
+        )
+    stable = [n - s for n, s in zip(counts["labelled"], counts["landslide"])]
+    unscored = [f for f in range(k) if not counts["landslide"][f] or not stable[f]]
+    if unscored:
+        shown = ", ".join(str(f) for f in unscored[:5]) + (" ..." if len(unscored) > 5 else "")
+        raise PatchError(
+            f"{len(unscored)} of the {k} {method} folds ({shown}) hold no landslide or no "
+            "stable pixel, so they cannot be scored; use fewer folds (k), larger blocks, or "
+            "polygons that each cover both"
         )
     return SpatialFolds(method=method, k=k, rule=rule, counts=counts, **common)
 
@@ -165,6 +180,37 @@ def _fold_count(k) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise ConfigError(f"k must be an integer >= 2 (the number of folds), got {k!r}")
     return int(k)
+
+
+def _check_buffer(label, buffer: float) -> None:
+    """A buffer needs a metric grid (said now, not at training), and one as wide as the
+    region leaves no training pixel: refused before any work."""
+    from ..grid import pixel_size
+
+    px = pixel_size(label)
+    across = px * math.hypot(label.sizes["y"], label.sizes["x"])
+    if not math.isfinite(buffer) or buffer >= across:
+        raise ConfigError(
+            f"a buffer of {buffer:g} m excludes every training pixel: the region is "
+            f"{across:.0f} m across; use a buffer well below that (a few times the pixel "
+            f"size, {px:g} m, or the landslides' size)"
+        )
+
+
+def _check_fold_count(label, k: int) -> None:
+    """Each fold is scored on its landslide and stable pixels: ``k`` at most the number of
+    either (one pass over the label, before any fold is made)."""
+    import dask
+
+    lab = label.data
+    landslide, stable = dask.compute((lab == 1).sum(), (lab == 0).sum())
+    fewest = int(min(landslide, stable))
+    if k > fewest:
+        raise PatchError(
+            f"k = {k} folds need a landslide and a stable pixel each, but the region has "
+            f"{int(landslide)} landslide and {int(stable)} stable pixels; use at most "
+            f"{fewest} folds (5 or 10 is usual)"
+        )
 
 
 def _crs_wkt(label) -> str | None:
@@ -252,6 +298,12 @@ def _blocks_rule(label, k: int, seed: int, block_size) -> dict:
 
     if block_size is None:
         raise ConfigError("the 'blocks' folds need block_size=... (metres, e.g. 1000)")
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, float, np.number)):
+        raise ConfigError(f"block_size is a side in metres, got {block_size!r}")
+    if not math.isfinite(block_size) or block_size <= 0:
+        raise ConfigError(
+            f"block_size must be a positive side in metres (e.g. 1000), got {block_size!r}"
+        )
     px = pixel_size(label)
     side = max(1, round(float(block_size) / px))
     ny, nx = label.sizes["y"], label.sizes["x"]

@@ -141,9 +141,13 @@ class JsonRecord:
         import os
 
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)  # missing parents are created
+        from ..io.atomic import output_errors
+
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict()))
-        os.replace(tmp, path)
+        with output_errors(tmp, path):
+            tmp.write_text(json.dumps(self.to_dict()))
+            os.replace(tmp, path)
         return path
 
     @classmethod

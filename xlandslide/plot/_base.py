@@ -96,11 +96,24 @@ def reduction_factor(size: int, max_pixels: int) -> int:
     return max(1, math.ceil(math.sqrt(size / max(int(max_pixels), 1))))
 
 
-def save_figure(fig, path, *, dpi: int = 150) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix, parents created); returns the path."""
+def save_figure(fig, path, *, dpi: int = 150, overwrite: bool = True) -> Path:
+    """Write ``fig`` to ``path`` (format from the suffix, parents created); returns the path.
+
+    The file is written atomically (:func:`xlandslide.io.atomic.atomic_output`); a PNG
+    carries the ``Software`` text ``xlandslide VERSION``, and an existing PNG is replaced
+    only if it carries it too (:class:`~xlandslide.errors.ForeignOutputError` otherwise);
+    ``overwrite=False`` refuses any existing file.
+    """
+    from .. import __version__
+    from ..io.atomic import SOFTWARE, atomic_output, replaceable_figure
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    png = fmt == "png"
+    metadata = {"Software": f"{SOFTWARE} {__version__}"} if png else None
+    check = replaceable_figure if png else None
+    with atomic_output(path, overwrite=overwrite, replaceable=check) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt, metadata=metadata)
     return path
 
 

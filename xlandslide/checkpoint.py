@@ -195,10 +195,16 @@ def _check_shapes(spec: ModelSpec, state, path) -> None:
             "again with xlandslide.save_model, or retrain"
         )
     with torch.device("meta"):
-        want = {k: tuple(v.shape) for k, v in spec.build_module().state_dict().items()}
+        module = spec.build_module()
+        want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     got = {
         str(k): tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in state.items()
     }
+    # buffers whose size is the data's (a learner's payload): 1-D uint8 of any length
+    for key in getattr(module, "VARIABLE_BUFFERS", ()):
+        value = state.get(key)
+        if isinstance(value, torch.Tensor) and value.dim() == 1 and value.dtype == torch.uint8:
+            want[key] = got[key]
     if want == got:
         return
     missing = sorted(set(want) - set(got))

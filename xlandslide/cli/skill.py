@@ -360,7 +360,7 @@ IMPORTANCE_HEADERS = ("feature,weight,", "name,kind,importance,")
 def importance(args) -> int:
     from ..checkpoint import load_model
     from ..errors import ConfigError
-    from ..evaluate.importance import llr_weights, permutation_importance
+    from ..evaluate.importance import llr_weights, model_tables, permutation_importance
     from ..io import open_region
     from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replaceable_table
     from ..plot import plot_importance, save_figure
@@ -399,7 +399,15 @@ def importance(args) -> int:
         table.to_csv(tmp, index=False)
     save_figure(plot_importance(table, title=title), figure, overwrite=args.overwrite)
     print(table.round(4).to_string(index=False))
-    print(f"wrote {out}, {figure}")
+    written = [out, figure]
+    for kind, frame in model_tables(model).items():
+        path = out.with_name(f"{out.stem}.{kind}.csv")
+        check_output(path, inputs)
+        own = replaceable_table(",".join(map(str, frame.columns)))
+        with atomic_output(path, overwrite=args.overwrite, replaceable=own) as tmp:
+            frame.to_csv(tmp, index=False)
+        written.append(path)
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 

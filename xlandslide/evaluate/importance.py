@@ -226,4 +226,45 @@ def uncertainty_map(region: xr.Dataset, models) -> xr.Dataset:
     return out
 
 
-__all__ = ["TILE", "llr_weights", "permutation_importance", "shuffled", "uncertainty_map"]
+def model_tables(model) -> dict:
+    """The tables the field reads for the learners of :mod:`xlandslide.learners`.
+
+    Returns ``{kind: DataFrame}``: ``"classes"`` for weights of evidence and frequency ratio
+    (per layer and class: count, area share, landslides, W+, W-, contrast and its standard
+    deviation, studentised contrast, FR), ``"gain"`` for the boosted trees (LightGBM's gain
+    importance per column), ``"effects"`` for the GAM (every continuous layer's partial
+    effect on the logit on a grid of 100 values, centred on the training pixels); ``{}``
+    for the networks and the LLR (see :func:`llr_weights`).
+    """
+    import pandas as pd
+
+    learner = getattr(getattr(model, "module", None), "fitted", None)
+    if learner is None:
+        return {}
+    out = {}
+    if hasattr(learner, "tables"):
+        out["classes"] = learner.tables()
+    if hasattr(learner, "booster_"):
+        gain = learner.importance("gain")
+        out["gain"] = (
+            gain.rename_axis("feature")
+            .reset_index()
+            .sort_values("gain", ascending=False, ignore_index=True)
+        )
+    if hasattr(learner, "partial_effects"):
+        rows = [
+            pd.DataFrame({"layer": name, "x": x, "effect": effect})
+            for name, (x, effect) in learner.partial_effects(100).items()
+        ]
+        out["effects"] = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return out
+
+
+__all__ = [
+    "TILE",
+    "llr_weights",
+    "model_tables",
+    "permutation_importance",
+    "shuffled",
+    "uncertainty_map",
+]

@@ -57,6 +57,9 @@ class LearnerModule(LandslideNet):
         The learner's options (:func:`xlandslide.learners.build_learner`).
     """
 
+    #: Buffers whose length is the fitted learner's (the checkpoint's shape check allows it).
+    VARIABLE_BUFFERS = ("payload", "payload_sha256")
+
     def __init__(
         self,
         learner: str,

@@ -69,7 +69,7 @@ def test_a_tampered_payload_is_refused(region, tmp_path):
     payload[10] = (int(payload[10]) + 1) % 256
     obj["state_dict"]["payload"] = payload
     torch.save(obj, path)
-    with pytest.raises(CheckpointError, match="SHA-256|payload"):
+    with pytest.raises(CheckpointError, match=r"SHA-256|payload"):
         xl.load_model(path)
 
 

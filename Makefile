@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.xlandslide-installed
 OUT ?= demo-output
 
-.PHONY: install test test-all demo bench bench-skill bench-veneto lint format clean
+.PHONY: install test test-all doctest docs demo bench bench-skill bench-veneto lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -n 2 -q -m ""
+
+# The examples in the package's docstrings (the modules whose examples run on a small
+# synthetic region; see CONTRIBUTING.md).
+doctest: $(STAMP)
+	$(PY) -m pytest -p no:xdist -q --doctest-modules xlandslide
+
+# The docs site (docs/): warnings are errors; -E reads every page again so that none is
+# hidden by a cached build.  Output: docs/_build/html/index.html
+docs: $(STAMP)
+	$(PY) -m sphinx -b html -E -W --keep-going -q docs docs/_build/html
 
 demo: $(STAMP)
 	$(VENV)/bin/xlandslide demo --out $(OUT)
@@ -54,3 +64,4 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(OUT) skill-output .pytest_cache asv_bench/results asv_bench/html
+	rm -rf docs/_build docs/generated docs/_generated

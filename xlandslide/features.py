@@ -109,8 +109,15 @@ def uphill_offsets(dem: xr.DataArray, distances=(30, 100, 300), *, halo: int = H
 
     Examples
     --------
-    >>> offs = xlandslide.uphill_offsets(region["dem"], (30, 100, 300))  # doctest: +SKIP
-    >>> offs["dy"].sel(distance=100.0)  # doctest: +SKIP
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)  # 10 m pixels
+    >>> offs = xlandslide.uphill_offsets(region["dem"], (30, 100))
+    >>> offs["dy"].dims, offs["dy"].dtype.name, offs.attrs["radius_pixels"]
+    (('distance', 'y', 'x'), 'int8', [3, 10])
+    >>> r = offs.attrs["radius_pixels"][1]  # every offset lies on its ring
+    >>> d = (offs["dy"].sel(distance=100.0) ** 2 + offs["dx"].sel(distance=100.0) ** 2) ** 0.5
+    >>> bool(((d.round() == r) | (d == 0)).all())
+    True
     """
     from .kernels.uphill import offsets_block
 

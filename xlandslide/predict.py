@@ -313,10 +313,22 @@ def predict(
 
     Examples
     --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> model = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> prob = region.landslide.predict(model)  # lazy
+    >>> prob.dims, prob.dtype.name, prob.attrs["units"]
+    (('y', 'x'), 'float32', '1')
+    >>> 0 <= float(prob.min()) < float(prob.max()) <= 1  # NaN outside the region
+    True
+
+    A stored region and checkpoint work the same way, and :func:`xlandslide.write_map`
+    streams the map block by block:
+
     >>> model = xlandslide.load_model("demo-output/models/lacnn.pt")  # doctest: +SKIP
     >>> region = xlandslide.open_region("demo-output/region.zarr")  # doctest: +SKIP
-    >>> prob = region.landslide.predict(model)  # lazy  # doctest: +SKIP
-    >>> xlandslide.write_map(prob, "susceptibility.zarr")  # streams  # doctest: +SKIP
+    >>> xlandslide.write_map(region.landslide.predict(model), "map.zarr")  # doctest: +SKIP
     """
     import dask
     import dask.array as da

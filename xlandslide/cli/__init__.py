@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import sys
 
 from . import demo, model, region, skill
@@ -47,16 +48,43 @@ from . import demo, model, region, skill
 COMMAND_MODULES = (demo, region, model, skill)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` that keeps descriptions as written and states every real default.
+
+    An option whose default is ``None`` or ``False`` (a flag, or "decided later", which its
+    help says in words) shows no ``(default: None)``; a list default reads as it is typed
+    (``30 100 300``).
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or "%(default)" in text
+            or "(default:" in text
+        ):
+            return text
+        if isinstance(default, (list, tuple)):
+            default = " ".join(str(v) for v in default)
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
+
 def _parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     p = argparse.ArgumentParser(
         prog="xlandslide",
         description="Landslide susceptibility mapping with locally aligned CNNs (LACNN).",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"xlandslide {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    sub = p.add_subparsers(dest="command", required=True)
+    # every sub-parser gets the same formatter (``register`` functions call add_parser)
+    parser_class = functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=parser_class)
     for module in COMMAND_MODULES:
         module.register(sub)
     return p

@@ -71,9 +71,11 @@ def add_training_options(p) -> None:
         "early stopping; the LLR fitted exactly), Table 1 of the paper, or those for point "
         "inventories",
     )
-    p.add_argument("--epochs", type=int, default=None, help="epochs (preset's)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="patches per step (preset's)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="patches per step (default: the preset's)"
+    )
     p.add_argument(
         "--max-batches-per-epoch",
         type=int,
@@ -86,10 +88,13 @@ def add_training_options(p) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="stop after N epochs without a better validation loss (preset's)",
+        help="stop after N epochs without a better validation loss (default: the preset's)",
     )
     p.add_argument(
-        "--base-width", type=int, default=None, help="U-Net channels of the first level (16)"
+        "--base-width",
+        type=int,
+        default=None,
+        help="U-Net channels of the first level (default: 16)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of weights, patch order and split")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if any)")

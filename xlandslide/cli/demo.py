@@ -5,9 +5,11 @@ from __future__ import annotations
 
 def register(sub) -> None:
     d = sub.add_parser("demo", help="run the whole pipeline on a built-in synthetic region")
-    d.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
-    d.add_argument("--size", type=int, default=None, help="region side in pixels (1024)")
-    d.add_argument("--seed", type=int, default=None, help="random seed (0)")
+    d.add_argument("--out", default="demo-output", help="output folder")
+    d.add_argument(
+        "--size", type=int, default=None, help="region side, pixels (default: 1024; --quick: 192)"
+    )
+    d.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     d.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
     d.set_defaults(func=demo)
 

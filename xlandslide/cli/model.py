@@ -24,8 +24,12 @@ def register(sub) -> None:
         "features read uphill, unless --aligned or --llr is given; offsets missing from the "
         "store are computed for the run.",
     )
-    t.add_argument("store")
-    t.add_argument("--model", default="lacnn", help="naive, llr, nn, lann, cnn or lacnn")
+    t.add_argument("store", help="the region store (.zarr)")
+    t.add_argument(
+        "--model",
+        default="lacnn",
+        help="model name: naive, llr, nn, lann, cnn, lacnn, or another of xlandslide.models.MODELS",
+    )
     t.add_argument("--out", required=True, help="checkpoint path (.pt)")
     add_training_options(t)
     t.add_argument(
@@ -35,8 +39,13 @@ def register(sub) -> None:
         help="patch core, pixels (default: the paper's 500, or the largest core leaving at "
         "least 3 patches in each split of a small region)",
     )
-    t.add_argument("--halo", type=int, default=None, help=f"patch halo, pixels ({HALO})")
-    t.add_argument("--aligned", nargs="+", default=None, help="aligned feature names")
+    t.add_argument("--halo", type=int, default=None, help=f"patch halo, pixels (default: {HALO})")
+    t.add_argument(
+        "--aligned",
+        nargs="+",
+        default=None,
+        help="aligned feature names (default: chosen by an LLR)",
+    )
     t.add_argument(
         "--llr",
         default=None,
@@ -76,8 +85,8 @@ def register(sub) -> None:
     t.set_defaults(func=train)
 
     r = sub.add_parser("predict", help="write a susceptibility map")
-    r.add_argument("store")
-    r.add_argument("model")
+    r.add_argument("store", help="the region store (.zarr)")
+    r.add_argument("model", help="a checkpoint written by `train` (.pt)")
     r.add_argument("--out", required=True, help="output .zarr or .tif")
     r.add_argument("--overwrite", action="store_true", help="replace a map xlandslide wrote")
     r.add_argument(
@@ -86,10 +95,22 @@ def register(sub) -> None:
         help="continue a map (.zarr or .tif) whose write was killed: only the missing blocks "
         "are computed",
     )
-    r.add_argument("--device", default=None)
-    r.add_argument("--core", type=int, default=None, help="prediction core (CNN, LACNN)")
-    r.add_argument("--block-size", type=int, default=None, help="block side, pixels (1024)")
-    r.add_argument("--batch-size", type=int, default=None, help="tiles per forward call")
+    r.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if any)")
+    r.add_argument(
+        "--core",
+        type=int,
+        default=None,
+        help="prediction tile core, pixels (CNN, LACNN; default: the training core)",
+    )
+    r.add_argument(
+        "--block-size", type=int, default=None, help="block side, pixels (default: 1024)"
+    )
+    r.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="tiles per forward call (default: 4 on CPU, sized to GPU memory on CUDA)",
+    )
     r.set_defaults(func=predict)
 
 

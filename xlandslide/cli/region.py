@@ -14,32 +14,51 @@ def register(sub) -> None:
         "layers, the code mappings, the labels); see examples/ecuador.toml.",
     )
     i.add_argument("config", help="the TOML configuration file")
-    i.add_argument("--out", default=None, help="the region store (default: the file's out)")
-    i.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    i.add_argument("--out", default=None, help="the region store (default: the TOML file's out)")
+    i.add_argument(
+        "--overwrite", action="store_true", help="replace a region store xlandslide wrote"
+    )
     i.add_argument("--quiet", action="store_true", help="no progress bars")
     i.set_defaults(func=ingest)
 
     s = sub.add_parser("synthetic", help="write a synthetic region store")
-    s.add_argument("store")
-    s.add_argument("--shape", type=int, nargs=2, default=(1024, 1024), metavar=("NY", "NX"))
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--pixel-size", type=float, default=10.0, help="metres (10)")
+    s.add_argument("store", help="the region store to write (.zarr)")
+    s.add_argument(
+        "--shape",
+        type=int,
+        nargs=2,
+        default=(1024, 1024),
+        metavar=("NY", "NX"),
+        help="rows and columns, pixels",
+    )
+    s.add_argument("--seed", type=int, default=0, help="seed of the terrain, geology and labels")
+    s.add_argument("--pixel-size", type=float, default=10.0, help="pixel side, metres")
     s.add_argument(
         "--distances",
         type=float,
         nargs="*",
         default=(30, 100, 300),
-        help="looking distances of the uphill offsets, metres (none: no offsets)",
+        help="looking distances of the uphill offsets, metres (none given: no offsets)",
     )
-    s.add_argument("--overwrite", action="store_true")
+    s.add_argument(
+        "--overwrite", action="store_true", help="replace a region store xlandslide wrote"
+    )
     s.set_defaults(func=synthetic)
 
     o = sub.add_parser("offsets", help="add uphill offsets to a region store (a new store)")
-    o.add_argument("store")
-    o.add_argument("--out", required=True, help="the new region store")
-    o.add_argument("--distances", type=float, nargs="+", default=(30, 100, 300))
-    o.add_argument("--halo", type=int, default=64, help="largest ring radius, pixels (64)")
-    o.add_argument("--overwrite", action="store_true")
+    o.add_argument("store", help="the input region store (never modified)")
+    o.add_argument("--out", required=True, help="the new region store (.zarr)")
+    o.add_argument(
+        "--distances",
+        type=float,
+        nargs="+",
+        default=(30, 100, 300),
+        help="looking distances, metres",
+    )
+    o.add_argument("--halo", type=int, default=64, help="largest ring radius allowed, pixels")
+    o.add_argument(
+        "--overwrite", action="store_true", help="replace a region store xlandslide wrote"
+    )
     o.set_defaults(func=offsets)
 
 

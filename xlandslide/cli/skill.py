@@ -15,7 +15,7 @@ FOLD_CHOICES = ("kmeans", "blocks", "random")
 
 def register(sub) -> None:
     e = sub.add_parser("evaluate", help="NLL and ROC AUC of a map against the labels")
-    e.add_argument("store")
+    e.add_argument("store", help="the region store whose labels score the map")
     e.add_argument("map", help="a susceptibility map written by `predict` (.zarr or .tif)")
     e.add_argument("--split", default=None, help="a patch split JSON; evaluate its test cores")
     e.add_argument(
@@ -26,22 +26,35 @@ def register(sub) -> None:
     e.set_defaults(func=evaluate)
 
     c = sub.add_parser("cv", help="spatial cross-validation of models on a region store")
-    c.add_argument("store")
-    c.add_argument("--models", nargs="+", default=["llr"], help="e.g. llr lann lacnn")
+    c.add_argument("store", help="the region store (.zarr)")
+    c.add_argument("--models", nargs="+", default=["llr"], help="model names, e.g. llr lann lacnn")
     c.add_argument("--out", required=True, help="folder: cv_table.csv, cv_summary.csv, folds")
     c.add_argument(
         "--folds",
         default="kmeans",
         help="kmeans, blocks or random, or a folds JSON written by an earlier run",
     )
-    c.add_argument("--k", type=int, default=5, help="number of folds (5)")
-    c.add_argument("--buffer", type=float, default=0.0, help="metres excluded around tests")
-    c.add_argument("--block-size", type=float, default=None, help="blocks: side in metres")
+    c.add_argument("--k", type=int, default=5, help="number of folds")
+    c.add_argument(
+        "--buffer",
+        type=float,
+        default=0.0,
+        help="metres around each test fold excluded from training",
+    )
+    c.add_argument(
+        "--block-size",
+        type=float,
+        default=None,
+        help="--folds blocks: block side, metres (required there)",
+    )
     c.add_argument("--compare-random", action="store_true", help="also random folds, beside")
     add_training_options(c)
-    c.add_argument("--core", type=int, default=None, help="patch core, pixels (64)")
+    c.add_argument("--core", type=int, default=None, help="patch core, pixels (default: 64)")
     c.add_argument(
-        "--halo", type=int, default=None, help="patch halo, pixels (the largest ring, >= 16)"
+        "--halo",
+        type=int,
+        default=None,
+        help="patch halo, pixels (default: the largest ring radius, at least 16)",
     )
     c.add_argument(
         "--no-chain",
@@ -49,7 +62,13 @@ def register(sub) -> None:
         help="train the aligned models from scratch instead of from their base's fold model "
         "(the LACNN from the CNN, the LANN from the NN): the ablation",
     )
-    c.add_argument("--seeds", type=int, nargs="+", default=None, help="seed ensemble")
+    c.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds of an ensemble per fold (default: --seed alone; points preset: 3 seeds)",
+    )
     c.add_argument(
         "--accept-margin",
         type=float,
@@ -58,57 +77,73 @@ def register(sub) -> None:
         help="a network replaces its warm start (the fold's LLR) only when it beats it on the "
         "validation pixels by more than Z standard errors (points preset: 2)",
     )
-    c.add_argument("--overwrite", action="store_true")
+    c.add_argument("--overwrite", action="store_true", help="replace tables xlandslide wrote")
     c.set_defaults(func=cv)
 
     z = sub.add_parser("zone", help="susceptibility classes of a map (a classed GeoTIFF)")
     z.add_argument("map", help="a susceptibility map (.zarr or .tif)")
     z.add_argument("--out", required=True, help="the classed GeoTIFF (.tif)")
     z.add_argument(
-        "--method", default="quantile", choices=("quantile", "natural_breaks", "equal_interval")
+        "--method",
+        default="quantile",
+        choices=("quantile", "natural_breaks", "equal_interval"),
+        help="how the class breaks are chosen (ignored with --breaks)",
     )
-    z.add_argument("--classes", type=int, default=None, help="number of classes (5)")
-    z.add_argument("--breaks", type=float, nargs="+", default=None, help="inner thresholds")
+    z.add_argument("--classes", type=int, default=None, help="number of classes (default: 5)")
+    z.add_argument(
+        "--breaks",
+        type=float,
+        nargs="+",
+        default=None,
+        help="inner thresholds, probabilities in [0, 1], increasing",
+    )
     z.add_argument("--store", default=None, help="a region store: adds the zoning table")
-    z.add_argument("--table", default=None, help="zoning table CSV (default OUT.csv)")
+    z.add_argument("--table", default=None, help="zoning table CSV (default: OUT with .csv)")
     z.add_argument(
         "--foreign",
         action="store_true",
         help="read a map xlandslide did not write (its completeness cannot be checked)",
     )
-    z.add_argument("--overwrite", action="store_true")
+    z.add_argument("--overwrite", action="store_true", help="replace outputs xlandslide wrote")
     z.set_defaults(func=zone)
 
     r = sub.add_parser("report", help="the paper's Table 2 and Figures 4-6, all six models")
-    r.add_argument("store")
+    r.add_argument("store", help="the region store (.zarr)")
     r.add_argument("--out", required=True, help="folder: models, maps, table2.csv, figures")
-    r.add_argument("--models", nargs="+", default=None, help="default all six")
+    r.add_argument(
+        "--models", nargs="+", default=None, help="model names (default: all six of the paper)"
+    )
     r.add_argument(
         "--core",
         type=int,
         default=None,
         help="patch core, pixels (default: 500, or the largest leaving 3 patches per split)",
     )
-    r.add_argument("--halo", type=int, default=None, help="patch halo, pixels (64)")
+    r.add_argument("--halo", type=int, default=None, help="patch halo, pixels (default: 64)")
     add_training_options(r)
     r.add_argument("--split", default=None, help="a patch split JSON to reuse")
     r.set_defaults(func=report)
 
     i = sub.add_parser("importance", help="LLR weights, or permutation importance of a model")
-    i.add_argument("store")
+    i.add_argument("store", help="the region store (.zarr)")
     i.add_argument("model", help="a checkpoint (.pt)")
     i.add_argument("--out", required=True, help="the importance table (.csv); a bar plot .png")
     i.add_argument(
         "--overwrite", action="store_true", help="replace a table and plot xlandslide wrote"
     )
     i.add_argument("--split", default=None, help="a patch split JSON: score its test cores")
-    i.add_argument("--repeats", type=int, default=3)
-    i.add_argument("--metric", default="auc", choices=("auc", "nll", "pr_auc", "brier"))
-    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--repeats", type=int, default=3, help="shuffles per feature")
+    i.add_argument(
+        "--metric",
+        default="auc",
+        choices=("auc", "nll", "pr_auc", "brier"),
+        help="the skill whose loss under shuffling is the importance",
+    )
+    i.add_argument("--seed", type=int, default=0, help="seed of the shuffles")
     i.set_defaults(func=importance)
 
     u = sub.add_parser("uncertainty", help="mean and sd of several models' maps (.zarr)")
-    u.add_argument("store")
+    u.add_argument("store", help="the region store (.zarr)")
     u.add_argument("models", nargs="+", help="two or more checkpoints (.pt)")
     u.add_argument(
         "--out",

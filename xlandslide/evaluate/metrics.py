@@ -199,6 +199,12 @@ def naive_ratio(label, mask=None) -> float:
 
     Computes two counts (lazily, chunk by chunk for a large map);
     :func:`xlandslide.region.positive_ratio`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> naive_ratio(np.array([[1, 0, 0, -1]]))  # -1: unknown, not counted
+    0.3333333333333333
     """
     from ..region import positive_ratio
 
@@ -214,6 +220,15 @@ def naive_nll(ratio: float, label, mask=None, *, eps: float = EPS) -> float:
     the positive fraction of the evaluated pixels (:func:`naive_ratio`).  Equal to
     ``nll(full_like(label, ratio), label, mask)``; with ``ratio = p`` it is the entropy of
     the labels, the NLL of the paper's Naive model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> label = np.array([[1, 0, 0, 0]])
+    >>> round(naive_nll(0.25, label), 6)  # the entropy of the labels
+    0.562335
+    >>> round(naive_nll(0.25, label), 6) == round(nll(np.full((1, 4), 0.25), label), 6)
+    True
     """
     p = naive_ratio(label, mask)
     return _naive_nll(p, ratio, eps)
@@ -234,6 +249,12 @@ def roc_auc(
     notes, whose bound is ``sum_b pos_b neg_b / (2 P N)`` over bins with distinct values.
     Raises :class:`~xlandslide.errors.EvaluationError` (a ValueError) when the evaluated
     pixels hold only one class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> roc_auc(np.array([[0.9, 0.6, 0.4, 0.2]]), np.array([[1, 0, 1, 0]]))
+    (0.75, 0.0)
     """
     return _auc(stats(prob, label, mask, exact_limit=exact_limit, bins=bins))
 
@@ -316,6 +337,13 @@ def evaluate(
     loaded unless it has at most ``exact_limit`` pixels.  A second compute gathers the
     evaluated pixels when a large map holds at most ``exact_limit`` of them, for the exact
     AUC.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = evaluate(np.array([[0.9, 0.6, 0.4, 0.2]]), np.array([[1, 0, 1, -1]]))
+    >>> m["n_pixels"], m["n_positive"], m["auc"], round(m["brier"], 4)
+    (3, 2, 0.5, 0.2433)
     """
     st = stats(prob, label, mask, eps=eps, exact_limit=exact_limit, bins=bins)
     out = {

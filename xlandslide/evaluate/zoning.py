@@ -330,8 +330,16 @@ def zoning(
 
     Examples
     --------
-    >>> zones = xlandslide.zoning(prob, "quantile", 5)  # doctest: +SKIP
-    >>> xlandslide.zoning_table(zones, region["label"])  # doctest: +SKIP
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> dem = region["dem"]
+    >>> prob = (dem - dem.min()) / (dem.max() - dem.min())  # any map of probabilities
+    >>> zones = xlandslide.zoning(prob, "quantile", 5)
+    >>> zones.dtype.name, zones.attrs["class_names"]
+    ('uint8', ['very low', 'low', 'moderate', 'high', 'very high'])
+    >>> table = xlandslide.zoning_table(zones, region["label"])
+    >>> len(table), round(float(table["area_pct"].sum()))
+    (5, 100)
     """
     import dask.array as da
 

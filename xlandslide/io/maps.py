@@ -126,8 +126,17 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
 
     Examples
     --------
-    >>> prob = region.landslide.predict(model)  # lazy  # doctest: +SKIP
-    >>> xlandslide.write_map(prob, "susceptibility.zarr", resume=True)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> model = xlandslide.fit(region, "naive", patches=patches)
+    >>> prob = region.landslide.predict(model)  # lazy
+    >>> out = Path(tempfile.mkdtemp()) / "susceptibility.zarr"
+    >>> path = xlandslide.write_map(prob, out, resume=True)  # block by block
+    >>> xlandslide.open_map(out).shape
+    (96, 96)
     """
     _check_map(prob)
     url = is_url(path)

@@ -276,6 +276,18 @@ def write_region(ds: xr.Dataset, store, *, overwrite: bool = False, chunks=None)
     manifest).  Every chunk is written (also those equal to the fill value), zstd-compressed
     (level 3) with a checksum, and the manifest last (:mod:`xlandslide.io.integrity`).
     Attrs, normalisation and the CRS (``spatial_ref``) round-trip exactly.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(64, 64), seed=0)
+    >>> store = Path(tempfile.mkdtemp()) / "region.zarr"
+    >>> path = xlandslide.write_region(region, store)
+    >>> back = xlandslide.open_region(store)  # the manifest checked
+    >>> bool((back["label"] == region["label"]).all()), back.rio.crs == region.rio.crs
+    (True, True)
     """
     validate_region(ds)
     if is_url(store):

@@ -89,8 +89,14 @@ def spatial_folds(
 
     Examples
     --------
-    >>> folds = xlandslide.spatial_folds(region, "kmeans", k=5)  # doctest: +SKIP
-    >>> test = folds.test_mask(0, region)  # lazy bool (y, x)  # doctest: +SKIP
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> folds = xlandslide.spatial_folds(region, "kmeans", k=3)
+    >>> folds.k, len(folds.counts["labelled"])
+    (3, 3)
+    >>> test = folds.test_mask(0, region)  # lazy bool (y, x)
+    >>> test.dims, int(test.sum()) == folds.counts["labelled"][0]
+    (('y', 'x'), True)
     """
     if method not in FOLD_METHODS:
         raise ConfigError(f"unknown fold method {method!r}; use one of {FOLD_METHODS}")

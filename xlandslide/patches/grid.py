@@ -293,6 +293,16 @@ def make_patches(
     Only ``label`` is read, once, as one dask reduction (the maximum label of every core
     block, 1 byte per pixel, chunk by chunk): a maximum of -1 drops the patch (no known
     pixel), 1 marks it positive.  A region opened without dask is chunked for this pass.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> len(patches.origins), patches.split.count("train")  # 3 x 3 cores of 32 pixels
+    (9, 7)
+    >>> patches.core_mask("test", like=region).dims
+    ('y', 'x')
     """
     if not isinstance(geometry, PatchGeometry):
         raise ConfigError(

@@ -101,7 +101,7 @@ def fit_ensemble(region, model: str, *, seeds: Sequence[int] = (0, 1, 2), config
         raise ConfigError("seeds must name at least one seed, e.g. (0, 1, 2)")
     if model == "naive" or str(model).lower() == "naive":
         return fit(region, model, **kwargs)
-    config = config if config is not None else TrainConfig.paper(model)
+    config = config if config is not None else TrainConfig.default(model)
     members = [fit(region, model, config=config.replace(seed=s), **kwargs) for s in seeds]
     return members[0] if len(members) == 1 else EnsembleModel(members)
 

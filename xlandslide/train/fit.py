@@ -98,7 +98,9 @@ def fit(
         Aligned models only: looking distances in metres (default: every distance whose
         offsets the region holds).  Their ring radii must fit in ``patches.geometry.halo``.
     config : TrainConfig, optional
-        Default ``TrainConfig.paper(model)`` (Table 1); unused by ``"naive"``.
+        Default ``TrainConfig.default(model)`` (the LLR fitted exactly by L-BFGS; the
+        networks with AdamW, warm-up and cosine decay, gradient clipping, early stopping);
+        Table 1 of the paper is ``TrainConfig.paper(model)``.  Unused by ``"naive"``.
     model_config : mapping, optional
         Model options (``base_width``, ``depth``, ``batch_norm``, ``hidden``,
         ``validity_channel``; see :func:`xlandslide.models.build_model`).

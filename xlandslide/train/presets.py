@@ -5,7 +5,7 @@ Table 1's learning rates.  A point inventory (a few hundred presence / absence p
 other pixel unknown) gives each patch a handful of labelled pixels: the paper's settings
 then fit the noise of a few points.  :func:`point_inventory` gives the settings measured
 on such data (the Ecuador example: 350 points on a 383 x 415 grid of 10 m, k-means spatial
-folds; see README "Honest skill"): small patches, small and regularised networks, more
+folds; see the user guide, "Honest skill"): small patches, small and regularised networks, more
 epochs with early stopping on spatially separate validation pixels, a seed ensemble, and a
 network that replaces its warm start (the LLR) only when it beats it on the validation
 points by more than noise.

@@ -6,7 +6,8 @@ LLR; its best epoch is the one with the lowest validation loss.  With few valida
 the start's by chance alone, and the deep part it brings loses on held-out space (the Ecuador
 example's first spatial fold: 0.054 AUC below the LLR; the user guide, "Honest skill").
 :func:`paired_gain` scores the start and the best weights on the *same* validation pixels
-and returns the mean per-pixel loss gain with its standard error; the loop keeps the trained weights only when the gain exceeds ``TrainConfig.accept_margin`` standard errors.
+and returns the mean per-pixel loss gain with its standard error; the loop keeps the trained
+weights only when the gain exceeds ``TrainConfig.accept_margin`` standard errors.
 
 The standard error treats the validation pixels as independent: right for points, optimistic
 for polygon inventories, whose neighbouring pixels are alike (their many pixels make the

@@ -122,7 +122,8 @@ def test_evaluate_and_to_store_forward(region, tmp_path):
 
 @pytest.fixture(scope="module")
 def chain(region):
-    """The explicit chain: offsets, patches, an LLR, its aligned features, the LACNN."""
+    """The explicit chain: offsets, patches, an LLR, its aligned features, the LACNN started
+    from that LLR (its linear path, the default)."""
     ds = region.landslide.with_offsets(DISTANCES, halo=GEOM.halo)
     patches = xl.make_patches(ds, GEOM, seed=0)
     selection = xl.select_aligned_features(
@@ -136,6 +137,7 @@ def chain(region):
         distances=DISTANCES,
         config=quick("lacnn"),
         model_config={"base_width": 4},
+        warm_start=selection.llr,
         progress=False,
     )
     return ds, patches, selection, model

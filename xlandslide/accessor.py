@@ -168,31 +168,40 @@ class LandslideAccessor:
            region's layout), else an LLR fitted on the same patches with ``llr_config``
            (default: exactly, by L-BFGS), the features with ``|w| >= threshold`` (at most
            ``max_aligned``);
-        3. :func:`xlandslide.fit` trains the model; ``kwargs`` go to it (and ``progress``
+        3. a network with a linear path (the default, ``linear_skip``) starts from that LLR
+           (``warm_start``; fitted here when not given): the untrained network is the LLR;
+        4. :func:`xlandslide.fit` trains the model; ``kwargs`` go to it (and ``progress``
            and ``cache_bytes`` also to the LLR).
 
         Returns the trained :class:`~xlandslide.LandslideModel`; each step is also a public
         function, for callers who want to choose (or record) what the façade chooses.
         """
-        from .models import model_needs_offsets
+        from .models import model_entry
         from .region import offset_distances
         from .train import fit, select_aligned_features
+        from .train.presets import DEFAULT_MODEL_CONFIG
 
         ds = self._ds
+        entry = model_entry(model)
         if patches is None:
             patches = self.patches()
-        if model_needs_offsets(model):
+        shared = {k: kwargs[k] for k in ("progress", "cache_bytes") if k in kwargs}
+        options = {**DEFAULT_MODEL_CONFIG.get(entry.name, {}), **(kwargs.get("model_config") or {})}
+        start = options.get("linear_skip") and "warm_start" not in kwargs and not entry.linear
+        if llr is None and (start or (entry.needs_offsets and aligned is None)):
+            llr = fit(ds, "llr", patches=patches, config=llr_config, **shared)
+        if start:
+            kwargs["warm_start"] = llr
+        if entry.needs_offsets:
             held = offset_distances(ds)
             distances = tuple(float(d) for d in (distances or held or PAPER_DISTANCES))
             if not set(distances) <= set(held):
                 ds = ds.landslide.with_offsets(distances, halo=patches.geometry.halo)
             if aligned is None:
-                shared = {k: kwargs[k] for k in ("progress", "cache_bytes") if k in kwargs}
                 aligned = select_aligned_features(
                     ds,
                     patches,
                     llr=llr,
-                    config=llr_config,
                     threshold=threshold,
                     max_features=max_aligned,
                     **shared,

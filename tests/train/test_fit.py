@@ -131,7 +131,7 @@ def test_fit_lacnn_on_a_region(tmp_path):
     assert spec.feature_names[:2] == ("slope", "dem") and len(spec.feature_names) == 94
     assert spec.normalisation == region.attrs["normalisation"]
     assert spec.train_config == quick("lacnn", epochs=1, max_batches_per_epoch=2).to_dict()
-    assert spec.model_config == {"norm": "group", **SMALL_LACNN}  # fit's default norm
+    assert spec.model_config == {"norm": "group", "linear_skip": True, **SMALL_LACNN}  # defaults
     check_fits(region, spec)
     loaded = load_model(path, device="cpu")
     assert loaded.history == model.history and loaded.spec == spec
@@ -377,7 +377,7 @@ def test_a_warm_start_begins_at_the_llr_and_is_kept_unless_beaten():
             "lann",
             patches=patches,
             aligned=tiny_aligned(),
-            model_config={"hidden": [4]},
+            model_config={"hidden": [4], "linear_skip": False},
             config=quick("lann"),
             warm_start=llr,
             progress=False,

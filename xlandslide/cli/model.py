@@ -163,20 +163,25 @@ def train(args) -> int:
         )
     if args.warm_start:
         kwargs["warm_start"] = load_model(args.warm_start)
-    if entry.needs_offsets:
-        if not region.landslide.offset_distances():
-            print(
-                "the store holds no uphill offsets: computing them for this run "
-                "(`xlandslide offsets STORE --out NEW` stores them once)"
-            )
-        if args.llr:
-            kwargs["llr"] = load_model(args.llr)
-        elif not args.aligned:
-            print("fitting an LLR (L-BFGS) to choose the aligned features (--llr PATH reuses one)")
-    elif args.llr or args.aligned:
-        raise ConfigError(
-            f"the {name} model reads no aligned features: --llr and --aligned do not apply"
+    if entry.needs_offsets and not region.landslide.offset_distances():
+        print(
+            "the store holds no uphill offsets: computing them for this run "
+            "(`xlandslide offsets STORE --out NEW` stores them once)"
         )
+    if args.llr:
+        kwargs["llr"] = load_model(args.llr)
+    starts = entry.trained and entry.backend == "torch" and not entry.linear
+    starts = starts and not args.warm_start
+    if (entry.needs_offsets and not args.aligned) or starts:
+        if not args.llr:
+            print(
+                "fitting an LLR (L-BFGS, seconds) to choose the aligned features and to start "
+                "the network from (--llr PATH reuses one)"
+            )
+    elif args.llr:
+        raise ConfigError(f"the {name} model uses no LLR: --llr does not apply")
+    if args.aligned and not entry.needs_offsets:
+        raise ConfigError(f"the {name} model reads no aligned features: --aligned does not apply")
     if split.exists():
         patches = PatchSet.from_json(split)
         check_split_geometry(patches.geometry, args, split)

@@ -268,6 +268,7 @@ def cross_validate(
     from ..region import offset_distances
     from ..train.ensemble import fit_ensemble
     from ..train.fit import fit
+    from ..train.presets import DEFAULT_MODEL_CONFIG
     from ..train.quality import is_degenerate
     from ..train.select import rank_aligned
     from .calibration import calibration
@@ -325,10 +326,15 @@ def cross_validate(
             t0 = time.perf_counter()
             kwargs = dict(common)
             opts = dict(_per_model(model_configs, name, {}) or {})
+            defaults = DEFAULT_MODEL_CONFIG.get(name, {})
             base = model_entry(name).base
             if chain and base in trained and model_entry(name).backend == "torch":
                 kwargs["warm_start"] = trained[base]
-            elif warm_start and opts.get("linear_skip") and not model_entry(name).linear:
+            elif (
+                warm_start
+                and {**defaults, **opts}.get("linear_skip")
+                and not model_entry(name).linear
+            ):
                 if llr_model is None:
                     llr_model = _fold_llr(region, seed_of, configs, model_configs, common)
                 kwargs["warm_start"] = llr_model

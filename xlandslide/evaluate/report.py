@@ -137,6 +137,7 @@ def paper_report(
     from ..predict import predict
     from ..train.config import TrainConfig
     from ..train.fit import fit
+    from ..train.presets import DEFAULT_MODEL_CONFIG
     from ..train.quality import is_degenerate
     from ..train.select import select_aligned_features
     from .calibration import calibration
@@ -183,8 +184,16 @@ def paper_report(
         trained[name] = m
         return m
 
+    def warm(name):
+        """The LLR for a network with a linear path (the package's default)."""
+        llr = trained.get("llr")
+        opts = {**DEFAULT_MODEL_CONFIG.get(name, {}), **(model_configs.get(name) or {})}
+        if llr is None or not opts.get("linear_skip") or model_entry(name).linear:
+            return {}
+        return {"warm_start": llr}
+
     for name in [n for n in names if not model_entry(n).needs_offsets]:
-        train(name)
+        train(name, **warm(name))
     chosen: tuple = ()
     if needs:
         if aligned is not None:
@@ -201,7 +210,7 @@ def paper_report(
         for name in [n for n in names if model_entry(n).needs_offsets]:
             base = trained.get(model_entry(name).base)
             torch_base = base is not None and model_entry(name).backend == "torch"
-            kw = {"warm_start": base} if torch_base else {}
+            kw = {"warm_start": base} if torch_base else warm(name)
             train(name, aligned=chosen, distances=distances, **kw)
     trained = {n: trained[n] for n in names}
 

@@ -42,9 +42,16 @@ DEFAULT_SETTINGS = {
         for name in (learner, "la" + learner)
     },
 }
-#: Model options that :func:`xlandslide.fit` adds by default (the caller's win): group
-#: normalisation in the U-Net of the convolutional models.
-DEFAULT_MODEL_CONFIG = {"cnn": {"norm": "group"}, "lacnn": {"norm": "group"}}
+#: Model options that :func:`xlandslide.fit` adds by default (the caller's win): a linear
+#: path beside every network (wide and deep: warm-started from the LLR, the untrained
+#: network *is* the LLR, and the deep part is kept only where it lowers the validation
+#: loss) and group normalisation in the U-Net of the convolutional models.
+DEFAULT_MODEL_CONFIG = {
+    "nn": {"linear_skip": True},
+    "lann": {"linear_skip": True},
+    "cnn": {"norm": "group", "linear_skip": True},
+    "lacnn": {"norm": "group", "linear_skip": True},
+}
 
 #: Per model: TrainConfig changes and model options for point inventories.
 POINT_SETTINGS = {

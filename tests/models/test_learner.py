@@ -78,3 +78,21 @@ def test_learners_in_cross_validate(region):
     cv = xl.cross_validate(region, ["llr", "woe", "gam"], folds, geometry=TINY_GEOM)
     assert set(cv.table["model"]) == {"llr", "woe", "gam"}
     assert cv.table["auc"].notna().all()
+
+
+def test_cli_trains_a_gam_and_writes_its_tables_and_effects(region, tmp_path, capsys):
+    from xlandslide.cli import main
+
+    store = tmp_path / "r.zarr"
+    xl.write_region(region, store)
+    model = tmp_path / "gam.pt"
+    argv = ["train", str(store), "--model", "gam", "--out", str(model), "--core", "32"]
+    assert main([*argv, "--halo", "16", "--keep-degenerate"]) == 0
+    out = tmp_path / "gam_importance.csv"
+    argv = ["importance", str(store), str(model), "--out", str(out), "--repeats", "1"]
+    assert main(argv) == 0
+    effects = tmp_path / "gam_importance.effects.csv"
+    assert effects.exists() and effects.with_suffix(".png").exists()
+    import pandas as pd
+
+    assert set(pd.read_csv(effects)["layer"]) == {"slope", "dem"}

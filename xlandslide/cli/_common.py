@@ -117,6 +117,8 @@ def training_settings(name: str, args) -> tuple:
     if not entry.trained:
         return None, {}, None
     options, seeds = {}, None
+    if entry.backend != "torch":  # fitted on a pixel table: no training settings to choose
+        return TrainConfig.default(name, seed=args.seed), {}, None
     if args.preset == "points":
         p = point_inventory(name)
         config, options, seeds = p["config"], dict(p["model_config"]), p["seeds"]

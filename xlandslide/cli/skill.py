@@ -442,6 +442,14 @@ def importance(args) -> int:
         with atomic_output(path, overwrite=args.overwrite, replaceable=own) as tmp:
             frame.to_csv(tmp, index=False)
         written.append(path)
+        if kind == "effects" and len(frame):
+            from ..plot import plot_partial_effects
+
+            png = path.with_suffix(".png")
+            check_output(png, inputs)
+            fig = plot_partial_effects(frame, title=f"{model.name}: partial effects")
+            save_figure(fig, png, overwrite=args.overwrite)
+            written.append(png)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -17,7 +17,14 @@ axes are in map units with the CRS named.
 from __future__ import annotations
 
 from ._base import save_figure
-from .curves import plot_calibration, plot_cv_roc, plot_importance, plot_rate_curves, plot_roc
+from .curves import (
+    plot_calibration,
+    plot_cv_roc,
+    plot_importance,
+    plot_partial_effects,
+    plot_rate_curves,
+    plot_roc,
+)
 from .maps import plot_model_maps, plot_susceptibility, plot_uncertainty, plot_zoning
 
 __all__ = [
@@ -25,6 +32,7 @@ __all__ = [
     "plot_cv_roc",
     "plot_importance",
     "plot_model_maps",
+    "plot_partial_effects",
     "plot_rate_curves",
     "plot_roc",
     "plot_susceptibility",

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
-from ._base import _single_axes
+from ._base import _figure_class, _single_axes
 
 
 def _as_curve(value):
@@ -184,4 +184,32 @@ def plot_importance(table, *, ax=None, title: str | None = None, value: str | No
             if kind == "group":
                 tick.set_fontweight("bold")
     ax.set_title(title or "importance")
+    return fig
+
+
+def plot_partial_effects(effects, *, title: str | None = None):
+    """The GAM's partial effects: one panel per continuous layer, its spline term's
+    contribution to the logit (centred on the training pixels) against the layer's value.
+
+    ``effects``: the ``"effects"`` table of :func:`xlandslide.evaluate.importance.
+    model_tables` (columns ``layer``, ``x``, ``effect``).
+    """
+    Figure = _figure_class()
+    layers = list(dict.fromkeys(effects["layer"]))
+    if not layers:
+        raise ConfigError("no partial effect to draw: the table is empty")
+    n = len(layers)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(3.6 * cols, 3.0 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, layer in zip(axes, layers):
+        part = effects[effects["layer"] == layer]
+        ax.plot(part["x"], part["effect"])
+        ax.axhline(0.0, color="0.6", linewidth=0.8)
+        ax.set_xlabel(f"{layer} (standardised)")
+        ax.set_ylabel("effect on the logit")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.suptitle(title or "GAM partial effects")
     return fig

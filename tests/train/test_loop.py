@@ -34,7 +34,7 @@ from xlandslide.errors import (
     StoreExistsError,
 )
 from xlandslide.patches import dataset as dataset_mod
-from xlandslide.train import masked_bce_with_logits
+from xlandslide.train import TrainConfig, masked_bce_with_logits
 from xlandslide.train.loop import choose_device, epoch_batches, train_module
 
 
@@ -266,14 +266,21 @@ RESUMED = {
     "llr": {},
     "lacnn": {"aligned": tiny_aligned(), "model_config": {"base_width": 2, "depth": 2}},
 }
+RESUMED["lacnn-default"] = RESUMED["lacnn"]
 
 
-@pytest.mark.parametrize("name", ["llr", "lacnn"])
+@pytest.mark.parametrize("name", ["llr", "lacnn", "lacnn-default"])
 def test_killed_mid_epoch_and_resumed_equals_uninterrupted(name, tmp_path, monkeypatch):
+    """Table 1's settings, and the package's defaults (cosine schedule per batch, clipping)."""
     region, patches = tiny(), tiny_patches()
-    config = quick(name, epochs=3, batch_size=3, max_batches_per_epoch=3)  # 9 items an epoch
+    each = {"epochs": 3, "batch_size": 3, "max_batches_per_epoch": 3}  # 9 items an epoch
+    if name.endswith("-default"):
+        name = name.removesuffix("-default")
+        config = TrainConfig.default(name, device="cpu", early_stopping=None, **each)
+    else:
+        config = quick(name, **each)
     kwargs = {"patches": patches, "config": config, "progress": False, "save_every": 1}
-    kwargs.update(RESUMED[name])
+    kwargs.update(RESUMED[name if config.schedule == "plateau" else f"{name}-default"])
     whole = xl.fit(region, name, checkpoint=tmp_path / "whole.pt", **kwargs)
 
     path = tmp_path / "killed.pt"
@@ -401,3 +408,14 @@ def test_resume_with_batch_norm_on_fake_patches(tmp_path):
     assert state_equal(resumed.module.state_dict(), whole.module.state_dict())
     assert any("running_mean" in k for k in whole.module.state_dict())
     assert without_seconds(resumed.history) == without_seconds(whole.history)
+
+
+def test_warmup_cosine_schedule():
+    from xlandslide.train.schedule import WarmupCosine
+
+    f = WarmupCosine(100, 0.1)
+    values = [f(t) for t in range(100)]
+    assert values[0] == pytest.approx(1 / 11) and max(values) == pytest.approx(1.0)
+    assert values[10] == pytest.approx(1.0) and values[-1] < 0.01
+    assert all(a >= b for a, b in zip(values[10:], values[11:]))  # decays after the warm-up
+    assert WarmupCosine(10, 0.0)(0) == 1.0

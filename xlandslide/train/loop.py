@@ -43,6 +43,7 @@ from ._feed import Loaders, amp_settings, batch_to, epoch_batches
 from .config import TrainConfig
 from .loss import masked_bce_sum
 from .quality import QualityAccumulator, warn_if_degenerate
+from .schedule import make_optimizer, make_scheduler
 from .state import read_resume
 
 
@@ -66,46 +67,6 @@ def choose_device(device):
     return device
 
 
-def _make_optimizer(module, config: TrainConfig):
-    import torch
-
-    params = [p for p in module.parameters() if p.requires_grad]
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(
-        params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
-
-
-class _WarmupCosine:
-    """Learning-rate factor of step ``t`` of ``total``: linear warm-up, then cosine to 0.
-
-    A callable object (not a lambda) so that the scheduler's state is a plain dict."""
-
-    def __init__(self, total: int, warmup: float):
-        self.total = max(int(total), 1)
-        self.warm = round(float(warmup) * self.total)
-
-    def __call__(self, t: int) -> float:
-        if t < self.warm:
-            return (t + 1) / (self.warm + 1)
-        span = max(self.total - self.warm, 1)
-        return 0.5 * (1.0 + math.cos(math.pi * min(t - self.warm, span) / span))
-
-
-def _make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
-    import torch
-
-    if config.schedule == "cosine":
-        factor = _WarmupCosine(steps_per_epoch * int(config.epochs), config.warmup)
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.lr_factor, patience=config.patience
-    )
-
-
 def _progress_bar(total: int, desc: str):
     if not desc:
         return None
@@ -125,8 +86,8 @@ class _Run:
         self.module = module
         self.config = config
         self.device = device
-        self.optimizer = _make_optimizer(module, config)
-        self.scheduler = _make_scheduler(self.optimizer, config, steps_per_epoch)
+        self.optimizer = make_optimizer(module, config)
+        self.scheduler = make_scheduler(self.optimizer, config, steps_per_epoch)
         self.per_step = config.schedule == "cosine"
         self.amp = amp_settings(config, device)
         self.epoch, self.batch, self.sums = 1, 0, [0.0, 0.0]
@@ -137,6 +98,7 @@ class _Run:
         self.done = False
         self.loaders = Loaders(config, device)
         self.grad_norms: list[float] = []  # of the epoch's steps (with clip_norm)
+        self.epoch_lr = float(config.lr)
 
     def best_model(self) -> LandslideModel:
         """The best weights so far in a copy of the module (the training module itself is
@@ -176,6 +138,8 @@ class _Run:
             "best_state": None if self.best_state is None else cpu(self.best_state),
             "since_best": self.since_best,
             "start_state": None if self.start_state is None else cpu(self.start_state),
+            "grad_norms": list(self.grad_norms),
+            "epoch_lr": self.epoch_lr,
             "done": self.done,
         }
 
@@ -199,6 +163,8 @@ class _Run:
         self.best_state = state["best_state"]
         self.since_best = int(state["since_best"])
         self.start_state = state.get("start_state")
+        self.grad_norms = [float(v) for v in state.get("grad_norms", [])]
+        self.epoch_lr = float(state.get("epoch_lr", self.optimizer.param_groups[0]["lr"]))
         self.done = bool(state["done"])
 
     def save(self, path) -> None:
@@ -462,7 +428,9 @@ def _epochs(run: _Run, train, val, halo, progress, checkpoint, save_every, callb
     spec, config = run.spec, run.config
     while not run.done and run.epoch <= int(config.epochs):
         t0 = time.perf_counter()
-        lr = float(run.optimizer.param_groups[0]["lr"])
+        if run.batch == 0:  # the epoch's learning rate at its start (saved for a resume)
+            run.epoch_lr = float(run.optimizer.param_groups[0]["lr"])
+        lr = run.epoch_lr
         train_loss = _train_epoch(
             run, train, halo, progress=progress, checkpoint=checkpoint, save_every=save_every
         )

@@ -15,8 +15,10 @@ def test_a_store_variable_is_named_by_its_manifest_not_its_object(tmp_path):
     store = xl.write_region(_region((32, 32)), tmp_path / "r.zarr", chunks=16)
     a, b = xl.open_region(store, chunks=None), xl.open_region(store, chunks=None)
     assert a.encoding["xlandslide_manifest_token"] == manifest_token(read_manifest(store))
+    d = xl.open_region(store)  # dask-backed: the same data, the same name
     for name in ("dem", "label", "continuous", "uphill_dy"):
         assert variable_identity(a[name]) == variable_identity(b[name])
+        assert variable_identity(a[name]) == variable_identity(d[name])
     assert variable_identity(a.dem) != variable_identity(a.label)
     # a selection is part of the name (and nothing is read)
     assert variable_identity(a.uphill_dy.isel(distance=0)) == variable_identity(

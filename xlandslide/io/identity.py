@@ -54,12 +54,16 @@ def _stored(data) -> str | None:
         if type(data).__name__ not in _WRAPPERS:
             return None
         key = getattr(data, "key", None)
-        if key is not None:
+        if key is not None and not all(k == slice(None) for k in key.tuple):
             keys.append((type(key).__name__, key.tuple))
         data = getattr(data, "array", None)
         if data is None:
             return None
     return None
+
+
+def _stored_token(stored: str, var) -> str:
+    return _tokenize("store", stored, var.dims, str(var.dtype))
 
 
 def variable_identity(var) -> str:
@@ -70,10 +74,12 @@ def variable_identity(var) -> str:
     data = var._data
     name = getattr(data, "name", None)
     if hasattr(data, "__dask_graph__") and isinstance(name, str):
-        return _tokenize("dask", DASK_IDENTITIES.get(name, name), var.dims)
+        if name in DASK_IDENTITIES:  # a store's variable read whole: as without dask
+            return _stored_token(_tokenize(DASK_IDENTITIES[name], []), var)
+        return _tokenize("dask", name, var.dims)
     stored = _stored(data)
     if stored is not None:
-        return _tokenize("store", stored, var.dims, str(var.dtype))
+        return _stored_token(stored, var)
     values = np.ascontiguousarray(np.asarray(var.values))
     return _tokenize("values", values, var.dims)
 

@@ -111,3 +111,30 @@ def test_a_store_of_version_1_opens_and_verifies_by_sizes(tmp_path):
     (store / MANIFEST_GROUP / "zarr.json").write_text(json.dumps(doc))
     back = xl.open_region(store, verify=True)
     np.testing.assert_array_equal(back.label.values, region.label.values)
+
+
+def test_a_geotiff_map_with_a_sparse_tile_is_refused(tmp_path):
+    """A tile that is not in the file (offset and byte count 0) reads as no-data in GDAL."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from xlandslide.errors import IncompleteStoreError
+    from xlandslide.io.maps import TIFF_TAG
+
+    good = xl.write_map(
+        _region((64, 64)).dem.rename("susceptibility") * 0 + 0.5, tmp_path / "m.tif"
+    )
+    xl.open_map(good)
+    with rasterio.open(good) as src:
+        profile = dict(src.profile, blockxsize=32, blockysize=32, sparse_ok=True)
+        data = src.read(1)
+        tags = src.tags()
+    sparse = tmp_path / "s.tif"
+    with rasterio.open(sparse, "w", **profile) as dst:
+        dst.update_tags(**tags)
+        for win in (Window(0, 0, 32, 32), Window(32, 0, 32, 32), Window(0, 32, 32, 32)):
+            dst.write(data[win.toslices()], 1, window=win)
+    assert tags[TIFF_TAG]
+    with pytest.raises(IncompleteStoreError, match=r"block \(1, 1\) is absent") as e:
+        xl.open_map(sparse)
+    assert str(sparse) in str(e.value)

@@ -35,6 +35,7 @@ from xlandslide.errors import (
     IncompleteStoreError,
 )
 from xlandslide.io.atomic import TEMP_TAG
+from xlandslide.io.lock import LOCK_TAG
 from xlandslide.io.maps import partial_path
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -281,7 +282,9 @@ def test_a_killed_map_write_leaves_nothing_under_its_name(tmp_path, suffix):
     else:
         ready = lambda: any(tmp_path.glob(f".m.tif{TEMP_TAG}*"))  # noqa: E731
     _kill_when(proc, ready, delay=random.Random(2).uniform(0, 0.2))
-    assert not target.exists() and len(_siblings(target)) == 1
+    # the killed writer's temporary, and its lock (stale: taken over by the next writer)
+    lock = f".{target.name}{LOCK_TAG}"
+    assert not target.exists() and len(_siblings(target)) == 2 and lock in _siblings(target)
     xl.write_map(xl.open_region(xl.write_region(_region(), tmp_path / "r.zarr")).dem, target)
     assert _siblings(target) == ["r.zarr"]  # the leftover of the killed write is gone
 

@@ -202,6 +202,13 @@ def _replaceable_tif(path: Path) -> None:
 
 def _write_tif_resumably(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
     """The blocks into a resumable Zarr map beside ``path``, then the GeoTIFF from it."""
+    from .lock import output_lock
+
+    with output_lock(path):  # for the whole write: blocks, then the conversion
+        return _write_tif_resumably_locked(prob, path, overwrite=overwrite)
+
+
+def _write_tif_resumably_locked(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
     fingerprint = map_fingerprint(prob)
     staging = partial_path(path)
     if path.exists():

@@ -35,6 +35,7 @@ from xlandslide.errors import (
     IncompleteStoreError,
 )
 from xlandslide.io.atomic import TEMP_TAG
+from xlandslide.io.lock import LOCK_TAG
 from xlandslide.io.maps import partial_path
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -281,7 +282,9 @@ def test_a_killed_map_write_leaves_nothing_under_its_name(tmp_path, suffix):
     else:
         ready = lambda: any(tmp_path.glob(f".m.tif{TEMP_TAG}*"))  # noqa: E731
     _kill_when(proc, ready, delay=random.Random(2).uniform(0, 0.2))
-    assert not target.exists() and len(_siblings(target)) == 1
+    # the killed writer's temporary, and its lock (stale: taken over by the next writer)
+    lock = f".{target.name}{LOCK_TAG}"
+    assert not target.exists() and len(_siblings(target)) == 2 and lock in _siblings(target)
     xl.write_map(xl.open_region(xl.write_region(_region(), tmp_path / "r.zarr")).dem, target)
     assert _siblings(target) == ["r.zarr"]  # the leftover of the killed write is gone
 
@@ -309,22 +312,24 @@ from tests.helpers import BlockCounter
 from xlandslide.io import resumable
 
 store, model, out, slow = sys.argv[1:5]
+chunks = None if sys.argv[5:6] == ["none"] else "store"  # the README's fastest path: None
 if slow == "1":  # slow enough to be killed at about half
     write = resumable._write_block
     def slow_write(*args, **kwargs):
         time.sleep(0.1)
         return write(*args, **kwargs)
     resumable._write_block = slow_write
-prob = xl.predict(xl.open_region(store), xl.load_model(model, device="cpu"), block_size=32)
+region = xl.open_region(store, chunks=chunks)
+prob = xl.predict(region, xl.load_model(model, device="cpu"), block_size=32)
 with BlockCounter("xlandslide-predict") as counter:
     xl.write_map(prob, out, resume=True)
 print(json.dumps({"blocks": counter.blocks}))
 """
 
 
-def _predict_in_a_child(store, model, out) -> int:
+def _predict_in_a_child(store, model, out, chunks="store") -> int:
     """Predict to ``out`` (resume=True) in a fresh process; the blocks it computed."""
-    run = _run(PREDICT, store, model, out, 0)
+    run = _run(PREDICT, store, model, out, 0, chunks)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout.strip().splitlines()[-1])["blocks"]
 
@@ -351,18 +356,24 @@ def prediction(tmp_path_factory):
     return store, path, xl.open_map(d / "whole.zarr").values
 
 
-def _predicted(store, model):
-    return xl.predict(xl.open_region(store), xl.load_model(model, device="cpu"), block_size=32)
+def _predicted(store, model, chunks="store"):
+    region = xl.open_region(store, chunks=chunks)
+    return xl.predict(region, xl.load_model(model, device="cpu"), block_size=32)
 
 
-@pytest.mark.parametrize("suffix", [".zarr", ".tif"])
+@pytest.mark.parametrize(
+    ("suffix", "chunks"), [(".zarr", "store"), (".tif", "store"), (".zarr", "none")]
+)
 def test_a_prediction_killed_at_half_resumes_with_only_the_missing_blocks(
-    prediction, tmp_path, suffix
+    prediction, tmp_path, suffix, chunks
 ):
+    """``chunks="none"``: the README's fastest path (``open_region(store, chunks=None)``),
+    whose map was named by object ids, so that the identical rerun raised ResumeError."""
     store, model, whole = prediction
-    assert _predicted(store, model).data.numblocks == (4, 4)
+    mode = None if chunks == "none" else chunks
+    assert _predicted(store, model, mode).data.numblocks == (4, 4)
     out = tmp_path / f"m{suffix}"
-    proc = _spawn(PREDICT, store, model, out, 1)
+    proc = _spawn(PREDICT, store, model, out, 1, chunks)
     # a GeoTIFF's blocks go to a resumable Zarr map in its hidden partial folder first
     zarr = out if suffix == ".zarr" else partial_path(out) / "map.zarr"
     blocks = partial_path(zarr) / "blocks"
@@ -373,11 +384,11 @@ def test_a_prediction_killed_at_half_resumes_with_only_the_missing_blocks(
     with pytest.raises(IncompleteStoreError):  # the partial store is never a map
         xl.open_map(partial_path(zarr) / "map.zarr")
     # the rerun: only the missing blocks are computed
-    assert _predict_in_a_child(store, model, out) == N_BLOCKS - done
+    assert _predict_in_a_child(store, model, out, chunks) == N_BLOCKS - done
     np.testing.assert_array_equal(xl.open_map(out, verify=True).values, whole)
     assert _siblings(out) == []
     with BlockCounter("xlandslide-predict") as counter:  # done: a rerun computes nothing
-        xl.write_map(_predicted(store, model), out, resume=True)
+        xl.write_map(_predicted(store, model, mode), out, resume=True)
     assert counter.blocks == 0
 
 

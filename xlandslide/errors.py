@@ -138,6 +138,11 @@ class OutputWriteError(XLandslideError, OSError):
     the message names the output, never its hidden temporary."""
 
 
+class OutputLockedError(XLandslideError, FileExistsError):
+    """Another process is writing the same output (its lock file names it); the message
+    names the holder and the fix."""
+
+
 class OutputIsInputError(XLandslideError, ValueError):
     """An output path is, holds or lies inside an input of the same computation."""
 

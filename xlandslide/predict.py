@@ -382,8 +382,9 @@ def predict(
         # a region without dask (a store opened with chunks=None, or numpy): every block's
         # task reads its own window, halo included, so that on a cluster nothing but the
         # output moves between workers (one key for the sources, shipped once per worker)
-        # named by identity, not by value: hashing a lazily indexed variable would read it
-        key = f"xlandslide-sources-{tokenize([id(v) for v, _ in sources], region.sizes)}"
+        # named by the identity of the inputs (a store's manifest token, never object ids:
+        # a resumed write in another process must find the same name), without reading them
+        key = f"xlandslide-sources-{tokenize(_source_identities(sources), region.sizes)}"
         data = da.map_blocks(
             _read_and_predict,
             chunks=yx,
@@ -443,6 +444,16 @@ def _lazy_sources(region, spec, flags):
     if any(v.chunks is not None for v in variables):
         return None
     return sources
+
+
+def _source_identities(sources) -> list:
+    from .io.identity import variable_identity
+
+    out = []
+    for src, fill in sources:
+        variables = src if isinstance(src, tuple) else (src,)
+        out.append(([variable_identity(v) for v in variables], repr(fill)))
+    return out
 
 
 class _Sources:

@@ -206,9 +206,20 @@ def atomic_output(
     An existing output is replaced only after the new one is complete, so a failure leaves
     it untouched and no partial output under the final name.  Temporaries of earlier
     killed writes to ``path`` are removed first (:func:`clean_stale`).  While the block
-    runs, ``path`` is registered as being written (:func:`writing`).
+    runs, ``path`` is registered as being written (:func:`writing`) and its lock is held
+    (:func:`xlandslide.io.lock.output_lock`): a second writer of the same output, in another
+    process, gets :class:`~xlandslide.errors.OutputLockedError` naming this one.
     """
+    from .lock import output_lock
+
     path = Path(path)
+    with output_lock(path):
+        with _atomic(path, overwrite, replaceable) as tmp:
+            yield tmp
+
+
+@contextlib.contextmanager
+def _atomic(path: Path, overwrite: bool, replaceable):
     clean_stale(path)
     if path.exists() or path.is_symlink():
         if not overwrite:

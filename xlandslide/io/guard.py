@@ -21,7 +21,7 @@ from xarray.core import indexing
 
 from ..errors import CorruptChunkError, XLandslideError
 from .atomic import check_source, refuse_overlap
-from .integrity import Root, chunk_key, first_line, verify_store
+from .integrity import Root, chunk_key, first_line, manifest_token, verify_store
 
 
 def _covered(key, shape, chunks) -> list[range]:
@@ -62,8 +62,12 @@ class GuardedArray(BackendArray):
         variable=None,
         dask_chunks=None,
         damaged=None,
+        identity=None,
     ):
         self.label, self.source, self.name = label, source, name
+        #: What names the values read, in every process (the store's manifest token and the
+        #: variable's name; :mod:`xlandslide.io.identity`).
+        self.identity = identity
         self.damaged = damaged
         self.chunks = tuple(int(c) for c in chunks)
         self.dask_chunks = tuple(int(c) for c in (dask_chunks or chunks))
@@ -165,6 +169,10 @@ def guarded_variable(guard: GuardedArray, *, dask: bool, token: str) -> xr.Varia
         )
         if guard.source is not None:
             _SOURCES[name] = guard.source
+        if guard.identity is not None:
+            from .identity import DASK_IDENTITIES
+
+            DASK_IDENTITIES[name] = guard.identity
     else:
         data = indexing.LazilyIndexedArray(guard)
     return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=dict(var.encoding))
@@ -224,6 +232,8 @@ def open_guarded_zarr(root: Root, arrays, *, dask: bool, token: str, manifest=No
             verify_store(root.label, manifest, only=small)
         raise
     source = None if root.url else str(root.path)
+    # named by content (the manifest lists every chunk's hash), not by path or object id
+    identity = manifest_token(manifest) if manifest is not None else token
     out = {}
     for name, var in ds.data_vars.items():
         chunks = var.encoding.get("chunks") or var.encoding.get("preferred_chunks") or var.shape
@@ -237,6 +247,7 @@ def open_guarded_zarr(root: Root, arrays, *, dask: bool, token: str, manifest=No
             _zarr_variable,
             (root.label, tuple(arrays), name, tuple(sorted(open_kwargs.items()))),
             variable=var.variable,
+            identity=(identity, name),
         )
         out[name] = guarded_variable(guard, dask=dask, token=token)
     return ds.assign(out)

@@ -8,15 +8,18 @@ every store the package writes
   compressed with a zstd checksum, and
 - ends with a **manifest**, written last: the group ``xlandslide_manifest`` whose attributes
   list every array (shape, chunks, chunk grid, the size in bytes of every chunk file), the
-  metadata documents, the kind of store (``"region"`` or ``"map"``) and the package version.
+  metadata documents and the content hash of each file (:mod:`xlandslide.io.digest`),
+  the kind of store (``"region"`` or ``"map"``) and the package version.
   A store without one was not written by xlandslide, or its write did not finish.
 
 Readers (:func:`~xlandslide.open_region`, :func:`~xlandslide.open_map`) check a store before
 handing it out:
 
-- by default, cheaply (:func:`check_store`): the manifest is there and every chunk file it
-  lists is there with its size — one directory listing, no chunk read;
-- with ``verify=True``, fully (:func:`verify_store`): every chunk is decoded.
+- by default, cheaply (:func:`check_store`): the manifest is there, every chunk file it
+  lists is there with its size (one directory listing, no chunk read) and the metadata
+  documents hold what was written (their hashes);
+- with ``verify=True``, fully (:func:`verify_store`): every chunk's hash is compared (a store
+  of version 1, without hashes: every chunk is decoded).
 
 Afterwards every read goes through :class:`xlandslide.io.guard.GuardedArray`: a chunk missing
 at read time, or
@@ -39,6 +42,7 @@ from ..errors import (
     CorruptChunkError,
     ForeignOutputError,
     IncompleteStoreError,
+    StoreIntegrityError,
 )
 
 #: Name of the manifest group at the root of every store the package writes.
@@ -46,7 +50,7 @@ MANIFEST_GROUP = "xlandslide_manifest"
 #: Marker of the manifest.
 MANIFEST_FORMAT = "xlandslide-store"
 #: Layout version of the manifest.
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: content hashes of every chunk and metadata document
 #: Problems listed in one message (the count of the others follows).
 SHOWN = 3
 
@@ -122,6 +126,14 @@ class Root:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
+    def read_bytes(self, key: str) -> bytes | None:
+        try:
+            if self.url:
+                return self.fs.cat_file(f"{self.path}/{key}")
+            return (self.path / key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
     def write_text(self, key: str, text: str) -> None:
         """Write a small document; locally atomic (a temporary file, then a rename)."""
         if self.url:
@@ -144,75 +156,11 @@ class Root:
             store = zarr.storage.FsspecStore.from_url(self.label, read_only=read_only)
         else:
             store = zarr.storage.LocalStore(str(self.path), read_only=read_only)
-        return StrictStore(store, arrays, self.label) if arrays else store
+        if not arrays:
+            return store
+        from .strict import StrictStore
 
-
-def chunk_of(key: str) -> tuple[str, tuple[int, ...]] | None:
-    """``(array, chunk index)`` of a chunk key of the default v3 encoding (``a/c/0/1``)."""
-    if key.endswith("/c"):
-        return key[:-2], ()
-    head, sep, tail = key.partition("/c/")
-    if not sep or "/" in head:
-        return None
-    try:
-        return head, tuple(int(i) for i in tail.split("/"))
-    except ValueError:
-        return None
-
-
-def _strict_store_class():
-    from zarr.storage import WrapperStore
-
-    class _Strict(WrapperStore):
-        """A zarr store on which reading a missing chunk of a listed array raises."""
-
-        def __init__(self, store, arrays=(), label=""):
-            super().__init__(store)
-            self._arrays = frozenset(arrays)
-            self._label = label
-
-        def _with_store(self, store):
-            return type(self)(store, self._arrays, self._label)
-
-        def __reduce__(self):
-            return (StrictStore, (self._store, tuple(self._arrays), self._label))
-
-        def _missing(self, key):
-            where = chunk_of(key)
-            if where is not None and where[0] in self._arrays:
-                name, idx = where
-                raise IncompleteStoreError(
-                    f"chunk {idx} of {name!r} in the store {self._label!r} is missing (file "
-                    f"{key}): the store was damaged after it was written; restore it from a "
-                    "copy or write it again (a missing chunk is never read as fill values)"
-                )
-
-        async def get(self, key, prototype, byte_range=None):
-            value = await self._store.get(key, prototype, byte_range)
-            if value is None:
-                self._missing(key)
-            return value
-
-        async def get_partial_values(self, prototype, key_ranges):
-            key_ranges = list(key_ranges)
-            values = await self._store.get_partial_values(prototype, key_ranges)
-            for (key, _), value in zip(key_ranges, values):
-                if value is None:
-                    self._missing(key)
-            return values
-
-    return _Strict
-
-
-_STRICT = None
-
-
-def StrictStore(store, arrays=(), label=""):
-    """Wrap a zarr store so that reading a missing chunk of one of ``arrays`` raises."""
-    global _STRICT
-    if _STRICT is None:
-        _STRICT = _strict_store_class()
-    return _STRICT(store, arrays, label)
+        return StrictStore(store, arrays, self.label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,14 +181,18 @@ def chunk_key(name: str, idx) -> str:
 def write_manifest(store, kind: str, *, extra: Mapping | None = None) -> dict:
     """Record that the store at ``store`` is complete; call it after everything is written.
 
-    Lists every array of the root group, the size of each of its chunk files and the
-    metadata documents, and writes them as the attributes of the group
-    :data:`MANIFEST_GROUP`.  A chunk file that is not there is a writer's bug (chunks equal
-    to the fill value must be written too) and raises.
+    Lists every array of the root group, the size and content hash of each of its chunk
+    files and the metadata documents with their hashes (:mod:`xlandslide.io.digest`), and
+    writes them as the attributes of the group :data:`MANIFEST_GROUP`.  A chunk file that
+    is not there is a writer's bug (chunks equal to the fill value must be written too) and
+    raises.
     """
     import zarr
 
+    from .digest import default_hash, digests
+
     root = Root(store)
+    algorithm = default_hash()
     group = zarr.open_group(store=root.zarr_store(), mode="r", use_consolidated=False)
     listing = root.listing()
     arrays, missing = {}, []
@@ -267,13 +219,24 @@ def write_manifest(store, kind: str, *, extra: Mapping | None = None) -> dict:
             f"the write of {root.label!r} left {len(missing)} chunk(s) unwritten "
             f"({', '.join(missing[:SHOWN])}): a bug of xlandslide, please report it"
         )
+    keys = [
+        chunk_key(n, idx)
+        for n, a in arrays.items()
+        for idx in _indices(_grid(a["shape"], a["chunks"]))
+    ]
+    hashes = iter(digests(root, keys, algorithm))
+    for info in arrays.values():
+        info["chunk_hashes"] = [next(hashes) for _ in info["chunk_bytes"]]
+    metadata = sorted(k for k in listing if k == "zarr.json" or k.endswith("/zarr.json"))
     manifest = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
         "kind": kind,
         "complete": True,
         "xlandslide_version": package_version(),
-        "metadata": sorted(k for k in listing if k == "zarr.json" or k.endswith("/zarr.json")),
+        "hash": algorithm,
+        "metadata": metadata,
+        "metadata_hashes": dict(zip(metadata, digests(root, metadata, algorithm))),
         "arrays": arrays,
         **dict(extra or {}),
     }
@@ -326,7 +289,10 @@ def missing_manifest_message(label: str, writer: str) -> str:
 
 def check_store(store, manifest: Mapping) -> None:
     """The cheap check: every metadata document and chunk file the manifest lists is there,
-    with the size it was written with (one directory listing, no chunk read)."""
+    with the size it was written with (one directory listing, no chunk read), and the
+    metadata documents hold what was written (their hashes; a few small reads)."""
+    from .digest import metadata_problems
+
     root = Root(store)
     listing = root.listing()
     problems = []
@@ -345,6 +311,10 @@ def check_store(store, manifest: Mapping) -> None:
                     f"chunk {idx} of {name!r} has {got} bytes where {size} were written "
                     f"(file {key}: truncated or overwritten)"
                 )
+    if not problems and (changed := metadata_problems(root, manifest)):
+        raise StoreIntegrityError(
+            _problems_message(root.label, changed, "restore it from a copy or write it again")
+        )
     if problems:
         raise IncompleteStoreError(
             _problems_message(
@@ -357,17 +327,28 @@ def check_store(store, manifest: Mapping) -> None:
 
 
 def verify_store(store, manifest: Mapping, *, only=None) -> None:
-    """The full check: :func:`check_store`, then every chunk of every array decoded
-    (of the arrays named in ``only``, when given)."""
+    """The full check: :func:`check_store`, then every chunk of every array (of the arrays
+    named in ``only``, when given) compared with its hash in the manifest, or decoded
+    where the manifest records none (a store of version 1)."""
     import zarr
+
+    from .digest import altered, chunk_problems
 
     check_store(store, manifest)
     root = Root(store)
     arrays = manifest.get("arrays", {})
+    bad, hashed = chunk_problems(root, manifest, only)
     group = zarr.open_group(store=root.zarr_store(arrays), mode="r", use_consolidated=False)
     problems = []
+    for name, idx in bad:  # say whether it still decodes (damaged) or not (replaced)
+        try:
+            group[name].get_block_selection(idx)
+        except Exception as exc:
+            problems.append(_undecodable(name, idx, exc))
+        else:
+            problems.append(altered(name, idx))
     for name, info in arrays.items():
-        if only is not None and name not in only:
+        if (only is not None and name not in only) or name in hashed:
             continue
         arr = group[name]
         if list(arr.shape) != info["shape"] or list(arr.chunks) != info["chunks"]:
@@ -381,14 +362,18 @@ def verify_store(store, manifest: Mapping, *, only=None) -> None:
             try:
                 arr.get_block_selection(idx)
             except Exception as exc:
-                problems.append(
-                    f"chunk {idx} of {name!r} cannot be decoded (file {chunk_key(name, idx)}: "
-                    f"{type(exc).__name__}: {first_line(exc)})"
-                )
+                problems.append(_undecodable(name, idx, exc))
     if problems:
         raise CorruptChunkError(
             _problems_message(root.label, problems, "restore it from a copy or write it again")
         )
+
+
+def _undecodable(name, idx, exc) -> str:
+    return (
+        f"chunk {idx} of {name!r} cannot be decoded (file {chunk_key(name, idx)}: "
+        f"{type(exc).__name__}: {first_line(exc)})"
+    )
 
 
 def checked_arrays(store, root: Root, manifest: Mapping | None, *, verify: bool):

@@ -211,6 +211,13 @@ def _replaceable_tif(path: Path) -> None:
 
 def _write_tif_resumably(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
     """The blocks into a resumable Zarr map beside ``path``, then the GeoTIFF from it."""
+    from .lock import output_lock
+
+    with output_lock(path):  # for the whole write: blocks, then the conversion
+        return _write_tif_resumably_locked(prob, path, overwrite=overwrite)
+
+
+def _write_tif_resumably_locked(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
     fingerprint = map_fingerprint(prob)
     staging = partial_path(path)
     if path.exists():
@@ -331,6 +338,18 @@ def _open_zarr_map(
     return ds[key]
 
 
+def _sparse_blocks(src) -> list[str]:
+    """The blocks of band 1 that the file does not hold (a sparse tile: offset or byte count
+    0, read as no-data by GDAL); every block of a map xlandslide writes is there."""
+    out = []
+    for (row, col), _ in src.block_windows(1):
+        offset = src.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1)
+        size = src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1)
+        if not offset or not size or int(offset) == 0 or int(size) == 0:
+            out.append(f"block {(row, col)} is absent (a sparse tile)")
+    return out
+
+
 def _tif_variable(path: str) -> xr.Variable:
     return _tif_array(path).variable
 
@@ -351,7 +370,7 @@ def _open_tif(path: Path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
         with rasterio.open(path) as src:
             tag = src.tags().get(TIFF_TAG)
             by, bx = src.block_shapes[0]
-            problems = []
+            problems = [] if tag is None else _sparse_blocks(src)
             if verify:
                 for ij, window in src.block_windows(1):
                     try:
@@ -368,6 +387,12 @@ def _open_tif(path: Path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
             f"the GeoTIFF {label!r} has no {TIFF_TAG} tag: xlandslide.write_map did not "
             "write it, so it cannot tell whether it is complete; write it with write_map, or "
             "pass foreign=True to read it anyway"
+        )
+    if problems and "absent" in problems[0]:
+        raise IncompleteStoreError(
+            f"the GeoTIFF {label!r} is incomplete: {'; '.join(problems[:3])}"
+            f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}; its blocks "
+            "would read as no-data: write the map again"
         )
     if problems:
         raise CorruptChunkError(

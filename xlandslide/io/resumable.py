@@ -262,6 +262,13 @@ def write_zarr_map(prob, path, *, overwrite: bool, resume: bool):
     """Write ``prob`` (a DataArray, or a Dataset of (y, x) maps) to the Zarr store ``path``
     block by block, resumably (module notes)."""
 
+    from .lock import output_lock
+
+    with output_lock(path):  # one writer per map (a second: OutputLockedError)
+        return _write_zarr_map(prob, path, overwrite=overwrite, resume=resume)
+
+
+def _write_zarr_map(prob, path, *, overwrite: bool, resume: bool):
     maps, fingerprint = _prepared(prob)
     site = _Site(path)
     if site.exists(site.final):

@@ -29,6 +29,7 @@ from .integrity import (
     checked_arrays,
     is_url,
     local_path,
+    manifest_token,
     missing_manifest_message,
     read_manifest,
     refuse_inside_store,
@@ -160,6 +161,8 @@ def open_region(
         if name in ds.coords and ds[name].dtype.kind in "OT":
             ds = ds.assign_coords({name: np.array(ds[name].values.tolist(), dtype=object)})
     ds.encoding["source"] = root.label
+    if manifest is not None:  # what names its data in resumable work (io/identity.py)
+        ds.encoding["xlandslide_manifest_token"] = manifest_token(manifest)
     if validate:
         try:
             validate_region(ds)

@@ -17,6 +17,7 @@ import xarray as xr
 
 from ..errors import ConfigError, GridMismatchError, PatchError
 from ..grid import PatchGeometry, check_halo, pixel_size
+from ..io.identity import region_identity
 from ..model import LandslideModel, spec_for_region
 from ..patches import PatchDataset, PatchSet
 from ..patches.dataset import CACHE_BYTES
@@ -276,6 +277,7 @@ def fit(
         prior=prior,
         init=init,
         validate_start=init is not None,
+        data=region_identity(region),
     )
 
 

@@ -99,6 +99,7 @@ class _Run:
         self.loaders = Loaders(config, device)
         self.grad_norms: list[float] = []  # of the epoch's steps (with clip_norm)
         self.epoch_lr = float(config.lr)
+        self.data: str | None = None  # the region's identity (io/identity.py)
 
     def best_model(self) -> LandslideModel:
         """The best weights so far in a copy of the module (the training module itself is
@@ -141,6 +142,7 @@ class _Run:
             "grad_norms": list(self.grad_norms),
             "epoch_lr": self.epoch_lr,
             "done": self.done,
+            "data": self.data,
         }
 
     def restore(self, state: dict) -> None:
@@ -268,6 +270,7 @@ def train_module(
     prior: float | None = None,
     init: Callable | None = None,
     validate_start: bool = False,
+    data: str | None = None,
 ) -> LandslideModel:
     """Train the module of ``spec`` on map-style datasets of patch dicts.
 
@@ -283,7 +286,9 @@ def train_module(
     more than that many standard errors of the paired per-pixel loss difference, or the
     starting weights are returned (:mod:`xlandslide.train.accept`; the test is recorded in
     ``history["acceptance"]``).  ``checkpoint``, ``save_every`` and ``resume``: see the
-    module notes.  See :func:`xlandslide.fit` for the rest.
+    module notes.  ``data`` names the training data
+    (:func:`xlandslide.io.identity.region_identity`): it is stored in the checkpoints and a
+    resume on other data is refused.  See :func:`xlandslide.fit` for the rest.
     """
     import torch
 
@@ -312,8 +317,9 @@ def train_module(
         init(module)
     steps = len(epoch_batches(len(train), config, 1, shuffle=True))
     run = _Run(spec, module.to(device), config, device, steps)
+    run.data = data
     if resume is not None and Path(resume).exists():
-        state = read_resume(resume, spec, config)
+        state = read_resume(resume, spec, config, data=data)
         try:
             run.restore(state)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:

@@ -8,13 +8,18 @@ or one whose fields are missing, of the wrong type or not finite.
 
 from __future__ import annotations
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, ResumeError
 from ..model import ModelSpec
 from .config import TrainConfig
 
 
-def read_resume(path, spec: ModelSpec, config: TrainConfig) -> dict:
-    """The training state of the checkpoint ``path``, checked against this run."""
+def read_resume(path, spec: ModelSpec, config: TrainConfig, *, data: str | None = None) -> dict:
+    """The training state of the checkpoint ``path``, checked against this run.
+
+    ``data``: the identity of this run's region (:func:`~xlandslide.io.identity.region_identity`);
+    a state recorded on other data raises :class:`~xlandslide.errors.ResumeError` (a state
+    that records none, of an earlier version, is not checked).
+    """
     from ..checkpoint import read_checkpoint
 
     obj = read_checkpoint(path)
@@ -51,6 +56,14 @@ def read_resume(path, spec: ModelSpec, config: TrainConfig) -> dict:
             f"({state['config']}); resume with the same TrainConfig"
         )
     _check_state(path, state)
+    theirs_data = state.get("data")
+    if data is not None and theirs_data is not None and theirs_data != data:
+        raise ResumeError(
+            f"cannot resume from {str(path)!r}: it was trained on other data (another "
+            "region, or a store whose labels or statistics changed since); resume on the "
+            "region it was trained on, or train anew (without resume, or with another "
+            "checkpoint path)"
+        )
     return state
 
 

@@ -10,7 +10,7 @@ import pytest
 import xlandslide
 from xlandslide.cli import main
 
-TINY = ["--core", "32", "--halo", "16", "--epochs", "1", "--batch-size", "4"]
+TINY = ["--core", "32", "--halo", "16", "--epochs", "1", "--batch-size", "4", "--keep-degenerate"]
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def small(tmp_path_factory):
     a, b = d / "a.pt", d / "b.pt"
     assert main(["train", str(store), "--model", "llr", "--out", str(a), *TINY]) == 0
     split = str(a.with_suffix(".split.json"))
-    argv = ["train", str(store), "--model", "llr", "--out", str(b), *TINY, "--seed", "1"]
+    argv = ["train", str(store), "--model", "nn", "--out", str(b), *TINY, "--seed", "1"]
     assert main([*argv, "--split", split]) == 0
     return d, store, a, b
 
@@ -333,7 +333,17 @@ def test_an_unwritable_output_folder_is_one_line_naming_the_output(small, capsys
 def test_train_refuses_core_and_halo_that_disagree_with_the_reused_split(small, capsys):
     d, store, a, _ = small
     split = str(a.with_suffix(".split.json"))  # core 32, halo 16
-    argv = ["train", str(store), "--model", "llr", "--epochs", "1", "--split", split]
+    argv = [
+        "train",
+        str(store),
+        "--model",
+        "llr",
+        "--epochs",
+        "1",
+        "--split",
+        split,
+        "--keep-degenerate",
+    ]
     capsys.readouterr()
     assert main([*argv, "--out", str(d / "c.pt"), "--core", "16"]) == 2
     one_error_line(capsys, "--core 16 (the split has 32)", "--split")

@@ -171,9 +171,12 @@ def peers(region, folds, cv, names, which) -> list[dict]:
     rows, k = [], folds.k
     for f in range(k):
         train = pixel_table(region, folds.train_mask(f, region, exclude=[(f + 1) % k]).compute())
-        test = pixel_table(region, folds.test_mask(f, region).compute())
+        test_mask = folds.test_mask(f, region).compute()
+        test = pixel_table(region, test_mask)
+        # the table's rows: the test mask's labelled pixels in row-major order (no sampling)
+        index = np.flatnonzero((test_mask & (region["label"] >= 0)).values.ravel())
         x, y, xt, yt = train.onehot(), train.label, test.onehot(), test.label
-        ref = {r: cv.maps[r][f].values.ravel()[test.index] for r in ("cnn", "llr") if r in names}
+        ref = {r: cv.maps[r][f].values.ravel()[index] for r in ("cnn", "llr") if r in names}
         for name in which:
             t0 = time.perf_counter()
             p = make[name]().fit(x, y).predict_proba(xt)[:, 1]

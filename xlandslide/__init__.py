@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.landslide)
+from ._version import __version__
 from .catalog import (
     FEATURE_NAMES,
     INSPIRE,
@@ -60,18 +61,6 @@ from .errors import (
 from .evaluate import evaluate
 from .grid import CORE, HALO, PatchGeometry
 from .predict import predict
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("xlandslide")
-    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree, not installed
-        return "0.2.0.dev0"
-
-
-__version__ = _version()
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {

@@ -28,21 +28,10 @@ from ._device import (
     device_lock,
     normalise_device,
 )
+from ._version import package_version
 from .catalog import FeatureLayout
 from .errors import ConfigError
 from .grid import PatchGeometry
-
-
-def package_version() -> str:
-    """The installed xlandslide version (package metadata), else the source's."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("xlandslide")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        from . import __version__
-
-        return __version__
 
 
 def plain(value):

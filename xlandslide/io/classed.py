@@ -222,7 +222,7 @@ def write_classed(
     import rasterio
     import rioxarray  # noqa: F401  (registers .rio)
 
-    from .. import __version__
+    from .._version import __version__
 
     path = check_classed_output(path, overwrite=overwrite, sidecars=sidecars)
     if not isinstance(classes, xr.DataArray) or set(classes.dims) != {"y", "x"}:

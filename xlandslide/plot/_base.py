@@ -104,7 +104,7 @@ def save_figure(fig, path, *, dpi: int = 150, overwrite: bool = True) -> Path:
     only if it carries it too (:class:`~xlandslide.errors.ForeignOutputError` otherwise);
     ``overwrite=False`` refuses any existing file.
     """
-    from .. import __version__
+    from .._version import __version__
     from ..io.atomic import SOFTWARE, atomic_output, replaceable_figure
 
     path = Path(path)

@@ -74,7 +74,7 @@ _LAZY = {
     # io
     "open_region": "io.store",
     "write_region": "io.store",
-    "region_from_dem": "io.raster",
+    "region_from_dem": "io.build",
     "build_region": "io.build",
     "CategoricalLayer": "io.layers",
     "RasterLayer": "io.raster",

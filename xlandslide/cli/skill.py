@@ -204,13 +204,13 @@ def _write_csv(frame, path: Path, **kwargs) -> None:
 
 
 def cv(args) -> int:
-    from ..evaluate.cv import compare, cross_validate
     from ..grid import PatchGeometry
     from ..io import open_region
     from ..models import canonical_name
     from ..patches.folds import spatial_folds
     from ..patches.splits import SpatialFolds
     from ..train.presets import POINT_CORE, POINT_OVERSAMPLE
+    from ..workflows.cv import compare, cross_validate
     from ._common import check_device
 
     check_device(args.device)
@@ -341,11 +341,11 @@ def zone(args) -> int:
 def report(args) -> int:
     import warnings
 
-    from ..evaluate.report import PAPER_MODELS, paper_report
     from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
     from ..io.integrity import refuse_inside_store
     from ..patches import PatchSet, make_patches
+    from ..workflows.report import PAPER_MODELS, paper_report
     from ._common import check_device, check_output, check_split_geometry
 
     check_device(args.device)

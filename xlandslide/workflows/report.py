@@ -133,14 +133,14 @@ def paper_report(
     import dask
     import pandas as pd
 
+    from ..evaluate.calibration import calibration
+    from ..evaluate.metrics import evaluate, naive_nll, nll
     from ..models import canonical_name, model_entry
     from ..predict import predict
     from ..train.config import TrainConfig
     from ..train.fit import fit
     from ..train.quality import is_degenerate
     from ..train.select import select_aligned_features
-    from .calibration import calibration
-    from .metrics import evaluate, naive_nll, nll
 
     names = [canonical_name(m) for m in models]
     if not names or len(set(names)) != len(names):

@@ -398,6 +398,7 @@ def importance(args) -> int:
     from ..evaluate.importance import llr_weights, model_tables, permutation_importance
     from ..io import open_region
     from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replaceable_table
+    from ..models import model_entry
     from ..plot import plot_importance, save_figure
     from ._common import check_output
 
@@ -420,7 +421,7 @@ def importance(args) -> int:
         from ..patches import PatchSet
 
         mask = PatchSet.from_json(args.split).core_mask("test", like=region)
-    if model.name == "llr":
+    if model_entry(model.name).linear:
         table = llr_weights(model)
         title = "LLR weights"
     else:

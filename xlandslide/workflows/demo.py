@@ -109,6 +109,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     from ..grid import PatchGeometry
     from ..io import open_map, open_region, write_map, write_region
     from ..io.classed import write_classed
+    from ..models import model_entry
     from ..patches import make_patches
     from ..plot import plot_rate_curves, plot_susceptibility, plot_zoning, save_figure
     from ..synthetic import synthetic_region
@@ -208,7 +209,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
                 )
             }
             for n in report.models
-            if n != "naive"
+            if model_entry(n).trained
         },
         "aligned": {"features": list(report.aligned), "distances": list(cfg.distances)},
         "split": {

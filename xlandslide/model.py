@@ -30,7 +30,7 @@ from ._device import (
 )
 from ._version import package_version
 from .catalog import FeatureLayout
-from .errors import ConfigError
+from .errors import ConfigError, ShapeError
 from .grid import PatchGeometry
 
 
@@ -391,8 +391,6 @@ class LandslideModel:
             (B, H, W) float32 probabilities in [0, 1] (also at pixels outside the region).
         """
         import torch
-
-        from .errors import ShapeError
 
         spec = self.spec
         c = len(spec.layout.continuous)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import ConfigError
 from ._common import add_training_options, degenerate_exit, training_settings
 
 FOLD_CHOICES = ("kmeans", "blocks", "random")
@@ -229,8 +230,6 @@ def cv(args) -> int:
             block_size=args.block_size,
         )
     else:
-        from ..errors import ConfigError
-
         raise ConfigError(
             f"--folds {args.folds!r}: use kmeans, blocks, random or a folds JSON file"
         )
@@ -296,7 +295,6 @@ ZONING_HEADER = "class,name,lower,upper,"
 
 
 def zone(args) -> int:
-    from ..errors import ConfigError
     from ..evaluate.zoning import zoning, zoning_table
     from ..io import open_map, open_region
     from ..io.atomic import atomic_output, check_outputs, replaceable_table
@@ -394,7 +392,6 @@ IMPORTANCE_HEADERS = ("feature,weight,", "name,kind,importance,")
 
 def importance(args) -> int:
     from ..checkpoint import load_model
-    from ..errors import ConfigError
     from ..evaluate.importance import llr_weights, model_tables, permutation_importance
     from ..io import open_region
     from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replaceable_table

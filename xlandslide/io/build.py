@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE, FeatureLayout
-from ..errors import ConfigError, InputTypeError, RegionError
+from ..errors import ConfigError, InputTypeError, LabelError, RegionError
 from ..region import region_dataset
 from .layers import (
     DEM_RANGE,
@@ -88,7 +88,6 @@ def _combine(stats: np.ndarray, n_cont: int):
 def _check_label_counts(n: int, n_slides: int, n_stable: int, labels) -> None:
     """Labels that give a model nothing to learn (no landslide, or no stable pixel, among
     the valid pixels) are refused, naming the counts and the likely fix."""
-    from ..errors import LabelError
 
     if n_slides and n_stable:
         return

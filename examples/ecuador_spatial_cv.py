@@ -35,8 +35,8 @@ from pathlib import Path
 import pandas as pd
 
 import xlandslide
-from xlandslide.evaluate.cv import compare
 from xlandslide.train.presets import point_inventory
+from xlandslide.workflows.cv import compare
 
 DATA = Path(__file__).resolve().parent / "data" / "ecuador_rbsf"
 DISTANCES = (30.0, 100.0, 300.0)

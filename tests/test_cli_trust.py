@@ -240,7 +240,7 @@ def test_report_refuses_an_input_as_out_before_any_work(small, capsys, monkeypat
     _, store, _, _ = small
     import importlib
 
-    report = importlib.import_module("xlandslide.evaluate.report")
+    report = importlib.import_module("xlandslide.workflows.report")
 
     def trained(*args, **kwargs):  # pragma: no cover - must not be reached
         raise AssertionError("report trained before refusing --out")

@@ -244,8 +244,8 @@ def test_rate_curves_importance_and_uncertainty(tmp_path):
 def test_per_fold_roc(tmp_path):
     import pandas as pd
 
-    from xlandslide.evaluate.cv import CVResult
     from xlandslide.plot import plot_cv_roc
+    from xlandslide.workflows.cv import CVResult
 
     prob, label = make_maps()
     masks = [label.copy(data=np.arange(64)[None, :].repeat(50, 0) % 2 == f) for f in (0, 1)]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.landslide)
+from . import errors as _errors
+from ._version import __version__
 from .catalog import (
     FEATURE_NAMES,
     INSPIRE,
@@ -27,51 +29,10 @@ from .catalog import (
     NODATA_CODE,
     FeatureLayout,
 )
-from .errors import (
-    CheckpointError,
-    CheckpointMismatchError,
-    CheckpointNotFoundError,
-    ConfigError,
-    CorruptChunkError,
-    DegenerateMapWarning,
-    DegenerateModelWarning,
-    EvaluationError,
-    ForeignOutputError,
-    GeometryWarning,
-    GridError,
-    GridMismatchError,
-    HaloError,
-    IncompleteStoreError,
-    InputTypeError,
-    LegacyStoreError,
-    MissingOptionalDependency,
-    NameNotFoundError,
-    OutputIsInputError,
-    PatchError,
-    RegionError,
-    RegionNotFoundError,
-    ResumeError,
-    ShapeError,
-    StoreExistsError,
-    StoreIntegrityError,
-    XLandslideError,
-    XLandslideWarning,
-)
+from .errors import *  # noqa: F403  (every exception and warning, eagerly: errors is cheap)
 from .evaluate import evaluate
 from .grid import CORE, HALO, PatchGeometry
 from .predict import predict
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("xlandslide")
-    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree, not installed
-        return "0.2.0.dev0"
-
-
-__version__ = _version()
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {
@@ -85,7 +46,7 @@ _LAZY = {
     # io
     "open_region": "io.store",
     "write_region": "io.store",
-    "region_from_dem": "io.raster",
+    "region_from_dem": "io.build",
     "build_region": "io.build",
     "CategoricalLayer": "io.layers",
     "RasterLayer": "io.raster",
@@ -94,13 +55,6 @@ _LAZY = {
     "read_ingest_config": "io.ingest",
     "class_mapping": "mapping",
     "ClassMapping": "mapping",
-    "LayerError": "errors",
-    "LayerNotFoundError": "errors",
-    "CRSUnitsError": "errors",
-    "LabelError": "errors",
-    "NodataError": "errors",
-    "UnmappedCodeError": "errors",
-    "ConfigNotFoundError": "errors",
     "labels_from_points": "io.vector",
     "labels_from_polygons": "io.vector",
     "write_map": "io.maps",
@@ -131,12 +85,12 @@ _LAZY = {
     "rank_aligned": "train.select",
     # evaluation
     "calibration": "evaluate.calibration",
-    "cross_validate": "evaluate.cv",
+    "cross_validate": "workflows.cv",
     "zoning": "evaluate.zoning",
     "zoning_breaks": "evaluate.zoning",
     "zoning_table": "evaluate.zoning",
     "rate_curve": "evaluate.rates",
-    "paper_report": "evaluate.report",
+    "paper_report": "workflows.report",
     "llr_weights": "evaluate.importance",
     "permutation_importance": "evaluate.importance",
     "uncertainty_map": "evaluate.importance",
@@ -160,39 +114,12 @@ __all__ = [
     "LABEL_STABLE",
     "LABEL_UNKNOWN",
     "NODATA_CODE",
-    "CheckpointError",
-    "CheckpointMismatchError",
-    "CheckpointNotFoundError",
-    "ConfigError",
-    "CorruptChunkError",
-    "EvaluationError",
     "FeatureLayout",
-    "ForeignOutputError",
-    "GridError",
-    "GridMismatchError",
-    "HaloError",
-    "IncompleteStoreError",
-    "InputTypeError",
-    "LegacyStoreError",
-    "MissingOptionalDependency",
-    "NameNotFoundError",
-    "OutputIsInputError",
-    "PatchError",
     "PatchGeometry",
-    "RegionError",
-    "RegionNotFoundError",
-    "ResumeError",
-    "ShapeError",
-    "StoreExistsError",
-    "StoreIntegrityError",
-    "XLandslideError",
-    "XLandslideWarning",
-    "DegenerateMapWarning",
-    "DegenerateModelWarning",
-    "GeometryWarning",
     "__version__",
     "evaluate",
     "predict",
+    *_errors.__all__,
     *sorted(_LAZY),
 ]
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import xarray as xr
 
+from .errors import GeometryWarning, RegionError
+
 #: The paper's looking distances, in metres.
 PAPER_DISTANCES = (30.0, 100.0, 300.0)
 
@@ -91,7 +93,6 @@ class LandslideAccessor:
         See :func:`xlandslide.aligned_features`; the region must hold offsets (for every
         distance it holds, distance-major: ``slope@30m``, ``dem@30m``, ``slope@100m``...).
         """
-        from .errors import RegionError
         from .features import aligned_features
         from .region import OFFSET_VARS, offset_distances
 
@@ -121,7 +122,6 @@ class LandslideAccessor:
         :class:`~xlandslide.errors.GeometryWarning` saying what was chosen and why."""
         import warnings
 
-        from .errors import GeometryWarning
         from .grid import geometry_for
         from .patches import make_patches
 

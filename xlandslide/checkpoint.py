@@ -19,8 +19,9 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from ._version import package_version
 from .errors import CheckpointError, CheckpointNotFoundError, ConfigError, StoreExistsError
-from .model import LandslideModel, ModelSpec, check_finite_weights, package_version, plain
+from .model import LandslideModel, ModelSpec, check_finite_weights, plain
 
 #: Marker stored in every checkpoint.
 FORMAT = "xlandslide-checkpoint"

@@ -2,6 +2,14 @@
 
 Every error subclasses :class:`XLandslideError` and the builtin it refines, so callers can
 catch either.  Messages name what was expected, what came, and the fix.
+
+Families a caller can catch by meaning: :class:`CheckpointError` (a checkpoint that cannot
+be read or does not fit: :class:`CheckpointNotFoundError`, :class:`CheckpointMismatchError`);
+:class:`GridError` (CRS, transform, pixel size, halo: :class:`GridMismatchError`,
+:class:`CRSUnitsError`, :class:`HaloError`); input data (:class:`RegionError`,
+:class:`LayerError` and theirs); :class:`ConfigError` (settings); stores and outputs
+(:class:`StoreExistsError`, :class:`StoreIntegrityError` and theirs).  Every name here is
+exported from the package root.
 """
 
 from __future__ import annotations
@@ -47,16 +55,16 @@ class GridMismatchError(GridError):
     """Two grids that must match (CRS, transform, shape) do not."""
 
 
-class HaloError(XLandslideError, ValueError):
+class HaloError(GridError):
     """A stencil needs more context than the halo provides (for example a radius above it)."""
 
 
-class CheckpointMismatchError(XLandslideError, ValueError):
-    """A checkpoint does not fit the region it is applied to (features, distances, halo)."""
-
-
 class CheckpointError(XLandslideError, ValueError):
-    """A file is not a readable xlandslide checkpoint."""
+    """A file is not a readable xlandslide checkpoint, or the model it holds cannot be used."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint does not fit the region it is applied to (features, distances, halo)."""
 
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
@@ -181,3 +189,45 @@ class GeometryWarning(XLandslideWarning):
 # --- learners (issue 16): the field's non-torch models ------------------------------------------
 class NotFittedError(XLandslideError, ValueError):
     """A learner is asked to predict or save before it was fitted."""
+
+
+__all__ = [
+    "CRSUnitsError",
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "CheckpointNotFoundError",
+    "ConfigError",
+    "ConfigNotFoundError",
+    "CorruptChunkError",
+    "DegenerateMapWarning",
+    "DegenerateModelWarning",
+    "EvaluationError",
+    "ForeignOutputError",
+    "GeometryWarning",
+    "GridError",
+    "GridMismatchError",
+    "HaloError",
+    "ImplausibleValuesError",
+    "IncompleteStoreError",
+    "InputTypeError",
+    "LabelError",
+    "LayerError",
+    "LayerNotFoundError",
+    "LegacyStoreError",
+    "MissingOptionalDependency",
+    "NameNotFoundError",
+    "NodataError",
+    "NotFittedError",
+    "OutputIsInputError",
+    "OutputWriteError",
+    "PatchError",
+    "RegionError",
+    "RegionNotFoundError",
+    "ResumeError",
+    "ShapeError",
+    "StoreExistsError",
+    "StoreIntegrityError",
+    "UnmappedCodeError",
+    "XLandslideError",
+    "XLandslideWarning",
+]

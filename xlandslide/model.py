@@ -28,21 +28,10 @@ from ._device import (
     device_lock,
     normalise_device,
 )
+from ._version import package_version
 from .catalog import FeatureLayout
-from .errors import ConfigError
+from .errors import ConfigError, ShapeError
 from .grid import PatchGeometry
-
-
-def package_version() -> str:
-    """The installed xlandslide version (package metadata), else the source's."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("xlandslide")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        from . import __version__
-
-        return __version__
 
 
 def plain(value):
@@ -402,8 +391,6 @@ class LandslideModel:
             (B, H, W) float32 probabilities in [0, 1] (also at pixels outside the region).
         """
         import torch
-
-        from .errors import ShapeError
 
         spec = self.spec
         c = len(spec.layout.continuous)

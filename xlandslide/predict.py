@@ -70,7 +70,7 @@ import xarray as xr
 from ._alloc import tune_allocator
 from ._dispatch import apply_stencil
 from .catalog import NODATA_CODE
-from .errors import ConfigError
+from .errors import ConfigError, InputTypeError, RegionError
 from .grid import pixel_size, radius_pixels
 from .region import as_dask, read_padded, select_offsets, stacked_offsets
 from .validate import check_fits
@@ -211,12 +211,9 @@ def _block_chunks(n: int, step: int, depth: int) -> tuple[int, ...]:
 
 def _require(region, spec, flags) -> None:
     """The variables a prediction reads are there, with the model's layers (check=False)."""
-    from .errors import RegionError
     from .region import offset_distances
 
     if not isinstance(region, xr.Dataset):
-        from .errors import InputTypeError
-
         raise InputTypeError(
             f"region must be an xarray.Dataset (xlandslide.open_region), got "
             f"{type(region).__name__}"

@@ -183,3 +183,11 @@ def test_models_are_plain_torch_modules():
     n = sum(p.numel() for p in net.parameters())
     assert n > 0
     assert sum(p.numel() for p in small_model("naive").parameters()) == 0
+
+
+def test_find_entry_answers_by_the_registry_and_none_for_no_model():
+    from xlandslide.models import MODELS, find_entry
+
+    assert find_entry(" LLR ") is MODELS["llr"] and find_entry("llr").linear
+    assert not find_entry("naive").trained
+    assert find_entry(None) is None and find_entry("resnet") is None

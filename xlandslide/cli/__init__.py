@@ -42,6 +42,8 @@ import errno
 import functools
 import sys
 
+from .._version import __version__
+from ..errors import XLandslideError
 from . import demo, model, region, skill
 
 #: The modules that register sub-commands, in the order of ``--help``.
@@ -73,8 +75,6 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
     p = argparse.ArgumentParser(
         prog="xlandslide",
         description="Landslide susceptibility mapping with locally aligned CNNs (LACNN).",
@@ -103,8 +103,6 @@ USER_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG)
 
 
 def _is_users(err: BaseException) -> bool:
-    from ..errors import XLandslideError
-
     if isinstance(err, (XLandslideError, *USER_OS_ERRORS)):
         return True
     return isinstance(err, OSError) and err.errno in USER_ERRNOS

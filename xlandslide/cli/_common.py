@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ConfigError, OutputIsInputError
+
 
 def same_path(a, b) -> bool:
     """Whether two paths name the same file or folder."""
@@ -16,7 +18,6 @@ def check_output(out, inputs, *, option: str = "--out") -> None:
     ``inputs`` maps a description (``"the region store"``) to a path.  Raises
     :class:`~xlandslide.errors.OutputIsInputError` before anything is read or written.
     """
-    from ..errors import OutputIsInputError
     from ..io.atomic import overlaps
 
     for what, path in inputs.items():
@@ -41,8 +42,6 @@ def check_device(device) -> None:
     if device is None:
         return
     import torch
-
-    from ..errors import ConfigError
 
     try:
         dev = torch.device(device)
@@ -159,7 +158,6 @@ def degenerate_exit(models, keep: bool) -> int:
 
 def check_split_geometry(geometry, args, split) -> None:
     """--core / --halo that disagree with the split being reused are an error, not ignored."""
-    from ..errors import ConfigError
 
     asked = {"--core": (args.core, geometry.core), "--halo": (args.halo, geometry.halo)}
     differ = [f"{k} {v} (the split has {s})" for k, (v, s) in asked.items() if v not in (None, s)]

@@ -15,7 +15,7 @@ def register(sub) -> None:
 
 
 def demo(args) -> int:
-    from ..demo import DemoConfig, run_demo
+    from ..workflows.demo import DemoConfig, run_demo
 
     cfg = DemoConfig.quick() if args.quick else DemoConfig()
     overrides = {k: v for k, v in (("size", args.size), ("seed", args.seed)) if v is not None}

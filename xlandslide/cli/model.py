@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ConfigError, StoreExistsError
 from ..grid import HALO
 from ._common import (
     add_training_options,
@@ -118,7 +119,6 @@ def train(args) -> int:
     import warnings
 
     from ..checkpoint import load_model
-    from ..errors import ConfigError, StoreExistsError
     from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
     from ..io.atomic import check_writable

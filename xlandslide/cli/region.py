@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ..errors import StoreExistsError
 from ._common import same_path
 
 
@@ -75,7 +76,6 @@ def synthetic(args) -> int:
 
 
 def offsets(args) -> int:
-    from ..errors import StoreExistsError
     from ..io import open_region, write_region
 
     if same_path(args.store, args.out):

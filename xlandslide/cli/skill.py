@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import ConfigError
 from ._common import add_training_options, degenerate_exit, training_settings
 
 FOLD_CHOICES = ("kmeans", "blocks", "random")
@@ -204,13 +205,13 @@ def _write_csv(frame, path: Path, **kwargs) -> None:
 
 
 def cv(args) -> int:
-    from ..evaluate.cv import compare, cross_validate
     from ..grid import PatchGeometry
     from ..io import open_region
     from ..models import canonical_name
     from ..patches.folds import spatial_folds
     from ..patches.splits import SpatialFolds
     from ..train.presets import POINT_CORE, POINT_OVERSAMPLE
+    from ..workflows.cv import compare, cross_validate
     from ._common import check_device
 
     check_device(args.device)
@@ -229,8 +230,6 @@ def cv(args) -> int:
             block_size=args.block_size,
         )
     else:
-        from ..errors import ConfigError
-
         raise ConfigError(
             f"--folds {args.folds!r}: use kmeans, blocks, random or a folds JSON file"
         )
@@ -296,7 +295,6 @@ ZONING_HEADER = "class,name,lower,upper,"
 
 
 def zone(args) -> int:
-    from ..errors import ConfigError
     from ..evaluate.zoning import zoning, zoning_table
     from ..io import open_map, open_region
     from ..io.atomic import atomic_output, check_outputs, replaceable_table
@@ -341,11 +339,11 @@ def zone(args) -> int:
 def report(args) -> int:
     import warnings
 
-    from ..evaluate.report import PAPER_MODELS, paper_report
     from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
     from ..io.integrity import refuse_inside_store
     from ..patches import PatchSet, make_patches
+    from ..workflows.report import PAPER_MODELS, paper_report
     from ._common import check_device, check_output, check_split_geometry
 
     check_device(args.device)
@@ -394,10 +392,10 @@ IMPORTANCE_HEADERS = ("feature,weight,", "name,kind,importance,")
 
 def importance(args) -> int:
     from ..checkpoint import load_model
-    from ..errors import ConfigError
     from ..evaluate.importance import llr_weights, model_tables, permutation_importance
     from ..io import open_region
     from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replaceable_table
+    from ..models import model_entry
     from ..plot import plot_importance, save_figure
     from ._common import check_output
 
@@ -420,7 +418,7 @@ def importance(args) -> int:
         from ..patches import PatchSet
 
         mask = PatchSet.from_json(args.split).core_mask("test", like=region)
-    if model.name == "llr":
+    if model_entry(model.name).linear:
         table = llr_weights(model)
         title = "LLR weights"
     else:

@@ -1,18 +1,18 @@
-"""Skill of susceptibility maps: streaming metrics and calibration.
+"""Skill of susceptibility maps: metrics only (streaming), calibration, zoning, importance.
 
 - :mod:`~xlandslide.evaluate.metrics`: NLL, Brier score, ROC curve and AUC, average
   precision (PR AUC) (exact or streaming with a rigorous error bound), :func:`evaluate`
   (all in one pass), the Naive baseline;
 - :mod:`~xlandslide.evaluate.calibration`: reliability curve and expected calibration error;
-- :mod:`~xlandslide.evaluate.cv`: :func:`~xlandslide.evaluate.cv.cross_validate` (every model
-  on every spatial fold, scored on held-out pixels; mean ± sd; out-of-fold maps);
 - :mod:`~xlandslide.evaluate.paired`: :func:`~xlandslide.evaluate.paired.delong`, whether two
   models' AUCs on the same pixels differ by more than noise;
 - :mod:`~xlandslide.evaluate.zoning`: susceptibility classes, the zoning table, success and
   prediction-rate curves;
 - :mod:`~xlandslide.evaluate.importance`: LLR weights, permutation importance, the
-  uncertainty map of an ensemble;
-- :mod:`~xlandslide.evaluate.report`: the paper's Table 2 and Figures 4-6 in one call.
+  uncertainty map of an ensemble.
+
+What chains training, prediction and these metrics (spatial cross-validation, the paper's
+report, the demo) lives in :mod:`xlandslide.workflows`.
 
 Every function takes DataArrays backed by numpy, a lazily indexed store or dask, and
 computes reductions chunk by chunk: maps larger than memory are scored without loading them.

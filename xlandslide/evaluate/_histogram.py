@@ -104,10 +104,6 @@ def _block_stats(prob, label, mask=None, *, bins: int, eps: float) -> np.ndarray
     return np.concatenate([head, class_histogram(p, pos, bins)])
 
 
-def _block_stats_3d(*blocks, bins, eps):
-    return _block_stats(*blocks, bins=bins, eps=eps)[None, None, :]
-
-
 @dataclass
 class Stats:
     """Reductions of a map: scalars and, for rank metrics, per-bin class histograms."""

@@ -43,9 +43,12 @@ def llr_weights(model):
     """
     import pandas as pd
 
+    from ..models import find_entry
+
     members = getattr(model, "members", [model])
     for m in members:
-        if getattr(m, "name", None) != "llr" or not hasattr(m.module, "linear_weights"):
+        entry = find_entry(getattr(m, "name", None))
+        if entry is None or not entry.linear or not hasattr(m.module, "linear_weights"):
             raise ConfigError(f"llr_weights needs an LLR model, got {getattr(m, 'name', m)!r}")
     w = np.stack([m.module.linear_weights() for m in members])
     table = pd.DataFrame(

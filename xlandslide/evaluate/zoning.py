@@ -37,7 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from ..errors import ConfigError, EvaluationError, MissingOptionalDependency
+from ..errors import ConfigError, DegenerateMapWarning, EvaluationError, MissingOptionalDependency
 from ._histogram import (
     BINS,
     EXACT_LIMIT,
@@ -239,8 +239,6 @@ def warn_if_flat(breaks, what: str = "the map's breaks") -> bool:
     False
     """
     import warnings
-
-    from ..errors import DegenerateMapWarning
 
     b = np.clip(np.asarray(breaks, dtype=np.float64).ravel(), 1e-12, 1 - 1e-12)
     if b.size == 0:

@@ -1,4 +1,5 @@
-"""Regions from real data: :func:`build_region` (a DEM, rasters, coded polygons, labels).
+"""Regions from real data: :func:`build_region` (a DEM, rasters, coded polygons, labels) and
+its thin wrapper :func:`region_from_dem` (slope and DEM only).
 
 Everything is brought onto the DEM's grid (:mod:`~xlandslide.io.layers`: rasters checked
 against it or reprojected on request, vector layers rasterised chunk by chunk) and the region
@@ -16,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE, FeatureLayout
-from ..errors import ConfigError, RegionError
+from ..errors import ConfigError, InputTypeError, LabelError, RegionError
 from ..region import region_dataset
 from .layers import (
     DEM_RANGE,
@@ -87,7 +88,6 @@ def _combine(stats: np.ndarray, n_cont: int):
 def _check_label_counts(n: int, n_slides: int, n_stable: int, labels) -> None:
     """Labels that give a model nothing to learn (no landslide, or no stable pixel, among
     the valid pixels) are refused, naming the counts and the likely fix."""
-    from ..errors import LabelError
 
     if n_slides and n_stable:
         return
@@ -330,4 +330,38 @@ def build_region(
     return region.compute() if eager else region
 
 
-__all__ = ["build_region"]
+def region_from_dem(dem: xr.DataArray, label: xr.DataArray | None = None) -> xr.Dataset:
+    """Build a region from a real DEM (and optional labels) on the same grid.
+
+    A thin wrapper of :func:`xlandslide.build_region`: the continuous layers are ``slope``
+    (:func:`xlandslide.slope`, degrees) and ``dem``, standardised with their mean and
+    standard deviation over the valid pixels (computed in one dask pass, stored in
+    ``attrs["normalisation"]``); no categorical group.
+
+    Parameters
+    ----------
+    dem : xarray.DataArray
+        Elevations (m) on (y, x) (a ``band`` dimension of size 1 is dropped) in a projected
+        CRS with metre units, square pixels; no data as NaN or as ``dem.rio.nodata``.
+    label : xarray.DataArray, optional
+        On the same grid: 1 landslide, 0 stable, -1 or NaN (or its declared no-data value)
+        unknown; any other value is refused (:class:`~xlandslide.errors.LabelError`).
+        Without it every label is -1 (unknown).
+
+    Returns
+    -------
+    xarray.Dataset
+        A region with the chunks of ``dem`` (numpy when ``dem`` is numpy-backed).  Valid
+        pixels are those with a finite DEM *and* a finite slope (the one-pixel rim of the DEM
+        and of its nodata holes is not): layers are NaN and the label -1 elsewhere; ``dem``
+        keeps every finite elevation.
+    """
+    if not isinstance(dem, xr.DataArray):
+        raise InputTypeError(
+            f"dem must be an xarray.DataArray, got {type(dem).__name__}; read a file with "
+            "xlandslide.read_raster(path) or pass it to xlandslide.build_region(path)"
+        )
+    return build_region(dem, labels=label, title="xlandslide region built from a DEM")
+
+
+__all__ = ["build_region", "region_from_dem"]

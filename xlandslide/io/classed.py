@@ -27,6 +27,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import xarray as xr
 
+from .._version import __version__
 from ..errors import ConfigError, ShapeError
 from .atomic import SOFTWARE, atomic_output, check_outputs, replaceable_marked
 
@@ -221,8 +222,6 @@ def write_classed(
     import dask.array as da
     import rasterio
     import rioxarray  # noqa: F401  (registers .rio)
-
-    from .. import __version__
 
     path = check_classed_output(path, overwrite=overwrite, sidecars=sidecars)
     if not isinstance(classes, xr.DataArray) or set(classes.dims) != {"y", "x"}:

@@ -48,7 +48,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, ConfigNotFoundError
+from ..errors import ConfigError, ConfigNotFoundError, StoreExistsError
 
 _TOP = {
     "out": str,
@@ -288,8 +288,6 @@ def ingest_region(config, out=None, *, overwrite: bool = False, progress: bool =
             f'{cfg.source}: no store to write; give out = "STORE.zarr" in the file or --out'
         )
     if target.exists() and not overwrite:
-        from ..errors import StoreExistsError
-
         raise StoreExistsError(
             f"{str(target)!r} exists; pass overwrite=True (--overwrite) to replace it, or "
             "choose another out"

@@ -64,7 +64,7 @@ def local_path(store) -> Path:
 
 
 def package_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 

@@ -239,7 +239,7 @@ def _write_tif_resumably_locked(prob: xr.DataArray, path: Path, *, overwrite: bo
 def _write_tif(prob: xr.DataArray, path: Path, *, overwrite: bool, tags=None) -> Path:
     import rioxarray  # noqa: F401  (registers .rio)
 
-    from .. import __version__
+    from .._version import __version__
 
     with atomic_output(path, overwrite=overwrite, replaceable=_replaceable_tif) as tmp:
         out = prob.astype("float32").rio.write_nodata(np.nan, encoded=False)

@@ -7,8 +7,10 @@
   grids differ, reprojected (rasterio / GDAL, never by hand) only when asked;
 - :func:`check_projected`: a DEM grid must be in a projected CRS with metre units;
 - :func:`check_nodata`: refuses values that are no-data by convention (-9999, -32768...)
-  when the layer does not declare them;
-- :func:`region_from_dem`: slope and DEM as a region (a thin wrapper of ``build_region``).
+  when the layer does not declare them.
+
+:func:`~xlandslide.io.build.region_from_dem` (slope and DEM as a region) lives beside
+:func:`~xlandslide.io.build.build_region`, which it wraps.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from ..errors import (
     CRSUnitsError,
     GridError,
     GridMismatchError,
-    InputTypeError,
     LayerError,
     LayerNotFoundError,
     NodataError,
@@ -409,42 +410,6 @@ def check_nodata(da: xr.DataArray, what: str) -> xr.DataArray:
     return da.copy(data=data)
 
 
-def region_from_dem(dem: xr.DataArray, label: xr.DataArray | None = None) -> xr.Dataset:
-    """Build a region from a real DEM (and optional labels) on the same grid.
-
-    A thin wrapper of :func:`xlandslide.build_region`: the continuous layers are ``slope``
-    (:func:`xlandslide.slope`, degrees) and ``dem``, standardised with their mean and
-    standard deviation over the valid pixels (computed in one dask pass, stored in
-    ``attrs["normalisation"]``); no categorical group.
-
-    Parameters
-    ----------
-    dem : xarray.DataArray
-        Elevations (m) on (y, x) (a ``band`` dimension of size 1 is dropped) in a projected
-        CRS with metre units, square pixels; no data as NaN or as ``dem.rio.nodata``.
-    label : xarray.DataArray, optional
-        On the same grid: 1 landslide, 0 stable, -1 or NaN (or its declared no-data value)
-        unknown; any other value is refused (:class:`~xlandslide.errors.LabelError`).
-        Without it every label is -1 (unknown).
-
-    Returns
-    -------
-    xarray.Dataset
-        A region with the chunks of ``dem`` (numpy when ``dem`` is numpy-backed).  Valid
-        pixels are those with a finite DEM *and* a finite slope (the one-pixel rim of the DEM
-        and of its nodata holes is not): layers are NaN and the label -1 elsewhere; ``dem``
-        keeps every finite elevation.
-    """
-    from .build import build_region
-
-    if not isinstance(dem, xr.DataArray):
-        raise InputTypeError(
-            f"dem must be an xarray.DataArray, got {type(dem).__name__}; read a file with "
-            "xlandslide.read_raster(path) or pass it to xlandslide.build_region(path)"
-        )
-    return build_region(dem, labels=label, title="xlandslide region built from a DEM")
-
-
 __all__ = [
     "NODATA_SENTINELS",
     "RASTER_SUFFIXES",
@@ -453,5 +418,4 @@ __all__ = [
     "check_nodata",
     "check_projected",
     "read_raster",
-    "region_from_dem",
 ]

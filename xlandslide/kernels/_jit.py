@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
+from ..errors import ConfigError
+
 #: Options every kernel is compiled with (see the module docstring for the reasons).
 JIT_OPTIONS = {
     "nogil": True,
@@ -61,7 +63,6 @@ def resolve_threads(threads: int | None) -> int:
     """``threads`` as a positive count: ``None`` or ``0`` mean every available CPU."""
     if threads is None or threads == 0:
         return available_threads()
-    from ..errors import ConfigError
 
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise ConfigError(

@@ -196,6 +196,15 @@ def model_entry(name: str) -> ModelEntry:
     return MODELS[canonical_name(name)]
 
 
+def find_entry(name) -> ModelEntry | None:
+    """The registry entry of ``name`` (case-insensitive), ``None`` when it names no model.
+
+    For asking what a model object is by the registry's facts rather than by its name:
+    ``find_entry(getattr(model, "name", None))``.
+    """
+    return MODELS.get(str(name).strip().lower())
+
+
 def model_needs_offsets(name: str) -> bool:
     """Whether the model ``name`` reads aligned (uphill) features, i.e. needs offsets."""
     return model_entry(name).needs_offsets
@@ -270,6 +279,7 @@ __all__ = [
     "UNet",
     "build_model",
     "canonical_name",
+    "find_entry",
     "model_entry",
     "model_needs_offsets",
     "nan_to_zero",

@@ -22,7 +22,6 @@ from .splits import (
     KMEANS_SAMPLE,
     SpatialFolds,
     _label_of,
-    fold_of_pixels,
     grid_of,
     pixel_hash,
 )
@@ -442,10 +441,4 @@ def _raster_runs(raster: xr.DataArray, nx: int):
     return _merge_runs(runs[0][order], runs[1][order])
 
 
-def fold_ids_numpy(folds: SpatialFolds) -> np.ndarray:
-    """The whole fold raster in memory (small regions, tests)."""
-    ny, nx = folds.shape
-    return fold_of_pixels(folds, np.arange(ny), np.arange(nx))
-
-
-__all__ = ["fold_counts", "fold_ids_numpy", "spatial_folds"]
+__all__ = ["fold_counts", "spatial_folds"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .._version import __version__
 from ..errors import MissingOptionalDependency
 
 
@@ -104,7 +105,6 @@ def save_figure(fig, path, *, dpi: int = 150, overwrite: bool = True) -> Path:
     only if it carries it too (:class:`~xlandslide.errors.ForeignOutputError` otherwise);
     ``overwrite=False`` refuses any existing file.
     """
-    from .. import __version__
     from ..io.atomic import SOFTWARE, atomic_output, replaceable_figure
 
     path = Path(path)

@@ -95,6 +95,7 @@ import xarray as xr
 
 from .. import catalog
 from ..catalog import INSPIRE
+from ..errors import ConfigError
 from ..region import region_dataset
 from .tables import (
     FLIP_GAIN,
@@ -229,8 +230,6 @@ def _is_number(v) -> bool:
 
 
 def _check_args(shape, seed, pixel_size):
-    from ..errors import ConfigError
-
     try:
         ok = len(shape) == 2 and all(_is_number(n) and int(n) == n and n >= 3 for n in shape)
     except (TypeError, ValueError, OverflowError):

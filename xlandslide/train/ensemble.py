@@ -93,13 +93,15 @@ def fit_ensemble(region, model: str, *, seeds: Sequence[int] = (0, 1, 2), config
     ``kwargs`` go to :func:`xlandslide.fit` (``patches``, ``aligned``, masks...).  A single
     seed returns the plain :class:`~xlandslide.LandslideModel`.
     """
+    from ..models import find_entry
     from .config import TrainConfig
     from .fit import fit
 
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ConfigError("seeds must name at least one seed, e.g. (0, 1, 2)")
-    if model == "naive" or str(model).lower() == "naive":
+    entry = find_entry(model)
+    if entry is not None and not entry.trained:
         return fit(region, model, **kwargs)
     config = config if config is not None else TrainConfig.default(model)
     members = [fit(region, model, config=config.replace(seed=s), **kwargs) for s in seeds]

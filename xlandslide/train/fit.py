@@ -293,7 +293,7 @@ def _warm_start_init(model, spec):
             f"warm_start: the {source} model reads another layout than this model; train it "
             "on the same region"
         )
-    if source == "llr":
+    if _is_linear(members[0]):
         return _linear_init(members, spec)
     if source in (spec.name, model_entry(spec.name).base):
         return _copy_init(members[0], spec)
@@ -305,10 +305,18 @@ def _warm_start_init(model, spec):
     )
 
 
+def _is_linear(model) -> bool:
+    """Whether ``model`` is the registry's linear model (the LLR), by its entry's facts."""
+    from ..models import find_entry
+
+    entry = find_entry(getattr(model, "name", None))
+    return entry is not None and entry.linear
+
+
 def _linear_init(members, spec):
     import numpy as np
 
-    if any(getattr(m, "name", None) != "llr" for m in members):
+    if not all(_is_linear(m) for m in members):
         raise ConfigError("warm_start: an ensemble of LLRs must hold LLRs only")
     if not spec.model_config.get("linear_skip"):
         raise ConfigError(

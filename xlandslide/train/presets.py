@@ -100,7 +100,7 @@ def point_inventory(model: str, **changes) -> dict:
         seed ensemble: one for the convex LLR) and ``oversample`` (1).  ``changes`` replace
         TrainConfig fields.
     """
-    from ..models import canonical_name
+    from ..models import canonical_name, model_entry
 
     name = canonical_name(model)
     if name not in POINT_SETTINGS:
@@ -119,7 +119,7 @@ def point_inventory(model: str, **changes) -> dict:
         "config": config,
         "model_config": dict(opts),
         "core": POINT_CORE,
-        "seeds": (0,) if name == "llr" else POINT_SEEDS,
+        "seeds": (0,) if model_entry(name).linear else POINT_SEEDS,
         "oversample": POINT_OVERSAMPLE,
     }
 

@@ -25,6 +25,8 @@ import warnings
 
 import numpy as np
 
+from ..errors import DegenerateModelWarning
+
 #: A model must beat the Naive model's validation loss by this many standard errors.
 QUALITY_Z = 2.0
 #: ... and spread its validation logits over at least this much (1st to 99th percentile).
@@ -104,7 +106,6 @@ class QualityAccumulator:
 
 def warn_if_degenerate(name: str, quality: dict, stacklevel: int = 3) -> None:
     """A :class:`DegenerateModelWarning` naming what was found, when ``quality`` says so."""
-    from ..errors import DegenerateModelWarning
 
     if quality.get("degenerate"):
         warnings.warn(

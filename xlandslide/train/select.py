@@ -118,12 +118,14 @@ def select_aligned_features(
         ``names`` (pass them to ``fit(..., aligned=names)``), ``weights`` by feature and
         the ``llr``.
     """
+    from ..models import find_entry
     from .fit import fit
 
     if llr is None:
         llr = fit(region, "llr", patches=patches, config=config, progress=progress, **fit_kwargs)
     module = getattr(llr, "module", None)
-    if getattr(llr, "name", None) != "llr" or not hasattr(module, "linear_weights"):
+    entry = find_entry(getattr(llr, "name", None))
+    if entry is None or not entry.linear or not hasattr(module, "linear_weights"):
         raise ConfigError(f"llr must be an LLR LandslideModel, got {llr!r}")
     names = llr.spec.feature_names
     w = module.linear_weights()

@@ -70,7 +70,7 @@ def test_demo_writes_everything(demo_out, capsys):
     assert m["naive"]["nll"] == pytest.approx(-(p * np.log(r) + (1 - p) * np.log(1 - r)))
     # on the training cores the ratio is the training ratio itself: the entropy of r
     assert m["naive"]["train_nll"] == pytest.approx(-(r * np.log(r) + (1 - r) * np.log(1 - r)))
-    from xlandslide.demo import _print_table
+    from xlandslide.workflows.demo import _print_table
 
     _print_table(m)
     rows = capsys.readouterr().out.splitlines()

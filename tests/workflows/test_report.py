@@ -1,4 +1,4 @@
-"""Tests of xlandslide.evaluate.report: Table 2 and Figures 4-6 for the six models."""
+"""Tests of xlandslide.workflows.report: Table 2 and Figures 4-6 for the six models."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import xlandslide as xl
 from tests.helpers import tiny_region
 from xlandslide.errors import ConfigError
-from xlandslide.evaluate.report import PAPER_MODELS, paper_report, zoom_window
 from xlandslide.grid import PatchGeometry
 from xlandslide.train import TrainConfig
+from xlandslide.workflows.report import PAPER_MODELS, paper_report, zoom_window
 
 
 @pytest.fixture(scope="module")

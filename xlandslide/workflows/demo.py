@@ -90,7 +90,7 @@ def configs(cfg: DemoConfig) -> tuple[dict, dict]:
     12 batches of 4 patches, the CNN and the LACNN 6 x 24; the LACNN starts from the CNN
     (:func:`xlandslide.paper_report` chains them).
     """
-    from .train import TrainConfig
+    from ..train import TrainConfig
 
     names = ("llr", "nn", "lann", "cnn", "lacnn")
     train = {n: TrainConfig.default(n, seed=cfg.seed, **dict(cfg.train.get(n, {}))) for n in names}
@@ -104,15 +104,16 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     """
     import dask
 
-    from .evaluate.rates import rate_curve
-    from .evaluate.report import DISPLAY, paper_report
-    from .evaluate.zoning import zoning, zoning_table
-    from .grid import PatchGeometry
-    from .io import open_map, open_region, write_map, write_region
-    from .io.classed import write_classed
-    from .patches import make_patches
-    from .plot import plot_rate_curves, plot_susceptibility, plot_zoning, save_figure
-    from .synthetic import synthetic_region
+    from ..evaluate.rates import rate_curve
+    from ..evaluate.zoning import zoning, zoning_table
+    from ..grid import PatchGeometry
+    from ..io import open_map, open_region, write_map, write_region
+    from ..io.classed import write_classed
+    from ..models import model_entry
+    from ..patches import make_patches
+    from ..plot import plot_rate_curves, plot_susceptibility, plot_zoning, save_figure
+    from ..synthetic import synthetic_region
+    from .report import DISPLAY, paper_report
 
     cfg = config or DemoConfig()
     out = Path(out)
@@ -208,7 +209,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
                 )
             }
             for n in report.models
-            if n != "naive"
+            if model_entry(n).trained
         },
         "aligned": {"features": list(report.aligned), "distances": list(cfg.distances)},
         "split": {

@@ -1,4 +1,4 @@
-"""Tests of xlandslide.evaluate.cv: cross_validate against its definition, step by step."""
+"""Tests of xlandslide.workflows.cv: cross_validate against its definition, step by step."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import torch
 import xlandslide as xl
 from tests.helpers import raise_if_dask_computes, tiny_region
 from xlandslide.errors import ConfigError
-from xlandslide.evaluate.cv import compare, cross_validate, hanley_mcneil_se
 from xlandslide.grid import PatchGeometry
 from xlandslide.patches.grid import mask_patches
 from xlandslide.train import TrainConfig
+from xlandslide.workflows.cv import compare, cross_validate, hanley_mcneil_se
 
 GEOM = PatchGeometry(core=32, halo=16)
 CFG = {

@@ -116,7 +116,7 @@ class CVResult:
         import dask.array as da
         import pandas as pd
 
-        from .paired import delong
+        from ..evaluate.paired import delong
 
         for name in (model, baseline):
             if name not in self.maps:
@@ -260,6 +260,8 @@ def cross_validate(
     """
     import pandas as pd
 
+    from ..evaluate.calibration import calibration
+    from ..evaluate.metrics import evaluate
     from ..grid import PatchGeometry, pixel_size, radius_pixels
     from ..models import MODELS, canonical_name, model_entry
     from ..patches.grid import mask_patches
@@ -271,8 +273,6 @@ def cross_validate(
     from ..train.presets import DEFAULT_MODEL_CONFIG
     from ..train.quality import is_degenerate
     from ..train.select import rank_aligned
-    from .calibration import calibration
-    from .metrics import evaluate
 
     if not isinstance(folds, SpatialFolds):
         raise ConfigError(

@@ -133,6 +133,8 @@ def paper_report(
     import dask
     import pandas as pd
 
+    from ..evaluate.calibration import calibration
+    from ..evaluate.metrics import evaluate, naive_nll, nll
     from ..models import canonical_name, model_entry
     from ..predict import predict
     from ..train.config import TrainConfig
@@ -140,8 +142,6 @@ def paper_report(
     from ..train.presets import DEFAULT_MODEL_CONFIG
     from ..train.quality import is_degenerate
     from ..train.select import select_aligned_features
-    from .calibration import calibration
-    from .metrics import evaluate, naive_nll, nll
 
     names = [canonical_name(m) for m in models]
     if not names or len(set(names)) != len(names):
@@ -166,8 +166,8 @@ def paper_report(
     def train(name, **kw):
         t0 = time.perf_counter()
         _log(progress, f"training {DISPLAY[name]}")
-        if name == "naive":
-            m = fit(region, "naive", patches=patches, checkpoint=ckpt(name))
+        if not model_entry(name).trained:
+            m = fit(region, name, patches=patches, checkpoint=ckpt(name))
         else:
             cfg = configs.get(name) or TrainConfig.default(name)
             m = fit(
@@ -236,7 +236,7 @@ def paper_report(
         _log(progress, f"scoring {DISPLAY[name]}")
         r = evaluate(prob, label, test, roc=True)
         c = calibration(prob, label, test)
-        if name == "naive":
+        if not model_entry(name).trained:
             ratio = trained[name].module.ratio
             train_nll = naive_nll(ratio, label, train_m)
         else:
@@ -316,6 +316,7 @@ def _outputs(out: Path) -> dict:
 
 def _write(report: Report, out: Path, patches, label, reliability, window) -> None:
     from ..io.atomic import atomic_output
+    from ..models import model_entry
     from ..plot import plot_calibration, plot_model_maps, plot_roc, save_figure
 
     t = report.table
@@ -327,15 +328,14 @@ def _write(report: Report, out: Path, patches, label, reliability, window) -> No
     with atomic_output(out / "table2.json", overwrite=True, replaceable=_replaceable_json) as tmp:
         tmp.write_text(json.dumps(t.to_dict(orient="records"), indent=2))
     report.files.update(table_csv=out / "table2.csv", table_json=out / "table2.json")
-    curves = {DISPLAY[n]: r for n, r in report.results.items() if n != "naive"}
-    fig = plot_roc(
-        curves, naive="naive" in report.results, title="ROC on the test split (random patch split)"
-    )
+    curves = {DISPLAY[n]: r for n, r in report.results.items() if model_entry(n).trained}
+    naive = any(not model_entry(n).trained for n in report.results)
+    fig = plot_roc(curves, naive=naive, title="ROC on the test split (random patch split)")
     report.files["roc"] = save_figure(fig, out / "roc.png")
     win = window if window is not None else zoom_window(patches, label)
     fig = plot_model_maps({DISPLAY[n]: m for n, m in report.maps.items()}, label, window=win)
     report.files["maps"] = save_figure(fig, out / "maps.png")
-    rel = {DISPLAY[n]: r for n, r in reliability.items() if n != "naive"}
+    rel = {DISPLAY[n]: r for n, r in reliability.items() if model_entry(n).trained}
     fig = plot_calibration(rel, title="reliability on the test split")
     report.files["calibration"] = save_figure(fig, out / "calibration.png")
 

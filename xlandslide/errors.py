@@ -219,6 +219,7 @@ __all__ = [
     "NodataError",
     "NotFittedError",
     "OutputIsInputError",
+    "OutputLockedError",
     "OutputWriteError",
     "PatchError",
     "RegionError",

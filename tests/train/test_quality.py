@@ -72,8 +72,14 @@ def test_cross_validate_and_the_cli_flag_a_broken_run(tmp_path, capsys):
     folds = xl.spatial_folds(region, "blocks", k=3, block_size=400.0)
     cfg = xl.TrainConfig.default("nn", epochs=1, lr=10.0, clip_norm=None, device="cpu")
     with pytest.warns(xl.DegenerateModelWarning):
-        cv = xl.cross_validate(
-            region, ["nn"], folds, geometry=TINY_GEOM, configs={"nn": cfg}, seeds=(0,)
+        cv = xl.cross_validate(  # no linear path: a warm start from the LLR would survive
+            region,
+            ["nn"],
+            folds,
+            geometry=TINY_GEOM,
+            configs={"nn": cfg},
+            model_configs={"nn": {"linear_skip": False}},
+            seeds=(0,),
         )
     assert cv.table["degenerate"].all()
     # the command line: exit 3 unless --keep-degenerate
@@ -98,6 +104,8 @@ def test_cross_validate_and_the_cli_flag_a_broken_run(tmp_path, capsys):
         "16",
         "--device",
         "cpu",
+        "--preset",  # the paper's NN: no linear path started from the LLR to fall back to
+        "paper",
     ]
     with pytest.warns(xl.DegenerateModelWarning):
         assert main(argv) == 3

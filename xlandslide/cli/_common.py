@@ -67,8 +67,9 @@ def add_training_options(p) -> None:
         choices=PRESETS,
         default="default",
         help="training settings: the package's defaults (AdamW, warm-up + cosine, clipping, "
-        "early stopping; the LLR fitted exactly), Table 1 of the paper, or those for point "
-        "inventories",
+        "early stopping; the LLR fitted exactly; networks with a linear path started from "
+        "the LLR, GroupNorm in the U-Net), the paper's (Table 1, its networks as published), "
+        "or those for point inventories",
     )
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
@@ -121,8 +122,12 @@ def training_settings(name: str, args) -> tuple:
     if args.preset == "points":
         p = point_inventory(name)
         config, options, seeds = p["config"], dict(p["model_config"]), p["seeds"]
-    elif args.preset == "paper":
+    elif args.preset == "paper":  # Table 1 and the paper's networks: no linear path, no norm
         config = TrainConfig.paper(name)
+        if not entry.linear:
+            options = {"linear_skip": False}
+            if not entry.pixelwise:
+                options["norm"] = None
     else:
         config = TrainConfig.default(name)
     given = {

@@ -54,7 +54,9 @@ def _stored(data) -> str | None:
         if type(data).__name__ not in _WRAPPERS:
             return None
         key = getattr(data, "key", None)
-        if key is not None and not all(k == slice(None) for k in key.tuple):
+        if key is not None and not all(
+            isinstance(k, slice) and k == slice(None) for k in key.tuple
+        ):
             keys.append((type(key).__name__, key.tuple))
         data = getattr(data, "array", None)
         if data is None:

@@ -94,11 +94,12 @@ def _accepted(names) -> list[str]:
     return ok
 
 
-def synthetic_case(case: str, budget: dict, quick: bool):
+def synthetic_case(case: str, budget: dict, quick: bool, block_size: float | None = None):
     from xlandslide.grid import radius_pixels
 
     shape, px, block = SYNTHETIC[case]
     shape, block, k = ((200, 200), QUICK_BLOCK[case], 3) if quick else (shape, block, 5)
+    block = block_size or block
     region = xl.synthetic_region(shape, seed=3, pixel_size=px)
     region = region.landslide.with_offsets(DISTANCES).compute()
     folds = xl.spatial_folds(region, "blocks", k=k, block_size=block)
@@ -201,7 +202,7 @@ def run_case(case: str, args) -> tuple[pd.DataFrame, pd.DataFrame]:
         if args.quick:
             budget = {**QUICK, **budget}
     else:
-        region, folds, setup, budget = synthetic_case(case, budget, args.quick)
+        region, folds, setup, budget = synthetic_case(case, budget, args.quick, args.block_size)
     names = _accepted(args.models)
     configs, options, seeds = settings(names, budget, setup.get("preset"))
     t0 = time.perf_counter()
@@ -299,6 +300,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--halo", type=int)
     ap.add_argument("--seeds", type=int, help="seeds of the networks' ensembles")
     ap.add_argument("--no-chain", action="store_true", help="aligned models from scratch")
+    ap.add_argument("--block-size", type=float, help="synthetic cases: fold block side, metres")
     ap.add_argument("--quick", action="store_true", help="200 x 200 regions, k=3, 1 epoch")
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--out", default="skill-output")

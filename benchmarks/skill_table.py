@@ -184,7 +184,7 @@ def peers(region, folds, cv, names, which) -> list[dict]:
             row = {"model": name, "fold": f, "seconds": time.perf_counter() - t0}
             row.update(auc=roc_auc_score(yt, p), pr_auc=average_precision_score(yt, p))
             row.update(nll=log_loss(yt, p, labels=[0, 1]), degenerate=None)
-            row.update(n_pixels=len(test), n_positive=test.n_positive)
+            row.update(n_pixels=test.n, n_positive=int((test.label == 1).sum()))
             for r, q in ref.items():
                 try:
                     gap = delong(p, q, yt)
@@ -238,6 +238,9 @@ def run_case(case: str, args) -> tuple[pd.DataFrame, pd.DataFrame]:
                 table.loc[sel, f"{col}_{ref}"] = (
                     p.set_index("fold")[src].reindex(table.fold[sel]).values
                 )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / f"skill_{case}_cv.csv", index=False)  # kept should the peers fail
     which = [p for p in args.peers if p in PEERS]
     if which:
         extra = pd.DataFrame(peers(region, folds, cv, names, which))

@@ -26,7 +26,16 @@ def test_accumulator_against_a_hand_computation():
     assert r["gain"] == pytest.approx(d.mean())
     assert r["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(500))
     assert r["logit_spread"] == pytest.approx(np.subtract(*np.percentile(z, [99, 1])), rel=1e-5)
+    from sklearn.metrics import roc_auc_score
+
+    assert r["auc"] == pytest.approx(roc_auc_score(y, z))
     assert not r["degenerate"]
+    # ranking better than chance is learning, even when the loss gain is within noise
+    few = QualityAccumulator(0.5)
+    yy = np.array([0, 1] * 30)
+    few.add(np.where(yy == 1, 0.3, -0.3) + rng.normal(0, 0.05, 60) + 2.0, yy)
+    r = few.result()
+    assert r["z"] < 2 < r["auc_z"] and not r["degenerate"]
     flat = QualityAccumulator(0.2)
     flat.add(np.full(500, b + 0.01), y)
     r = flat.result()

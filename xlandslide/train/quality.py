@@ -1,16 +1,24 @@
 """Is a trained model degenerate?  A check against the Naive model on validation pixels.
 
 A network can collapse to (nearly) a constant map — the base rate everywhere — and still
-report a finite, plausible loss.  After training, :func:`assess` scores the returned model on
-the validation pixels against the Naive model (the training positive ratio) and flags it
-as **degenerate** when either
+report a finite, plausible loss.  After training, :class:`QualityAccumulator` scores the
+returned model on the validation pixels against the Naive model (the training positive
+ratio) and flags it as **degenerate** when either
 
-- its validation loss does not beat the Naive model's by more than ``QUALITY_Z`` standard
-  errors of the paired per-pixel difference (pixels taken as independent), or
+- it has learned nothing the validation pixels can see: its validation loss does not beat
+  the Naive model's by more than ``QUALITY_Z`` standard errors of the paired per-pixel
+  difference, *and* its validation AUC is not above 0.5 by more than ``QUALITY_Z``
+  standard errors (Hanley & McNeil); a model that ranks the validation pixels better than
+  chance is not degenerate even where a few dozen validation points cannot show that its
+  probabilities beat the base rate (a point inventory whose folds differ in their share
+  of landslides), or
 - its logits on the validation pixels span less than ``MIN_LOGIT_SPREAD`` between their
   1st and 99th percentiles (0.1 in logit units: the odds of the most and least
   susceptible pixels differ by less than 10 %; zoning classes of such a map differ in the
   sixth decimal).
+
+Pixels are taken as independent (optimistic for polygon inventories, whose neighbouring
+pixels are alike; their many pixels make the errors small anyway).
 
 The verdict is recorded in the model's ``history["quality"]`` (so in the checkpoint), a
 :class:`~xlandslide.errors.DegenerateModelWarning` says what was found, the CV table and
@@ -44,6 +52,7 @@ class QualityAccumulator:
         self.total = self.squares = self.loss = self.naive = 0.0
         self.count = 0
         self.logits: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
         self.kept = 0
         self.rng = np.random.default_rng(seed)
 
@@ -63,8 +72,10 @@ class QualityAccumulator:
         self.count += int(z.size)
         room = _SPREAD_SAMPLE - self.kept
         if room < z.size:
-            z = self.rng.choice(z, size=max(room, 0), replace=False) if room > 0 else z[:0]
+            pick = self.rng.choice(z.size, size=max(room, 0), replace=False)
+            z, y = z[pick], y[pick]
         self.logits.append(z.astype(np.float32))
+        self.labels.append(y.astype(np.int8))
         self.kept += z.size
 
     def result(self) -> dict:
@@ -77,13 +88,17 @@ class QualityAccumulator:
         se = math.sqrt(var / n)
         z = gain / se if se > 0 else (math.inf if gain > 0 else 0.0)
         logits = np.concatenate(self.logits)
+        labels = np.concatenate(self.labels)
         lo, hi = np.percentile(logits, [1, 99])
         spread = float(hi - lo)
+        auc, auc_z = rank_auc(logits, labels)
         reasons = []
-        if not z > QUALITY_Z:
+        if not z > QUALITY_Z and not auc_z > QUALITY_Z:
             reasons.append(
                 f"its validation loss {self.loss / n:.5f} does not beat the Naive model's "
-                f"{self.naive / n:.5f} by more than {QUALITY_Z:g} standard errors (z = {z:.2f})"
+                f"{self.naive / n:.5f} by more than {QUALITY_Z:g} standard errors (z = {z:.2f}) "
+                f"and its validation AUC {auc:.3f} is not above 0.5 by more than "
+                f"{QUALITY_Z:g} standard errors (z = {auc_z:.2f})"
             )
         if spread < MIN_LOGIT_SPREAD:
             reasons.append(
@@ -98,10 +113,44 @@ class QualityAccumulator:
             "gain": gain,
             "se": se,
             "z": z,
+            "auc": auc,
+            "auc_z": auc_z,
             "logit_spread": spread,
             "degenerate": bool(reasons),
             "reasons": reasons,
         }
+
+
+def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:
+    """Standard error of an AUC (Hanley & McNeil 1982): the noise of a fold's score."""
+    if not (n_pos and n_neg) or not math.isfinite(auc):
+        return math.nan
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
+        n_pos * n_neg
+    )
+    return float(math.sqrt(max(var, 0.0)))
+
+
+def rank_auc(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """ROC AUC of ``scores`` against 0/1 ``labels`` (ties averaged: the Mann-Whitney
+    statistic) and its z against 0.5 under the Hanley-McNeil error of 0.5; NaN when one
+    class is missing.
+
+    >>> rank_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))[0]
+    0.75
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(labels) > 0
+    n_pos = int(y.sum())
+    n_neg = int(y.size - n_pos)
+    if not (n_pos and n_neg):
+        return math.nan, math.nan
+    ranks = rankdata(np.asarray(scores, dtype=np.float64))
+    auc = float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    se = hanley_mcneil_se(0.5, n_pos, n_neg)
+    return auc, (auc - 0.5) / se if se > 0 else math.nan
 
 
 def warn_if_degenerate(name: str, quality: dict, stacklevel: int = 3) -> None:
@@ -131,6 +180,8 @@ __all__ = [
     "MIN_LOGIT_SPREAD",
     "QUALITY_Z",
     "QualityAccumulator",
+    "hanley_mcneil_se",
     "is_degenerate",
+    "rank_auc",
     "warn_if_degenerate",
 ]

@@ -40,6 +40,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError, EvaluationError
+from ..train.quality import hanley_mcneil_se
 
 #: The metrics of a fold, in table order.
 METRICS = ("auc", "pr_auc", "nll", "brier", "ece")
@@ -462,17 +463,6 @@ def _kept(model):
         elif "start_val_loss" in m.history:  # a warm start without a margin
             kept.append(m.history.get("best_epoch", 0) > 0)
     return float(np.mean(kept)) if kept else math.nan
-
-
-def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:
-    """Standard error of an AUC (Hanley & McNeil 1982): the noise of a fold's score."""
-    if not (n_pos and n_neg) or not math.isfinite(auc):
-        return math.nan
-    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
-        n_pos * n_neg
-    )
-    return float(math.sqrt(max(var, 0.0)))
 
 
 def compare(results: Mapping[str, CVResult], metric: str = "auc"):

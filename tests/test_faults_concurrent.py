@@ -121,3 +121,37 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+HOLD_LOCK = """
+import os, sys, time
+from xlandslide.io.lock import output_lock
+
+with output_lock(sys.argv[1]):  # a training run writing this checkpoint
+    t0 = time.monotonic()
+    while not os.path.exists(sys.argv[2]) and time.monotonic() - t0 < 30:
+        time.sleep(0.01)
+"""
+
+
+def test_a_second_writer_of_one_checkpoint_is_refused(tmp_path):
+    """Checkpoints too: a training run holds its checkpoint's lock for the whole run, and
+    every checkpoint write takes it."""
+    from tests.train.common import quick, tiny, tiny_patches
+
+    target, go = tmp_path / "m.pt", tmp_path / "go"
+    first = _spawn(HOLD_LOCK, target, go)
+    _wait_for(lock_path(target), first)
+    model = xl.fit(tiny(), "naive", patches=tiny_patches())
+    with pytest.raises(OutputLockedError, match=f"process {first.pid}"):
+        xl.save_model(model, target)
+    with pytest.raises(OutputLockedError):
+        xl.fit(
+            tiny(), "nn", patches=tiny_patches(), config=quick("nn", epochs=1),
+            checkpoint=target, progress=False,
+        )  # fmt: skip
+    go.touch()
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    xl.save_model(model, target)  # the lock is free again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["go", "m.pt"]

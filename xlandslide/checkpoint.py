@@ -99,24 +99,26 @@ def write_atomic(obj, path) -> Path:
 
     from .io.atomic import output_errors
     from .io.integrity import refuse_inside_store
+    from .io.lock import output_lock
 
     path = check_replaceable(path)
     refuse_inside_store(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in _temporaries(path):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with output_errors(tmp, path), open(tmp, "xb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with output_lock(path):  # one writer (a training run holds it for the whole run)
+        for stale in _temporaries(path):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            with output_errors(tmp, path), open(tmp, "xb") as fh:
+                torch.save(obj, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     return path
 
 

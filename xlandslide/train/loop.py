@@ -342,16 +342,22 @@ def train_module(
             run.best_state = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
             run.start_state = run.best_state
             run.history["start_val_loss"] = [score]
-    try:
-        _epochs(run, train, val, halo, progress, checkpoint, save_every, callbacks)
-        if run.start_state is not None and config.accept_margin is not None:
-            _accept(run, val, halo, progress)
-        if prior is not None:
-            run.history["quality"] = _quality(run, val, halo, prior)
-        if checkpoint is not None:
-            run.save(checkpoint)  # what load_model reads is what is returned
-    finally:
-        run.loaders.close()
+    import contextlib
+
+    from ..io.lock import output_lock
+
+    hold = output_lock(checkpoint) if checkpoint is not None else contextlib.nullcontext()
+    with hold:  # one training run per checkpoint, for the whole run
+        try:
+            _epochs(run, train, val, halo, progress, checkpoint, save_every, callbacks)
+            if run.start_state is not None and config.accept_margin is not None:
+                _accept(run, val, halo, progress)
+            if prior is not None:
+                run.history["quality"] = _quality(run, val, halo, prior)
+            if checkpoint is not None:
+                run.save(checkpoint)  # what load_model reads is what is returned
+        finally:
+            run.loaders.close()
     result = run.best_model()
     result.module.eval()
     warn_if_degenerate(spec.name, run.history.get("quality", {}), stacklevel=3)

@@ -267,6 +267,8 @@ def cv(args) -> int:
     folds.to_json(out / "folds.json")
     print(f"{folds.method} folds (k = {folds.k}, buffer {folds.buffer:g} m): {folds.counts}")
     print(results["spatial"].format())
+    for f, names_f in sorted(results["spatial"].aligned.items()):
+        print(f"fold {f + 1}: aligned features ({len(names_f)}): {', '.join(names_f)}")
     if args.compare_random:
         rnd = spatial_folds(region, "random", k=folds.k, seed=args.seed)
         results["random"] = cross_validate(region, names, rnd, **kwargs)

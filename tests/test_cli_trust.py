@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import xlandslide
+from tests.test_cli import one_error_line
 from xlandslide.cli import main
 
 TINY = ["--core", "32", "--halo", "16", "--epochs", "1", "--batch-size", "4", "--keep-degenerate"]
@@ -24,16 +25,6 @@ def small(tmp_path_factory):
     argv = ["train", str(store), "--model", "nn", "--out", str(b), *TINY, "--seed", "1"]
     assert main([*argv, "--split", split]) == 0
     return d, store, a, b
-
-
-def one_error_line(capsys, *fragments):
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("xlandslide: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def listing(d):

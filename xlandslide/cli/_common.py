@@ -172,3 +172,32 @@ def check_split_geometry(geometry, args, split) -> None:
             "drop the option to train on that split, or give --split a new path (or delete "
             "that file) to cut patches of the new size"
         )
+
+
+def split_patches(region, args, split, *, write: bool = True):
+    """The patch split at ``split`` when it exists (checked against ``--core``/``--halo``),
+    else a new one: ``--core`` (default: the largest that leaves 3 patches per split,
+    :func:`xlandslide.grid.geometry_for`, said in one line) and ``--halo``, written to
+    ``split`` when ``write``."""
+    from pathlib import Path
+
+    from ..grid import HALO, PatchGeometry, geometry_for
+    from ..patches import PatchSet, make_patches
+
+    if split is not None and Path(split).exists():
+        patches = PatchSet.from_json(split)
+        check_split_geometry(patches.geometry, args, split)
+        print(f"reusing the patch split {split}")
+        return patches
+    halo = HALO if args.halo is None else args.halo
+    if args.core is None:
+        geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), halo)
+        if why:
+            print(f"xlandslide: {why} (--core sets it)")
+    else:
+        geometry = PatchGeometry(args.core, halo)
+    patches = make_patches(region, geometry, seed=args.seed)
+    if split is not None and write:
+        patches.to_json(split)
+        print(f"wrote the patch split {split}")
+    return patches

@@ -10,8 +10,8 @@ from ._common import (
     add_training_options,
     check_device,
     check_output,
-    check_split_geometry,
     degenerate_exit,
+    split_patches,
     training_settings,
 )
 
@@ -119,11 +119,9 @@ def train(args) -> int:
     import warnings
 
     from ..checkpoint import load_model
-    from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
     from ..io.atomic import check_writable
     from ..models import canonical_name, model_entry
-    from ..patches import PatchSet, make_patches
 
     name = canonical_name(args.model)
     entry = model_entry(name)
@@ -182,21 +180,7 @@ def train(args) -> int:
         raise ConfigError(f"the {name} model uses no LLR: --llr does not apply")
     if args.aligned and not entry.needs_offsets:
         raise ConfigError(f"the {name} model reads no aligned features: --aligned does not apply")
-    if split.exists():
-        patches = PatchSet.from_json(split)
-        check_split_geometry(patches.geometry, args, split)
-        print(f"reusing the patch split {split}")
-    else:
-        halo = HALO if args.halo is None else args.halo
-        if args.core is None:
-            geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), halo)
-            if why:
-                print(f"xlandslide: {why} (--core sets it)")
-        else:
-            geometry = PatchGeometry(args.core, halo)
-        patches = make_patches(region, geometry, seed=args.seed)
-        patches.to_json(split)
-        print(f"wrote the patch split {split}")
+    patches = split_patches(region, args, split)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         model = region.landslide.fit(

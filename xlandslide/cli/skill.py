@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from ._common import add_training_options, degenerate_exit, training_settings
+from ._common import add_training_options, degenerate_exit, split_patches, training_settings
 
 FOLD_CHOICES = ("kmeans", "blocks", "random")
 
@@ -341,12 +341,10 @@ def zone(args) -> int:
 def report(args) -> int:
     import warnings
 
-    from ..grid import PatchGeometry, geometry_for
     from ..io import open_region
     from ..io.integrity import refuse_inside_store
-    from ..patches import PatchSet, make_patches
     from ..workflows.report import PAPER_MODELS, paper_report
-    from ._common import check_device, check_output, check_split_geometry
+    from ._common import check_device, check_output
 
     check_device(args.device)
     check_output(args.out, {"the region store": args.store})
@@ -358,20 +356,7 @@ def report(args) -> int:
         cfg, opts, _ = training_settings(name, args)
         if cfg is not None:
             configs[name], options[name] = cfg, opts
-    if args.split and Path(args.split).exists():
-        patches = PatchSet.from_json(args.split)
-        check_split_geometry(patches.geometry, args, args.split)
-    else:
-        halo = 64 if args.halo is None else args.halo
-        if args.core is None:
-            geometry, why = geometry_for((region.sizes["y"], region.sizes["x"]), halo)
-            if why:
-                print(f"xlandslide: {why} (--core sets it)")
-        else:
-            geometry = PatchGeometry(args.core, halo)
-        patches = make_patches(region, geometry, seed=args.seed)
-        if args.split:
-            patches.to_json(args.split)
+    patches = split_patches(region, args, args.split)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         rep = paper_report(

@@ -161,12 +161,14 @@ def test_training_killed_while_writing_its_checkpoint(training, tmp_path):
     # saves: after batches 1, 2, 3 of epoch 1, its end, then batch 1 of epoch 2, ...
     killed = _run(TRAIN, store, d / "split.json", ckpt, 0, 6, 0)
     assert killed.returncode == SIGKILL, killed.stderr
-    half = [p for p in tmp_path.iterdir() if p.name.startswith(".m.pt.")]
+    half = [p for p in tmp_path.iterdir() if p.name.startswith(".m.pt.") and "lock" not in p.name]
     assert len(half) == 1 and half[0].read_bytes().startswith(b"PK half")
+    # the killed run's lock is left too, and is taken over (its process is gone)
+    assert (tmp_path / ".m.pt.xlandslide-lock").exists()
     state = read_checkpoint(ckpt)["training_state"]  # the previous one, intact
     assert (state["epoch"], state["batch"]) == (2, 1)
     resumed = _fit(store, d / "split.json", ckpt, resume=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # the half file is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # the half file and lock: gone
     _same_training(resumed, whole)
 
 

@@ -381,7 +381,8 @@ def predict(
         # output moves between workers (one key for the sources, shipped once per worker)
         # named by the identity of the inputs (a store's manifest token, never object ids:
         # a resumed write in another process must find the same name), without reading them
-        key = f"xlandslide-sources-{tokenize(_source_identities(sources), region.sizes)}"
+        sizes = tuple(sorted((str(d), int(n)) for d, n in region.sizes.items()))
+        key = f"xlandslide-sources-{tokenize(_source_identities(sources), sizes)}"
         data = da.map_blocks(
             _read_and_predict,
             chunks=yx,

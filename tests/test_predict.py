@@ -453,7 +453,7 @@ def test_a_region_without_dask_is_never_loaded_whole(stored, monkeypatch):
         reads.append((y1 - y0) * (x1 - x0))
         return real(var, y0, y1, x0, x1, fill)
 
-    monkeypatch.setattr(predict_module, "read_padded", counting)
+    monkeypatch.setattr(importlib.import_module("xlandslide.windows"), "read_padded", counting)
     prob = predict(lazy, model, block_size=16)
     prob.compute(scheduler="sync")
     # one window per block and variable (continuous, categorical, dem), none whole

@@ -72,8 +72,9 @@ from ._dispatch import apply_stencil
 from .catalog import NODATA_CODE
 from .errors import ConfigError, InputTypeError, RegionError
 from .grid import pixel_size, radius_pixels
-from .region import as_dask, read_padded, select_offsets, stacked_offsets
+from .region import as_dask, stacked_offsets
 from .validate import check_fits
+from .windows import Sources, lazy_sources, read_and_predict, source_identities
 
 #: Target side of a prediction block, in pixels (rounded to whole cores for tiles).
 BLOCK_TARGET = 1024
@@ -374,7 +375,7 @@ def predict(
     else:
         kernel = _tile_block
         extra = {"core": tile_core, "halo": depth, "batch_size": bs}
-    sources = _lazy_sources(region, spec, flags)
+    sources = lazy_sources(region, spec, flags)
     if sources is not None:
         # a region without dask (a store opened with chunks=None, or numpy): every block's
         # task reads its own window, halo included, so that on a cluster nothing but the
@@ -382,14 +383,14 @@ def predict(
         # named by the identity of the inputs (a store's manifest token, never object ids:
         # a resumed write in another process must find the same name), without reading them
         sizes = tuple(sorted((str(d), int(n)) for d, n in region.sizes.items()))
-        key = f"xlandslide-sources-{tokenize(_source_identities(sources), sizes)}"
+        key = f"xlandslide-sources-{tokenize(source_identities(sources), sizes)}"
         data = da.map_blocks(
-            _read_and_predict,
+            read_and_predict,
             chunks=yx,
             dtype=np.float32,
             meta=np.empty((0, 0), np.float32),
             name=f"xlandslide-predict-{spec.name}-{tokenize(token, key, yx, depth, extra)}",
-            sources=dask.delayed(_Sources(sources), name=key, pure=True, traverse=False),
+            sources=dask.delayed(Sources(sources), name=key, pure=True, traverse=False),
             kernel=kernel,
             depth=depth,
             **common,
@@ -421,74 +422,6 @@ def predict(
         **extra,
     )
     return _as_map(data, region, spec)
-
-
-def _lazy_sources(region, spec, flags):
-    """``[(variable, fill), ...]`` of the model's inputs when none is dask-backed, else None.
-
-    In the order the kernels take their blocks: continuous, categorical, dem, offsets (a
-    pair of variables, uphill_dy and uphill_dx, for the spec's distances).
-    """
-    sources = []
-    if flags[0]:
-        sources.append((region["continuous"].variable, np.nan))
-    if flags[1]:
-        sources.append((region["categorical"].variable, NODATA_CODE))
-    sources.append((region["dem"].variable, np.nan))
-    if flags[2]:
-        sub = select_offsets(region, spec.distances)
-        sources.append(((sub["uphill_dy"].variable, sub["uphill_dx"].variable), 0))
-    variables = [v for src, _ in sources for v in (src if isinstance(src, tuple) else (src,))]
-    if any(v.chunks is not None for v in variables):
-        return None
-    return sources
-
-
-def _source_identities(sources) -> list:
-    from .io.identity import variable_identity
-
-    out = []
-    for src, fill in sources:
-        variables = src if isinstance(src, tuple) else (src,)
-        out.append(([variable_identity(v) for v in variables], repr(fill)))
-    return out
-
-
-class _Sources:
-    """The ``[(variable, fill), ...]`` a block task reads, as one key of the graph.
-
-    Its size, as dask measures it, is that of the references, not of the data: dask's
-    ``sizeof`` of an xarray Variable (or of a list holding one) asks for ``.data``, which
-    *loads* a lazily indexed store variable whole — on a cluster the worker holding this key
-    read the region once and spilled it to disk before the first block ran.
-    """
-
-    __slots__ = ("items",)
-
-    def __init__(self, items):
-        self.items = tuple(items)
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __sizeof__(self) -> int:
-        return 1024 * (1 + len(self.items))
-
-
-def _read_and_predict(block_info=None, *, sources, kernel, depth, **kwargs):
-    """One block: read every input's window (halo included, padded at the region's edge),
-    predict, trim the halo."""
-    (r0, r1), (c0, c1) = block_info[None]["array-location"]
-    window = (r0 - depth, r1 + depth, c0 - depth, c1 + depth)
-    blocks = []
-    for src, fill in sources:
-        if isinstance(src, tuple):  # the offsets: (D, 2, y, x)
-            dy, dx = (read_padded(v, *window, fill) for v in src)
-            blocks.append(np.stack([dy, dx], axis=1))
-        else:
-            blocks.append(read_padded(src, *window, fill))
-    out = kernel(*blocks, **kwargs)
-    return np.ascontiguousarray(out[depth : depth + r1 - r0, depth : depth + c1 - c0])
 
 
 def _as_map(data, region, spec) -> xr.DataArray:

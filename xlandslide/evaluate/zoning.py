@@ -87,7 +87,7 @@ def _histogram_pass(prob, mask, bins, sample, seed):
     """One pass: the histogram of the valid pixels and a hashed sample of them."""
     import dask
 
-    from ..patches.splits import pixel_hash
+    from .._hash import pixel_hash
 
     arrays = [prob] + ([mask] if mask is not None else [])
     data = unified(arrays)
@@ -190,7 +190,7 @@ def zoning_breaks(
             return _equal(v[0], v[-1], n)
         values = v
         if v.size > sample:
-            from ..patches.splits import pixel_hash
+            from .._hash import pixel_hash
 
             flat = np.arange(v.size)  # a seeded uniform sample of the sorted values
             values = v[np.sort(np.argsort(pixel_hash(flat, seed))[:sample])]

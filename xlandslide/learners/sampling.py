@@ -13,34 +13,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._hash import pixel_hash, splitmix64
 from ..errors import ConfigError
 
 __all__ = ["StratifiedSample", "sampling_rates", "splitmix64", "stratified_sample"]
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-def splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser of every element of ``x`` (viewed as uint64), vectorised.
-
-    Examples
-    --------
-    >>> hex(int(splitmix64(np.array([0], dtype=np.uint64))[0]))
-    '0xe220a8397b1dcdaf'
-    """
-    z = np.asarray(x).astype(np.uint64) + _GOLDEN  # arrays wrap modulo 2**64 silently
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
-def _uniform(index: np.ndarray, seed: int) -> np.ndarray:
-    """A uniform number in [0, 1) per pixel index, a pure function of (index, seed)."""
-    key = splitmix64(np.array([seed], dtype=np.int64).view(np.uint64))
-    z = splitmix64(np.asarray(index, dtype=np.int64).view(np.uint64) ^ key)
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def sampling_rates(n_stable: int, n_landslide: int, max_pixels: int) -> np.ndarray:
@@ -133,6 +109,6 @@ def stratified_sample(
     if counts is None:
         counts = (int((label == 0).sum()), int((label == 1).sum()))
     rate = sampling_rates(int(counts[0]), int(counts[1]), max_pixels)
-    u = _uniform(index, seed)
+    u = pixel_hash(index, seed)
     keep = ((label == 0) & (u < rate[0])) | ((label == 1) & (u < rate[1]))
     return StratifiedSample(keep, 1.0 / rate, rate)

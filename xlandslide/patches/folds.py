@@ -14,6 +14,7 @@ import math
 import numpy as np
 import xarray as xr
 
+from .._hash import pixel_hash
 from ..errors import ConfigError, GridMismatchError, PatchError
 from .splits import (
     _CHUNK,
@@ -23,7 +24,6 @@ from .splits import (
     SpatialFolds,
     _label_of,
     grid_of,
-    pixel_hash,
 )
 
 

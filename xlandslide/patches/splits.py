@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .._hash import pixel_hash
 from ..errors import ConfigError, GridMismatchError, InputTypeError, PatchError, RegionError
 
 SPLITS = ("train", "val", "test")
@@ -365,20 +366,6 @@ class SpatialFolds(JsonRecord):
 
 
 # --------------------------------------------------------------------------- fold rules
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 of uint64 values (wrapping arithmetic): a fixed, well-mixed hash."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def pixel_hash(flat: np.ndarray, seed: int) -> np.ndarray:
-    """Uniform [0, 1) float64 per row-major pixel index and seed (chunk-independent)."""
-    key = _mix(np.asarray(flat, dtype=np.uint64) ^ _mix(np.array([seed], dtype=np.uint64)))
-    return (key >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def _fold_block(block_info=None, *, folds: SpatialFolds) -> np.ndarray:

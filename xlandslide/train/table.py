@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import PatchError
+from ..learners.sampling import sampling_rates
 from ..learners.table import PixelTable
 
 #: Labelled pixels kept in a table before sampling (about 13 bytes a pixel for the paper's
@@ -38,17 +39,8 @@ def _layers(region, name, dim, dtype, yx) -> xr.DataArray:
     return xr.zeros_like(like, dtype=dtype).expand_dims({dim: 0}).chunk({dim: -1})
 
 
-def _rates(n_pos: int, n_neg: int, max_pixels: int) -> tuple[float, float]:
-    """Keep rates (stable, landslide) for a budget of ``max_pixels`` rows."""
-    if n_pos + n_neg <= max_pixels:
-        return 1.0, 1.0
-    r1 = min(1.0, 0.5 * max_pixels / max(n_pos, 1))
-    r0 = min(1.0, (max_pixels - r1 * n_pos) / max(n_neg, 1))
-    return r0, r1
-
-
 def _block(cont, codes, label, mask, r0, c0, nx, rates, seed):
-    from ..patches.splits import pixel_hash
+    from .._hash import pixel_hash
 
     label = np.asarray(label)
     keep = (label >= 0) & np.asarray(mask, dtype=bool)
@@ -112,7 +104,7 @@ def pixel_table(
     n, n_pos = int(n), int(n_pos)
     if n == 0:
         raise PatchError("the mask holds no labelled pixel (label 0 or 1); use another mask")
-    rates = _rates(n_pos, n - n_pos, int(max_pixels))
+    rates = tuple(float(r) for r in sampling_rates(n - n_pos, n_pos, int(max_pixels)))
     cont = _layers(region, "continuous", "layer", np.float32, yx)
     dim = None
     if extra is not None:

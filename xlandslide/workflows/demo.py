@@ -108,6 +108,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     from ..evaluate.zoning import zoning, zoning_table
     from ..grid import PatchGeometry
     from ..io import open_map, open_region, write_map, write_region
+    from ..io.atomic import atomic_output, replaceable_table
     from ..io.classed import write_classed
     from ..models import model_entry
     from ..patches import make_patches
@@ -165,7 +166,10 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     zones = zoning(lacnn, "quantile", cfg.zones, mask=inside)
     write_classed(zones, out / "zones.tif", overwrite=True)
     table = zoning_table(zones, label)
-    table.to_csv(out / "zoning.csv", index=False)
+    with atomic_output(
+        out / "zoning.csv", overwrite=True, replaceable=replaceable_table("class,")
+    ) as tmp:
+        table.to_csv(tmp, index=False)
     rates = {
         "success (training labels)": rate_curve(
             lacnn, label, patches.core_mask("train", like=region), area=inside
@@ -229,7 +233,9 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
         },
         "config": dataclasses.asdict(cfg),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_plain))
+    own = replaceable_table("{")  # a JSON document (the demo's own metrics)
+    with atomic_output(out / "metrics.json", overwrite=True, replaceable=own) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, default=_plain))
     _print_table(metrics)
     _print_zoning(metrics)
     return metrics

@@ -524,3 +524,19 @@ def test_importance_and_uncertainty(workflow, capsys):
     assert np.nanmax(np.std(maps, 0)) > 0
     np.testing.assert_allclose(ds["mean"].values, np.mean(maps, 0), atol=1e-6)
     np.testing.assert_allclose(ds["std"].values, np.std(maps, 0), atol=1e-6)
+
+
+def test_cv_save_models_feeds_uncertainty_and_zone(workflow, tmp_path, capsys):
+    """No dead end: the fold models and the out-of-fold map of `cv --save-models` are inputs
+    of `uncertainty` and `zone`."""
+    d, _, store, _ = workflow
+    out = tmp_path / "cv"
+    argv = ["cv", str(store), "--models", "llr", "--k", "3", "--core", "32", "--halo", "16"]
+    assert main([*argv, "--keep-degenerate", "--save-models", "--out", str(out)]) == 0
+    folds = sorted((out / "models").glob("llr_fold*.pt"))
+    assert [p.name for p in folds] == ["llr_fold0.pt", "llr_fold1.pt", "llr_fold2.pt"]
+    oof = xlandslide.open_map(out / "oof_llr.zarr")
+    assert np.isfinite(oof.values).any()
+    spread = tmp_path / "spread.zarr"
+    assert main(["uncertainty", str(store), *map(str, folds), "--out", str(spread)]) == 0
+    assert main(["zone", str(out / "oof_llr.zarr"), "--out", str(tmp_path / "z.tif")]) == 0

@@ -6,6 +6,7 @@ for all six models), ``importance`` (LLR weights, permutation importance) and
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -56,6 +57,12 @@ def register(sub) -> None:
         type=int,
         default=None,
         help="patch halo, pixels (default: the largest ring radius, at least 16)",
+    )
+    c.add_argument(
+        "--save-models",
+        action="store_true",
+        help="also write every fold's model (OUT/models/MODEL_foldF.pt, one per seed) and each "
+        "model's out-of-fold map (OUT/oof_MODEL.zarr): inputs of `uncertainty`, `zone`",
     )
     c.add_argument(
         "--no-chain",
@@ -167,6 +174,13 @@ def evaluate(args) -> int:
         from ..patches import PatchSet
 
         mask = PatchSet.from_json(args.split).core_mask("test", like=region)
+    else:
+        print(
+            "xlandslide: no --split: scoring every labelled pixel, training pixels included "
+            "(give the model's split JSON, e.g. --split MODEL.split.json, to score its test "
+            "cores)",
+            file=sys.stderr,
+        )
     print(json.dumps(evaluate(prob, region["label"], mask), indent=2))
     return 0
 
@@ -193,6 +207,21 @@ def _cv_output(args) -> Path:
             files.pop(out / "folds.json")  # the folds it reads: written back unchanged
     check_outputs(files, overwrite=args.overwrite)
     return out
+
+
+def _save_cv_models(result, out: Path, *, overwrite: bool) -> None:
+    """Every fold's model (each seed of an ensemble) and each model's out-of-fold map."""
+    from ..checkpoint import save_model
+    from ..io import write_map
+
+    for name, models in result.models.items():
+        for f, model in enumerate(models):
+            members = getattr(model, "members", [model])
+            for i, member in enumerate(members):
+                seed = f"_seed{i}" if len(members) > 1 else ""
+                save_model(member, out / "models" / f"{name}_fold{f}{seed}.pt")
+        write_map(result.oof[name], out / f"oof_{name}.zarr", overwrite=overwrite)
+        print(f"wrote {out / 'models'}/{name}_fold*.pt and {out / f'oof_{name}.zarr'}")
 
 
 def _write_csv(frame, path: Path, **kwargs) -> None:
@@ -282,6 +311,8 @@ def cv(args) -> int:
     summary = pd.concat({label: res.summary() for label, res in results.items()})
     _write_csv(summary, out / "cv_summary.csv")
     print(f"wrote {out / 'cv_table.csv'}, {out / 'cv_summary.csv'}, {out / 'folds.json'}")
+    if args.save_models:
+        _save_cv_models(results["spatial"], out, overwrite=args.overwrite)
     bad = pd.concat(tables)
     bad = bad[bad["degenerate"].astype(bool)]
     for _, row in bad.iterrows():

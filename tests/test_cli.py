@@ -529,7 +529,7 @@ def test_importance_and_uncertainty(workflow, capsys):
 def test_cv_save_models_feeds_uncertainty_and_zone(workflow, tmp_path, capsys):
     """No dead end: the fold models and the out-of-fold map of `cv --save-models` are inputs
     of `uncertainty` and `zone`."""
-    d, _, store, _ = workflow
+    _, _, store, _ = workflow
     out = tmp_path / "cv"
     argv = ["cv", str(store), "--models", "llr", "--k", "3", "--core", "32", "--halo", "16"]
     assert main([*argv, "--keep-degenerate", "--save-models", "--out", str(out)]) == 0

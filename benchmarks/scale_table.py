@@ -235,6 +235,42 @@ def case_predict_llr_store_8192():
     return case_predict_llr_store(8192)
 
 
+def _learner_model(name: str, region, window: int = 512):
+    """A learner of the registry fitted on the labelled pixels of a corner window."""
+    import xlandslide as xl
+    from xlandslide.learners import build_learner
+    from xlandslide.model import spec_for_region
+    from xlandslide.train.table import pixel_table
+
+    spec = spec_for_region(name, region, geometry=xl.PatchGeometry(128, 64))
+    module = spec.build_module()
+    corner = region.isel(y=slice(0, window), x=slice(0, window)).compute()
+    learner = build_learner(module.learner_name, **module.options).fit(pixel_table(corner))
+    module.set_learner(learner)
+    return xl.LandslideModel(module, spec)
+
+
+def _predict_learner(name: str, n: int):
+    import xlandslide as xl
+
+    region = xl.open_region(_store(n), chunks=None)
+    model = _learner_model(name, region)
+    out = _tmp() / f"xlandslide-scale-map-{os.getpid()}.zarr"
+    dt = _timed_write(region.landslide.predict(model), out, repeat=1)
+    what = f"{name.upper()} predict stored {n}^2 (chunks=None) -> zarr"
+    return {"seconds": dt, "mpix_per_s": n * n / dt / 1e6, "what": what}
+
+
+def case_predict_gam_store_8192():
+    """GAM (fitted on a 512^2 corner) predict of a stored 8192^2 region (issue 16)."""
+    return _predict_learner("gam", 8192)
+
+
+def case_predict_gbm_store_8192():
+    """GBM (LightGBM, 300 trees, fitted on a 512^2 corner) predict of a stored 8192^2 region."""
+    return _predict_learner("gbm", 8192)
+
+
 def case_predict_llr_lazy(n=None):
     """LLR predict of a lazy (never stored) n x n synthetic region -> write_map (Zarr)."""
     import xlandslide as xl
@@ -503,6 +539,8 @@ CASES = {
     "predict_llr_tif": case_predict_llr_tif,
     "predict_llr_lazy": case_predict_llr_lazy,
     "predict_llr_store_8192": case_predict_llr_store_8192,
+    "predict_gam_store_8192": case_predict_gam_store_8192,
+    "predict_gbm_store_8192": case_predict_gbm_store_8192,
     "predict_cluster": case_predict_cluster,
     "predict_lacnn": case_predict_lacnn,
     "patch_reads": case_patch_reads,

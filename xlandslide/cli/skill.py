@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ._common import add_training_options, degenerate_exit, split_patches, training_settings
+from ._cv_outputs import cv_output, save_cv_models, write_csv
 
 FOLD_CHOICES = ("kmeans", "blocks", "random")
 
@@ -185,54 +186,6 @@ def evaluate(args) -> int:
     return 0
 
 
-#: The first line of each file ``cv`` writes in its --out folder.
-CV_FILES = {
-    "cv_table.csv": "model,fold,",
-    "cv_summary.csv": ",model,",
-    "folds.json": '{"format": "xlandslide.SpatialFolds"',
-}
-
-
-def _cv_output(args) -> Path:
-    """--out of ``cv``, checked before any work: not the region store nor in a store, and
-    its files absent (or, with --overwrite, ones cv wrote)."""
-    from ..io.atomic import check_outputs, replaceable_table
-    from ._common import check_output
-
-    out = Path(args.out)
-    check_output(out, {"the region store": args.store})
-    files = {out / name: replaceable_table(head) for name, head in CV_FILES.items()}
-    if Path(args.folds).suffix == ".json" and (out / "folds.json").exists():
-        if Path(args.folds).resolve() == (out / "folds.json").resolve():
-            files.pop(out / "folds.json")  # the folds it reads: written back unchanged
-    check_outputs(files, overwrite=args.overwrite)
-    return out
-
-
-def _save_cv_models(result, out: Path, *, overwrite: bool) -> None:
-    """Every fold's model (each seed of an ensemble) and each model's out-of-fold map."""
-    from ..checkpoint import save_model
-    from ..io import write_map
-
-    for name, models in result.models.items():
-        for f, model in enumerate(models):
-            members = getattr(model, "members", [model])
-            for i, member in enumerate(members):
-                seed = f"_seed{i}" if len(members) > 1 else ""
-                save_model(member, out / "models" / f"{name}_fold{f}{seed}.pt")
-        write_map(result.oof[name], out / f"oof_{name}.zarr", overwrite=overwrite)
-        print(f"wrote {out / 'models'}/{name}_fold*.pt and {out / f'oof_{name}.zarr'}")
-
-
-def _write_csv(frame, path: Path, **kwargs) -> None:
-    """A table of ``cv`` into its (checked) --out folder, atomically."""
-    from ..io.atomic import atomic_output, replaceable_table
-
-    check = replaceable_table(CV_FILES[path.name])
-    with atomic_output(path, overwrite=True, replaceable=check) as tmp:
-        frame.to_csv(tmp, **kwargs)
-
-
 def cv(args) -> int:
     from ..grid import PatchGeometry
     from ..io import open_region
@@ -244,7 +197,7 @@ def cv(args) -> int:
     from ._common import check_device
 
     check_device(args.device)
-    out = _cv_output(args)
+    out = cv_output(args)
     names = [canonical_name(m) for m in args.models]
     region = open_region(args.store, chunks=None)
     if Path(args.folds).suffix == ".json":
@@ -307,12 +260,12 @@ def cv(args) -> int:
     tables = [res.table.assign(split=label) for label, res in results.items()]
     import pandas as pd
 
-    _write_csv(pd.concat(tables), out / "cv_table.csv", index=False)
+    write_csv(pd.concat(tables), out / "cv_table.csv", index=False)
     summary = pd.concat({label: res.summary() for label, res in results.items()})
-    _write_csv(summary, out / "cv_summary.csv")
+    write_csv(summary, out / "cv_summary.csv")
     print(f"wrote {out / 'cv_table.csv'}, {out / 'cv_summary.csv'}, {out / 'folds.json'}")
     if args.save_models:
-        _save_cv_models(results["spatial"], out, overwrite=args.overwrite)
+        save_cv_models(results["spatial"], out, overwrite=args.overwrite)
     bad = pd.concat(tables)
     bad = bad[bad["degenerate"].astype(bool)]
     for _, row in bad.iterrows():

@@ -127,6 +127,18 @@ def save_model(model: LandslideModel, path, *, extra: Mapping | None = None) -> 
 
     ``extra`` adds entries (tensors or plain values) to the dict, for example the training
     state of a resumable run.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> path = xlandslide.save_model(llr, pathlib.Path(tempfile.mkdtemp()) / "llr.pt")
+    >>> again = xlandslide.load_model(path, device="cpu")
+    >>> again.name, again.spec == llr.spec
+    ('llr', True)
     """
     if not isinstance(model, LandslideModel):
         raise ConfigError(f"save_model needs a LandslideModel, got {type(model).__name__}")

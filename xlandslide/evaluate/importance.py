@@ -40,6 +40,18 @@ def llr_weights(model):
         ``feature``, ``weight`` (mean over the members), ``sd`` (over the members; 0 for one
         model) and ``abs_weight``, sorted by ``abs_weight``.  Weights multiply standardised
         continuous layers and 0/1 class indicators.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> table = xlandslide.llr_weights(llr)
+    >>> list(table.columns)
+    ['feature', 'weight', 'sd', 'abs_weight']
+    >>> bool(table["abs_weight"].is_monotonic_decreasing)
+    True
     """
     import pandas as pd
 
@@ -147,6 +159,18 @@ def permutation_importance(
         ``name``, ``kind`` (``"feature"`` or ``"group"``), ``importance`` (mean),
         ``sd`` and ``baseline``, sorted by importance.  One prediction and one score per
         input and repeat.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> table = xlandslide.permutation_importance(region, llr, n_repeats=1)
+    >>> sorted(table["name"])
+    ['dem', 'land_cover', 'lithology', 'rock_age', 'rock_family', 'slope']
+    >>> table.iloc[0]["name"], bool(table.iloc[0]["importance"] > 0)  # slope drives the region
+    ('slope', True)
     """
     import pandas as pd
 

@@ -166,6 +166,15 @@ def zoning_breaks(
     """The ``n_classes - 1`` inner breaks of a map by ``method`` (one pass; module notes).
 
     ``mask`` restricts the pixels that set the breaks (e.g. the region's inside).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prob = (np.arange(100) + 0.5).reshape(1, 100) / 100  # 0.005, 0.015, ..., 0.995
+    >>> zoning_breaks(prob, "quantile", 4).tolist()  # 25 pixels in each class
+    [0.255, 0.505, 0.755]
+    >>> zoning_breaks(prob, "equal_interval", 5).round(2).tolist()
+    [0.2, 0.4, 0.6, 0.8]
     """
     import dask
 
@@ -435,6 +444,19 @@ def zoning_table(classes: xr.DataArray, label, mask=None):
         landslide area fraction of the class for a polygon inventory), ``density_km2``
         (landslide pixels per km², for points) and ``frequency_ratio``
         (``landslide_pct / area_pct``; 1 = as many landslides as area).  One pass.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> zones = xlandslide.zoning(region.landslide.predict(llr), "quantile", 4)
+    >>> table = xlandslide.zoning_table(zones, region["label"])
+    >>> table["name"].tolist()
+    ['low', 'moderate', 'high', 'very high']
+    >>> bool(table["frequency_ratio"].is_monotonic_increasing)  # a model that ranks
+    True
     """
     import dask
     import pandas as pd

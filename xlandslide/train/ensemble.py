@@ -92,6 +92,18 @@ def fit_ensemble(region, model: str, *, seeds: Sequence[int] = (0, 1, 2), config
 
     ``kwargs`` go to :func:`xlandslide.fit` (``patches``, ``aligned``, masks...).  A single
     seed returns the plain :class:`~xlandslide.LandslideModel`.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> ens = xlandslide.fit_ensemble(region, "llr", seeds=(0, 1), patches=patches, progress=False)
+    >>> type(ens).__name__, len(ens.members)
+    ('EnsembleModel', 2)
+    >>> prob = region.landslide.predict(ens)  # lazy: the members' mean probability
+    >>> prob.dims
+    ('y', 'x')
     """
     from ..models import find_entry
     from .config import TrainConfig

@@ -54,6 +54,14 @@ OVERWRITE.add_argument(
     help="replace outputs that xlandslide wrote (anything else at the path is refused)",
 )
 
+#: ``--foreign``: the commands that read a map.
+FOREIGN = _group()
+FOREIGN.add_argument(
+    "--foreign",
+    action="store_true",
+    help="read a map xlandslide did not write (its completeness cannot be checked)",
+)
+
 #: ``--core`` and ``--halo`` of the training patches.
 PATCHES = _group()
 PATCHES.add_argument(
@@ -125,6 +133,7 @@ TRAINING_PARENTS = (STORE, TRAINING, SEED, DEVICE, PATCHES)
 
 __all__ = [
     "DEVICE",
+    "FOREIGN",
     "OVERWRITE",
     "PATCHES",
     "PRESETS",

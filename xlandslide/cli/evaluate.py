@@ -6,20 +6,15 @@ import json
 import sys
 
 from .._progress import dask_progress
-from ._options import STORE
+from ._options import FOREIGN, STORE
 
 
 def register(sub) -> None:
     e = sub.add_parser(
-        "evaluate", parents=[STORE], help="NLL and ROC AUC of a map against the labels"
+        "evaluate", parents=[STORE, FOREIGN], help="NLL and ROC AUC of a map against the labels"
     )
     e.add_argument("map", help="a susceptibility map written by `predict` (.zarr or .tif)")
     e.add_argument("--split", default=None, help="a patch split JSON; evaluate its test cores")
-    e.add_argument(
-        "--foreign",
-        action="store_true",
-        help="read a map xlandslide did not write (its completeness cannot be checked)",
-    )
     e.set_defaults(func=evaluate)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from .._progress import dask_progress
 from ..errors import ConfigError
 from ._common import check_output
-from ._options import OVERWRITE
+from ._options import FOREIGN, OVERWRITE
 
 #: The first columns of the zoning table (:func:`xlandslide.zoning_table`).
 ZONING_HEADER = "class,name,lower,upper,"
@@ -16,7 +16,7 @@ ZONING_HEADER = "class,name,lower,upper,"
 def register(sub) -> None:
     z = sub.add_parser(
         "zone",
-        parents=[OVERWRITE],
+        parents=[FOREIGN, OVERWRITE],
         help="susceptibility classes of a map (a classed GeoTIFF)",
         description="Class a susceptibility map (breaks from its values, or given) into a "
         "classed GeoTIFF with its colour table and, with --store, the zoning table (area and "
@@ -40,11 +40,6 @@ def register(sub) -> None:
     )
     z.add_argument("--store", default=None, help="a region store: adds the zoning table")
     z.add_argument("--table", default=None, help="zoning table CSV (default: OUT with .csv)")
-    z.add_argument(
-        "--foreign",
-        action="store_true",
-        help="read a map xlandslide did not write (its completeness cannot be checked)",
-    )
     z.set_defaults(func=zone)
 
 

@@ -283,7 +283,7 @@ def test_train_save_every_and_resume_flags(workflow, capsys):
 def test_interrupts_disk_errors_and_bugs(workflow, capsys, monkeypatch):
     import errno
 
-    from xlandslide.cli import model as cli_model
+    from xlandslide.cli import predict as cli_model
 
     d, _, store, models = workflow
     argv = ["predict", str(store), str(models["llr"]), "--out", str(d / "x.zarr")]

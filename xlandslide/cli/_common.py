@@ -57,92 +57,37 @@ def check_device(device) -> None:
         )
 
 
-PRESETS = ("default", "paper", "points")
-
-
-def add_training_options(p) -> None:
-    """The training options shared by ``train`` and ``cv``."""
-    p.add_argument(
-        "--preset",
-        choices=PRESETS,
-        default="default",
-        help="training settings: the package's defaults (AdamW, warm-up + cosine, clipping, "
-        "early stopping; the LLR fitted exactly; networks with a linear path started from "
-        "the LLR, GroupNorm in the U-Net), the paper's (Table 1, its networks as published), "
-        "or those for point inventories",
-    )
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
-    p.add_argument(
-        "--batch-size", type=int, default=None, help="patches per step (default: the preset's)"
-    )
-    p.add_argument(
-        "--max-batches-per-epoch",
-        type=int,
-        default=None,
-        metavar="N",
-        help="stop each epoch after N batches (quick runs; default: every patch)",
-    )
-    p.add_argument(
-        "--early-stopping",
-        type=int,
-        default=None,
-        metavar="N",
-        help="stop after N epochs without a better validation loss (default: the preset's)",
-    )
-    p.add_argument(
-        "--base-width",
-        type=int,
-        default=None,
-        help="U-Net channels of the first level (default: 16)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, patch order and split")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if any)")
-    p.add_argument(
-        "--keep-degenerate",
-        action="store_true",
-        help="exit 0 even when a trained model is flagged degenerate (no better than the "
-        "Naive model on validation pixels, or a nearly constant map)",
-    )
-
-
 def training_settings(name: str, args) -> tuple:
     """``(TrainConfig or None, model options, seeds or None)`` of model ``name`` from the
-    options of :func:`add_training_options`."""
+    training options (:data:`xlandslide.cli._options.TRAINING`): the config through
+    :meth:`xlandslide.TrainConfig.from_options`, the model options and seeds of the preset
+    (:func:`xlandslide.train.presets.point_inventory`; the paper's networks without the
+    package's additions, :data:`~xlandslide.train.presets.DEFAULT_MODEL_CONFIG`)."""
     from ..models import model_entry
     from ..train import TrainConfig
-    from ..train.presets import point_inventory
+    from ..train.presets import DEFAULT_MODEL_CONFIG, point_inventory
 
     entry = model_entry(name)
     if not entry.trained:
         return None, {}, None
+    config = TrainConfig.from_options(name, args)
+    if entry.backend != "torch":  # fitted on a pixel table: no model options to choose
+        return config, {}, None
     options, seeds = {}, None
-    if entry.backend != "torch":  # fitted on a pixel table: no training settings to choose
-        return TrainConfig.default(name, seed=args.seed), {}, None
     if args.preset == "points":
         p = point_inventory(name)
-        config, options, seeds = p["config"], dict(p["model_config"]), p["seeds"]
-    elif args.preset == "paper":  # Table 1 and the paper's networks: no linear path, no norm
-        config = TrainConfig.paper(name)
-        if not entry.linear:
-            options = {"linear_skip": False}
-            if not entry.pixelwise:
-                options["norm"] = None
-    else:
-        config = TrainConfig.default(name)
-    given = {
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "max_batches_per_epoch": args.max_batches_per_epoch,
-        "early_stopping": args.early_stopping,
-        "device": args.device,
-        "accept_margin": getattr(args, "accept_margin", None),
-    }
-    config = config.replace(seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+        options, seeds = dict(p["model_config"]), p["seeds"]
+    elif args.preset == "paper":  # the networks as published: no linear path, no norm
+        added = DEFAULT_MODEL_CONFIG.get(entry.name, {})
+        options = {k: (None if k == "norm" else False) for k in added}
     if args.base_width is not None and not entry.pixelwise:
         options["base_width"] = args.base_width
     return config, options, seeds
+
+
+def progress(args, desc: str):
+    """``progress=`` of a library call: ``desc``, or ``False`` with ``--quiet``."""
+    return False if args.quiet else desc
 
 
 def degenerate_exit(models, keep: bool) -> int:

@@ -29,7 +29,7 @@ def cv_output(args) -> Path:
     return out
 
 
-def save_cv_models(result, out: Path, *, overwrite: bool) -> None:
+def save_cv_models(result, out: Path, *, overwrite: bool, quiet: bool = False) -> None:
     """Every fold's model (each seed of an ensemble) and each model's out-of-fold map."""
     from ..checkpoint import save_model
     from ..io import write_map
@@ -40,7 +40,9 @@ def save_cv_models(result, out: Path, *, overwrite: bool) -> None:
             for i, member in enumerate(members):
                 seed = f"_seed{i}" if len(members) > 1 else ""
                 save_model(member, out / "models" / f"{name}_fold{f}{seed}.pt")
-        write_map(result.oof[name], out / f"oof_{name}.zarr", overwrite=overwrite)
+        path = out / f"oof_{name}.zarr"
+        desc = False if quiet else f"out-of-fold map of {name}"
+        write_map(result.oof[name], path, overwrite=overwrite, progress=desc)
         print(f"wrote {out / 'models'}/{name}_fold*.pt and {out / f'oof_{name}.zarr'}")
 
 

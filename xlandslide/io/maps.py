@@ -85,7 +85,9 @@ def _check_map(prob) -> None:
             )
 
 
-def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool = False) -> Path:
+def write_map(
+    prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool = False, progress=False
+) -> Path:
     """Write a susceptibility map to ``path`` (``.zarr`` or ``.tif``/``.tiff``), streaming.
 
     Parameters
@@ -111,6 +113,10 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
         fingerprint is checked, else :class:`~xlandslide.errors.ResumeError`).  If the
         map is already complete under ``path``, nothing is computed.  Without ``resume``
         a leftover partial write is discarded and the map computed from scratch.
+    progress : bool or str
+        Report the computation's progress with an ETA on stderr (a bar on a terminal,
+        a line every ~30 s in a log; :mod:`xlandslide._progress`); a string is the
+        description (default ``"writing NAME"``).  Local dask schedulers only.
 
     Returns
     -------
@@ -138,6 +144,12 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
     >>> xlandslide.open_map(out).shape
     (96, 96)
     """
+    if progress:
+        from .._progress import dask_progress
+
+        desc = progress if isinstance(progress, str) else f"writing {Path(str(path)).name}"
+        with dask_progress(desc):
+            return write_map(prob, path, overwrite=overwrite, resume=resume)
     _check_map(prob)
     url = is_url(path)
     path = str(path) if url else local_path(path)

@@ -1,0 +1,82 @@
+"""``xlandslide predict``: write a susceptibility map of a region store."""
+
+from __future__ import annotations
+
+from ._common import check_device, check_output, progress
+from ._options import DEVICE, OVERWRITE, STORE
+
+
+def register(sub) -> None:
+    r = sub.add_parser(
+        "predict",
+        parents=[STORE, DEVICE, OVERWRITE],
+        help="write a susceptibility map",
+        description="Write a model's susceptibility map of a region store, block by block "
+        "(a bar on a terminal, else a line with the ETA every ~30 s), then print its deciles.",
+    )
+    r.add_argument("model", help="a checkpoint written by `train` (.pt)")
+    r.add_argument("--out", required=True, help="output .zarr or .tif")
+    r.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a map (.zarr or .tif) whose write was killed: only the missing blocks "
+        "are computed",
+    )
+    r.add_argument(
+        "--core",
+        type=int,
+        default=None,
+        help="prediction tile core, pixels (CNN, LACNN; default: the training core)",
+    )
+    r.add_argument(
+        "--block-size", type=int, default=None, help="block side, pixels (default: 1024)"
+    )
+    r.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="tiles per forward call (default: 4 on CPU, sized to GPU memory on CUDA)",
+    )
+    r.set_defaults(func=predict)
+
+
+def predict(args) -> int:
+    from ..checkpoint import load_model
+    from ..io import open_region, write_map
+    from ..io.atomic import check_writable
+
+    check_output(args.out, {"the region store": args.store, "the model": args.model})
+    check_writable(args.out)
+    check_device(args.device)
+    model = load_model(args.model, device=args.device)
+    region = open_region(args.store)
+    kwargs = {
+        k: v
+        for k, v in (
+            ("core", args.core),
+            ("block_size", args.block_size),
+            ("batch_size", args.batch_size),
+        )
+        if v is not None
+    }
+    prob = region.landslide.predict(model, **kwargs)
+    write_map(
+        prob,
+        args.out,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        progress=progress(args, f"predicting {model.name}"),
+    )
+    print(f"wrote {args.out}")
+    _check_spread(args.out)
+    return 0
+
+
+def _check_spread(path) -> None:
+    """Print the map's deciles; warn when they are flat (a degenerate model's map)."""
+    from ..evaluate.zoning import warn_if_flat, zoning_breaks
+    from ..io import open_map
+
+    deciles = zoning_breaks(open_map(path), "quantile", 10)
+    print("deciles: " + " ".join(f"{d:.4g}" for d in deciles))
+    warn_if_flat(deciles, f"the deciles of {path}")

@@ -88,8 +88,13 @@ def _tick_formatter(scale: float):
         needs and thousands separated: ``379.5`` km, ``5,100,250`` m (no offset, no
         exponent)."""
 
+        ticks = np.array([])
+
+        def set_locs(self, locs):
+            self.ticks = np.asarray(locs, dtype=float)
+
         def __call__(self, value, pos=None):
-            locs = np.asarray(self.locs, dtype=float) / scale
+            locs = self.ticks / scale
             step = float(np.min(np.abs(np.diff(locs)))) if locs.size > 1 else 1.0
             decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 0
             return f"{value / scale:,.{min(decimals, 6)}f}"
@@ -157,7 +162,7 @@ def add_scale_bar(ax, metres_per_unit: float = 1.0, *, fraction: float = 0.25):
             scale_loc="top",
         )
     else:
-        from matplotlib.offsetbox import AnchoredSizeBar
+        from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
         x0, x1 = ax.get_xlim()
         metres = nice_length(abs(x1 - x0) * metres_per_unit * fraction)

@@ -119,14 +119,27 @@ def _window_sums(a: np.ndarray, s: int) -> np.ndarray:
     return c[s:, s:] - c[:-s, s:] - c[s:, :-s] + c[:-s, :-s]
 
 
-def inside_window(label, maps=(), *, size: int | None = None, max_pixels: int = 250_000):
-    """A square pixel window inside the region's valid data, holding most landslides.
+def _cells(a: xr.DataArray, c: int, how: str) -> np.ndarray:
+    """``a`` (float) reduced over ``c`` x ``c`` cells by ``how`` (lazily; NaN-padded)."""
+    if c <= 1:
+        return np.nan_to_num(np.asarray(a.values, dtype=np.float64))
+    a = a if a.chunks is not None else a.chunk({"y": 1024, "x": 1024})
+    cells = a.coarsen(y=c, x=c, boundary="pad")
+    return np.nan_to_num(np.asarray((cells.max() if how == "max" else cells.sum()).values))
 
-    Valid pixels are labelled (``label >= 0``) and finite in every map of ``maps``.  Among
-    the windows of side ``size`` (default a third of the shorter side) with the largest
-    share of valid pixels (all of them where the region allows), the one with most
-    landslide pixels is chosen; ties go to the one nearest the centre.  Large grids are
-    searched on a grid reduced lazily to about ``max_pixels``, in steps of the reduction.
+
+def inside_window(label, maps=(), *, size: int | None = None, max_pixels: int = 250_000):
+    """A square pixel window inside the region's data, holding most landslides.
+
+    The region's data are the pixels where every map of ``maps`` is finite (the models
+    predict inside the region's boundary), or the labelled pixels (``label >= 0``) without
+    maps.  The grid is cut into square cells of a tenth of the window's side (or more,
+    to bring it to about ``max_pixels`` cells); a cell holding any data is inside, so
+    small holes (a lake, scattered unknown labels) do not push the window away from the
+    landslides, while the outside of the boundary does.  Among the windows of side
+    ``size`` (default a third of the shorter side), on cell steps, covering the most
+    inside cells (all of them where the region allows), the one with most landslide
+    pixels is chosen; ties go to the one nearest the centre.  Two lazy reductions.
 
     Returns
     -------
@@ -138,23 +151,23 @@ def inside_window(label, maps=(), *, size: int | None = None, max_pixels: int = 
     side = min(int(size) if size else max(2, min(ny, nx) // 3), ny, nx)
     if side < 1:
         raise ConfigError(f"size must be a positive number of pixels, got {size!r}")
-    valid = label >= 0
-    for m in maps.values() if isinstance(maps, dict) else maps:
-        valid = valid & np.isfinite(_yx(m, "map"))
-    f = reduction_factor(label.size, max_pixels)
-    ok = np.nan_to_num(_downsample(valid.astype(np.float32), f, "mean"))
-    slides = np.nan_to_num(_downsample((label == 1).astype(np.float32), f, "mean"))
-    s = max(1, side // f)
-    s = min(s, ok.shape[0], ok.shape[1])
+    maps = list(maps.values() if isinstance(maps, dict) else maps)
+    valid = None if maps else label >= 0
+    for m in maps:
+        finite = np.isfinite(_yx(m, "map"))
+        valid = finite if valid is None else valid & finite
+    c = max(reduction_factor(label.size, max_pixels), side // 10, 1)
+    ok = _cells(valid.astype(np.float32), c, "max")
+    slides = _cells((label == 1).astype(np.float32), c, "sum")
+    s = min(-(-side // c), ok.shape[0], ok.shape[1])  # cells covering the window
     share = _window_sums(ok, s) / (s * s)
-    count = _window_sums(slides * ok, s)
-    best = share >= share.max() - 1e-9
+    count = _window_sums(slides, s)
+    score = np.where(share >= share.max() - 1e-9, count, -np.inf)
     i, j = np.mgrid[: share.shape[0], : share.shape[1]]
     centre = -np.hypot(i + s / 2 - ok.shape[0] / 2, j + s / 2 - ok.shape[1] / 2)
-    score = np.where(best, count, -np.inf)
     top = score >= score.max() - 1e-9
-    r, c = np.unravel_index(np.argmax(np.where(top, centre, -np.inf)), share.shape)
-    y0, x0 = min(r * f, ny - side), min(c * f, nx - side)
+    r, q = np.unravel_index(np.argmax(np.where(top, centre, -np.inf)), share.shape)
+    y0, x0 = min(r * c, ny - side), min(q * c, nx - side)
     return {"y": slice(int(y0), int(y0 + side)), "x": slice(int(x0), int(x0 + side))}
 
 

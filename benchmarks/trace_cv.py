@@ -1,9 +1,9 @@
 """Which of the package's modules :func:`xlandslide.cross_validate` calls into, and in what order.
 
 A call trace (``sys.setprofile``) of one small cross-validation: the synthetic region
-``synthetic_region((128, 128), seed=0)`` in memory, models ``["llr", "cnn"]``, 3 block folds of 400 m,
-1 epoch, core 32 and halo 16, on the CPU with dask's synchronous scheduler (so every call
-runs in this thread and the trace is the same at every run).  Every package module is
+``synthetic_region((128, 128), seed=0)`` in memory, models ``["llr", "cnn"]``, 3 block
+folds of 400 m, 1 epoch, core 32 and halo 16, on the CPU with dask's synchronous scheduler
+(so every call runs in this thread and the trace is the same at every run).  Every package module is
 imported before the trace starts, so the trace holds calls, not imports.
 
 Printed: the number of distinct package modules entered, the number of module-to-module

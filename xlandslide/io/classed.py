@@ -30,6 +30,7 @@ from .._version import __version__
 from ..errors import ConfigError, ShapeError
 from .atomic import SOFTWARE, atomic_output, check_outputs, replaceable_marked
 from .cog import write_cog
+from .integrity import foreign_output
 
 #: GeoTIFF tag of the class maps xlandslide writes (its value: the package version).
 CLASSED_TAG = "XLANDSLIDE_CLASSED"
@@ -133,8 +134,6 @@ def _classed_tag(path: Path) -> str | None:
 
 
 def _replaceable_classed(path: Path) -> None:
-    from .integrity import foreign_output
-
     if not path.is_file() or path.is_symlink():
         raise foreign_output(path, "not a GeoTIFF")
     if _classed_tag(path) is None:

@@ -33,7 +33,9 @@ from ..errors import (
     ConfigError,
     CorruptChunkError,
     IncompleteStoreError,
+    InputTypeError,
     RegionNotFoundError,
+    ShapeError,
 )
 from .atomic import atomic_output, check_writable, is_temporary, refuse_existing, remove
 from .cog import write_cog
@@ -49,6 +51,7 @@ from .integrity import (
     refuse_inside_store,
     replaceable_store,
 )
+from .lock import output_lock
 from .resumable import NUMPY_CHUNK, map_fingerprint, partial_path, write_zarr_map
 
 #: Map formats by file suffix.
@@ -70,8 +73,6 @@ def _suffix(path: Path) -> str:
 
 
 def _check_map(prob) -> None:
-    from ..errors import InputTypeError, ShapeError
-
     if not isinstance(prob, (xr.DataArray, xr.Dataset)):
         raise InputTypeError(
             f"write_map needs an xarray.DataArray (y, x), got {type(prob).__name__}; pass "
@@ -212,8 +213,6 @@ def _replaceable_tif(path: Path) -> None:
 
 def _write_tif_resumably(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
     """The blocks into a resumable Zarr map beside ``path``, then the GeoTIFF from it."""
-    from .lock import output_lock
-
     with output_lock(path):  # for the whole write: blocks, then the conversion
         return _write_tif_resumably_locked(prob, path, overwrite=overwrite)
 

@@ -230,8 +230,12 @@ def uncertainty_map(region: xr.Dataset, models) -> xr.Dataset:
     Returns
     -------
     Dataset
-        ``mean`` and ``std`` (y, x) float32 (population sd over the members), dask-backed,
-        with ``n_members`` in attrs.
+        ``mean`` and ``std`` (y, x) float32 (population sd over the members), dask-backed.
+        Its attrs, and each map's, name every member: ``n_members``, ``members`` (a list
+        of ``{"name": model name, "weights_sha1": digest of its weights}``, in order) and
+        ``model`` (the distinct names, comma-separated).  :func:`xlandslide.write_map`
+        writes it to one Zarr store or one GeoTIFF (a band per map, the attrs as tags);
+        :func:`xlandslide.open_map` reads ``mean`` by default, ``std`` with ``name="std"``.
     """
     from ..predict import predict
 
@@ -243,14 +247,33 @@ def uncertainty_map(region: xr.Dataset, models) -> xr.Dataset:
     maps = xr.concat([predict(region, m) for m in members], dim="member")
     mean = maps.mean("member", skipna=False).astype(np.float32)
     std = maps.std("member", skipna=False).astype(np.float32)
+    named = [{"name": m.spec.name, "weights_sha1": _weights_digest(m)} for m in members]
+    attrs = {
+        "n_members": len(members),
+        "members": named,
+        "model": ", ".join(dict.fromkeys(m["name"] for m in named)),
+    }
     out = xr.Dataset(
         {
-            "mean": mean.assign_attrs(long_name="mean landslide susceptibility", units="1"),
-            "std": std.assign_attrs(long_name="standard deviation over the models", units="1"),
+            "mean": mean.assign_attrs(
+                long_name="mean landslide susceptibility", units="1", **attrs
+            ),
+            "std": std.assign_attrs(
+                long_name="standard deviation over the models", units="1", **attrs
+            ),
         },
-        attrs={"n_members": len(members), "model": members[0].spec.name},
+        attrs=attrs,
     )
     return out
+
+
+def _weights_digest(model) -> str | None:
+    """The SHA-1 of a model's weights (the digest its dask token carries), or None."""
+    token = getattr(model, "__dask_tokenize__", None)
+    try:
+        return str(token()[2]) if token is not None else None
+    except (AttributeError, IndexError, TypeError):
+        return None
 
 
 def model_tables(model) -> dict:

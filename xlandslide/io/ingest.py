@@ -49,6 +49,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, ConfigNotFoundError, StoreExistsError
+from ..mapping import class_mapping
+from .build import build_region
+from .layers import CategoricalLayer
+from .plausible import checked_range
+from .raster import RasterLayer, is_raster_path
+from .store import write_region
+from .summary import warn_summary
 
 _TOP = {
     "out": str,
@@ -133,8 +140,6 @@ def _path(value, base: Path) -> Path:
 
 
 def _raster(entry, base, where):
-    from .raster import RasterLayer
-
     if isinstance(entry, str):
         entry = {"path": entry}
     entry = _check(entry, _RASTER, where)
@@ -144,10 +149,6 @@ def _raster(entry, base, where):
 
 
 def _categorical(group, entry, base):
-    from ..mapping import class_mapping
-    from .layers import CategoricalLayer
-    from .raster import RasterLayer, is_raster_path
-
     where = f"[categorical.{group}]"
     entry = _check(entry, _CATEGORICAL, where)
     if "path" not in entry:
@@ -184,8 +185,6 @@ def read_ingest_config(path) -> IngestConfig:
     ConfigError
         Not TOML, an unknown key, a value of the wrong type, a missing ``[dem]``.
     """
-    from .raster import RasterLayer, is_raster_path
-
     path = Path(path)
     if not path.is_file():
         raise ConfigNotFoundError(
@@ -203,8 +202,6 @@ def read_ingest_config(path) -> IngestConfig:
     dem_range = _check(dict(dem), {**_RASTER, "range": list}, "[dem]").pop("range", None)
     build = {"dem": _raster({k: v for k, v in dem.items() if k != "range"}, base, "[dem]")}
     if dem_range is not None:
-        from .plausible import checked_range
-
         build["dem_range"] = checked_range(dem_range)
     for key in ("reproject", "chunks", "title"):
         if key in raw:
@@ -276,11 +273,17 @@ def ingest_region(config, out=None, *, overwrite: bool = False, progress: bool =
     Returns
     -------
     (pathlib.Path, xarray.Dataset)
-        The store written and the (lazy) region built.
-    """
-    from .build import build_region
-    from .store import write_region
+        The store written and the (lazy) region built.  What the ingest found (the classes
+        present per group with their share of the valid pixels, the source codes behind
+        them, the patches) is in ``region.attrs["xlandslide_build"]``;
+        :func:`~xlandslide.io.summary.summary_lines` says it in words.
 
+    Warns
+    -----
+    IngestWarning
+        A group with one class present, or a region too small for three patches in each
+        split (:mod:`xlandslide.io.summary`).
+    """
     cfg = config if isinstance(config, IngestConfig) else read_ingest_config(config)
     target = Path(out) if out is not None else cfg.out
     if target is None:
@@ -293,6 +296,7 @@ def ingest_region(config, out=None, *, overwrite: bool = False, progress: bool =
             "choose another out"
         )
     region = build_region(**cfg.build, progress=progress)
+    warn_summary(region.attrs["xlandslide_build"])  # before the write: a user can stop it
     if progress:
         from tqdm.dask import TqdmCallback
 

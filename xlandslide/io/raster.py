@@ -30,6 +30,8 @@ from ..errors import (
     LayerNotFoundError,
     NodataError,
 )
+from .guard import guarded_raster
+from .warp import reproject_lazy
 
 #: File suffixes read as rasters (anything else is read as a vector layer by geopandas).
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc", ".nc", ".jp2", ".bil", ".hgt")
@@ -198,8 +200,6 @@ def read_raster(
         band = source.band if band is None else band
         nodata = source.nodata if nodata is None else nodata
         source = source.source
-    from .guard import guarded_raster
-
     what = what or f"raster {source if not isinstance(source, xr.DataArray) else ''}".strip()
     if isinstance(source, xr.DataArray):
         da = source
@@ -327,8 +327,6 @@ def align_raster(
                 "da.rio.reproject_match(dem) yourself"
             )
         if isinstance(layer.source, xr.DataArray):
-            from .warp import reproject_lazy
-
             da = reproject_lazy(da, like, resampling, dtype=dtype)
         else:
             da = _warped(layer, like, resampling, dtype, what)

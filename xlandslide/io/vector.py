@@ -375,13 +375,14 @@ def unmapped_codes_error(what, unmapped: dict, mapping, counted: str) -> Unmappe
     )
 
 
-def polygon_codes(gdf, column: str, mapping, like, *, unmapped=None, what="the layer"):
+def polygon_codes(gdf, column: str, mapping, like, *, unmapped=None, what="the layer", record=None):
     """uint8 class codes of a coded polygon layer on ``like``'s grid (255 where no polygon).
 
     Every polygon's code (``column``) goes through ``mapping``
     (:class:`~xlandslide.catalog.ClassMapping`); codes it lacks — a missing value too — are
     refused with :class:`UnmappedCodeError` unless ``unmapped`` is ``"unknown"`` (the
     mapping's unknown class) or ``"nodata"`` (255).  Only polygons that touch the grid count.
+    ``record``, a dict, receives ``{source code: class code (255: none)}`` of those polygons.
     """
     if column not in gdf.columns:
         raise NameNotFoundError(
@@ -409,6 +410,8 @@ def polygon_codes(gdf, column: str, mapping, like, *, unmapped=None, what="the l
                 )
             fallback = mapping.classes.index(mapping.unknown)
     table = {key: (fallback if k is None else k) for key, (k, _, _) in found.items()}
+    if record is not None:
+        record.update({str(first): table[key] for key, (_, first, _) in found.items()})
     codes = np.array([table[code_key(v)] for v in raw], dtype=np.uint8)
     return rasterize(gdf.geometry, like, values=codes, fill=NODATA_CODE, dtype="uint8")
 

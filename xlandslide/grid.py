@@ -37,6 +37,18 @@ class PatchGeometry:
 
     The loss and the metrics only see the core; the halo gives context.  The paper's
     geometry is ``PatchGeometry(core=500, halo=64)``, a 628 x 628 input.
+
+    Examples
+    --------
+    >>> from xlandslide import PatchGeometry
+    >>> PatchGeometry()  # the paper's
+    PatchGeometry(core=500, halo=64)
+    >>> PatchGeometry().size, PatchGeometry(core=32, halo=16).size  # core + 2 * halo
+    (628, 64)
+    >>> PatchGeometry(core=0)
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.ConfigError: PatchGeometry core must be an integer >= 1, got 0
     """
 
     core: int = CORE

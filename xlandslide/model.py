@@ -90,6 +90,21 @@ class ModelSpec:
         :meth:`xlandslide.TrainConfig.to_dict` of the training run.
     version : str
         xlandslide version that made the model.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> spec = xlandslide.ModelSpec(
+    ...     "llr", xlandslide.feature_layout(region), geometry=xlandslide.PatchGeometry(32, 16)
+    ... )
+    >>> spec.name, len(spec.feature_names), spec.needs_offsets, spec.pixelwise
+    ('llr', 94, False, True)
+    >>> xlandslide.ModelSpec.from_dict(spec.to_dict()) == spec  # what a checkpoint stores
+    True
+    >>> lacnn = spec.replace(name="lacnn", aligned=("slope",), distances=(30, 100))
+    >>> lacnn.needs_offsets, lacnn.distances, lacnn.pixelwise
+    (True, (30.0, 100.0), False)
     """
 
     name: str
@@ -272,6 +287,28 @@ class LandslideModel:
     device's lock during the forward (one forward per device at a time, so torch's threads
     and dask's do not multiply), never changes global torch settings, and keeps one copy of
     the module per device, created once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> model = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> type(model).__name__, model.name, model.spec.geometry, model.needs_offsets
+    ('LandslideModel', 'llr', PatchGeometry(core=32, halo=16), False)
+    >>> cont = region["continuous"].values[None, :, :32, :32]  # a batch of one patch
+    >>> codes = region["categorical"].values[None, :, :32, :32]
+    >>> p = model.predict_proba(cont, codes)  # numpy in, numpy out
+    >>> p.shape, p.dtype.name, bool(((p >= 0) & (p <= 1)).all())
+    ((1, 32, 32), 'float32', True)
+
+    The lazy map of :func:`xlandslide.predict` holds the same values inside the region:
+
+    >>> prob = region.landslide.predict(model)[:32, :32].values
+    >>> inside = ~np.isnan(prob)
+    >>> bool(np.allclose(prob[inside], p[0][inside], atol=1e-6))
+    True
     """
 
     def __init__(self, module, spec: ModelSpec, *, history: Mapping | None = None):

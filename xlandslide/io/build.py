@@ -453,6 +453,22 @@ def region_from_dem(dem: xr.DataArray, label: xr.DataArray | None = None) -> xr.
         pixels are those with a finite DEM *and* a finite slope (the one-pixel rim of the DEM
         and of its nodata holes is not): layers are NaN and the label -1 elsewhere; ``dem``
         keeps every finite elevation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> synthetic = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> region = xlandslide.region_from_dem(synthetic["dem"], synthetic["label"])
+    >>> region["continuous"].layer.values.tolist(), "categorical" in region
+    (['slope', 'dem'], False)
+    >>> z = region["continuous"].sel(layer="dem")  # standardised over the valid pixels
+    >>> abs(float(z.mean())) < 1e-5, round(float(z.std()), 4)
+    (True, 1.0)
+    >>> stats = xlandslide.get_normalisation(region)["dem"]
+    >>> elevation = synthetic["dem"].where(z.notnull())
+    >>> np.allclose([stats["mean"], stats["std"]], [elevation.mean(), elevation.std()])
+    True
     """
     if not isinstance(dem, xr.DataArray):
         raise InputTypeError(

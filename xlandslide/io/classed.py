@@ -204,6 +204,20 @@ def write_classed(
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> dem = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]
+    >>> zones = xlandslide.zoning((dem - dem.min()) / (dem.max() - dem.min()), "quantile", 5)
+    >>> path = xlandslide.write_classed(zones, Path(tempfile.mkdtemp()) / "zones.tif")
+    >>> sorted(p.name for p in path.parent.iterdir())  # the COG and its sidecars
+    ['zones.qml', 'zones.tif', 'zones.tif.aux.xml']
+    >>> back = xlandslide.open_classed(path)
+    >>> back.attrs["class_names"], bool((back == zones).all())
+    (['very low', 'low', 'moderate', 'high', 'very high'], True)
     """
     import rioxarray  # noqa: F401  (registers .rio)
 
@@ -273,7 +287,28 @@ def _write_classed_cog(tmp, classes: xr.DataArray, names, rgb, description: str)
 
 
 def open_classed(path) -> xr.DataArray:
-    """Read a class map written by :func:`write_classed` (lazily), names in ``attrs``."""
+    """Read a class map written by :func:`write_classed` (lazily), names in ``attrs``.
+
+    ``attrs`` hold ``class_names``, ``colours`` (``#rrggbb``, one per class) and the
+    ``breaks`` of the zoning; no data is code 255.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> dem = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]
+    >>> zones = xlandslide.zoning(dem / float(dem.max()), breaks=[0.5])  # 2 classes
+    >>> path = xlandslide.write_classed(
+    ...     zones, Path(tempfile.mkdtemp()) / "zones.tif", class_names=["lower", "upper"],
+    ...     colours=["#00ff00", "#ff0000"],
+    ... )
+    >>> back = xlandslide.open_classed(path)  # lazy
+    >>> back.dtype.name, back.attrs["class_names"], back.attrs["colours"]
+    ('uint8', ['lower', 'upper'], ['#00ff00', '#ff0000'])
+    >>> int((back == 255).sum()) == int(dem.isnull().sum())  # no data outside the region
+    True
+    """
     import rasterio
     import rioxarray
 

@@ -72,6 +72,24 @@ class CategoricalLayer:
         What to do with a code the mapping lacks: ``None`` (default) refuses it
         (:class:`~xlandslide.errors.UnmappedCodeError`); ``"unknown"`` gives it the
         mapping's unknown class; ``"nodata"`` no class (255).
+
+    Examples
+    --------
+    A raster of your own codes (1 valley, 2 ridge) with your own classes:
+
+    >>> import xarray as xr
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> dem = region["dem"]
+    >>> codes = xr.where(dem > 800, 2, 1).astype("uint8").rio.write_crs(dem.rio.crs)
+    >>> layer = xlandslide.CategoricalLayer(codes, mapping={1: "valley", 2: "ridge"})
+    >>> built = xlandslide.build_region(dem, categorical={"terrain": layer})
+    >>> xlandslide.feature_layout(built).groups
+    (('terrain', ('valley', 'ridge')),)
+    >>> terrain = built["categorical"].sel(group="terrain")  # class 1 (ridge) above 800 m
+    >>> valid = built["continuous"].sel(layer="slope").notnull()
+    >>> bool(((terrain == 1) == ((dem > 800) & valid)).all())
+    True
     """
 
     source: object

@@ -320,6 +320,21 @@ def open_map(
         No manifest or tag (unfinished or foreign), or a chunk missing or truncated.
     CorruptChunkError
         A chunk or block that does not decode (``verify=True``, or at read time).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> dem = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]
+    >>> prob = ((dem - dem.min()) / (dem.max() - dem.min())).rename("susceptibility")
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("map.zarr", "map.tif"):
+    ...     back = xlandslide.open_map(xlandslide.write_map(prob, folder / name))  # lazy
+    ...     print(name, back.dims, back.rio.crs, np.array_equal(back, prob, equal_nan=True))
+    map.zarr ('y', 'x') EPSG:32632 True
+    map.tif ('y', 'x') EPSG:32632 True
     """
     url = is_url(path)
     path = str(path) if url else local_path(path)

@@ -194,6 +194,29 @@ def read_raster(
         The file does not exist.
     LayerError
         A multi-band source without ``band``, an unknown band, dims other than (y, x).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> region["dem"].rio.to_raster(folder / "dem.tif")
+    >>> dem = xlandslide.read_raster(folder / "dem.tif")  # lazy
+    >>> dem.dims, dem.shape, dem.chunks is not None, dem.rio.crs == region.rio.crs
+    (('y', 'x'), (96, 96), True, True)
+    >>> np.array_equal(dem.values, region["dem"].values, equal_nan=True)
+    True
+
+    A declared no-data value becomes NaN (here the codes' 255, "no class"):
+
+    >>> codes = region["categorical"].sel(group="lithology")
+    >>> codes.rio.write_nodata(255).rio.to_raster(folder / "lithology.tif")
+    >>> lith = xlandslide.read_raster(folder / "lithology.tif")
+    >>> lith.dtype.name, int(lith.isnull().sum()) == int((codes == 255).sum())
+    ('float32', True)
     """
 
     if isinstance(source, RasterLayer):

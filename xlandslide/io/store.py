@@ -110,6 +110,23 @@ def open_region(
     raises :class:`~xlandslide.errors.IncompleteStoreError` or
     :class:`~xlandslide.errors.CorruptChunkError` naming the store, variable and chunk; it
     is never read as a fill value.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> store = Path(tempfile.mkdtemp()) / "region.zarr"
+    >>> _ = xlandslide.write_region(xlandslide.synthetic_region(shape=(96, 96), seed=0), store)
+    >>> region = xlandslide.open_region(store)  # the manifest checked; nothing read yet
+    >>> sorted(region.data_vars), region["dem"].chunks is not None
+    (['categorical', 'continuous', 'dem', 'label'], True)
+    >>> xlandslide.open_region(store, chunks=None)["dem"].chunks is None  # no dask
+    True
+    >>> xlandslide.open_region(store.parent / "elsewhere.zarr")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.RegionNotFoundError: ...
     """
 
     if chunks == "store" or (isinstance(chunks, dict) and not chunks):

@@ -298,6 +298,24 @@ def labels_from_points(
     -----
     A point falls in the pixel that contains it; points outside the grid are ignored.  When
     a landslide and a stable point fall in the same pixel, the landslide wins.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> import xlandslide
+    >>> like = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]  # 10 m pixels
+    >>> x, y = like["x"].values, like["y"].values
+    >>> points = gpd.GeoDataFrame(
+    ...     {"slide": [True, False]},
+    ...     geometry=[Point(x[10] + 2, y[20] - 3), Point(x[50], y[60])],  # inside 2 pixels
+    ...     crs=like.rio.crs,
+    ... )
+    >>> label = xlandslide.labels_from_points(points, like, "slide")  # lazy
+    >>> label.dtype.name, int(label[20, 10]), int(label[60, 50])
+    ('int8', 1, 0)
+    >>> int((label == -1).sum()) == 96 * 96 - 2  # unknown elsewhere
+    True
     """
     gdf = read_vector(points, "the point layer")
     gdf = to_grid_crs(gdf, like, reproject=reproject, what="the point layer")
@@ -335,6 +353,21 @@ def labels_from_polygons(
     Notes
     -----
     A pixel is inside a polygon when its centre is (rasterio's default rasterisation).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import xlandslide
+    >>> like = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]  # NaN: outside
+    >>> x, y = like["x"].values, like["y"].values
+    >>> slide = box(x[40] - 5, y[49] - 5, x[49] + 5, y[40] + 5)  # rows and columns 40..49
+    >>> polygons = gpd.GeoDataFrame(geometry=[slide], crs=like.rio.crs)
+    >>> label = xlandslide.labels_from_polygons(polygons, like)  # lazy
+    >>> int((label == 1).sum()), bool((label[40:50, 40:50] == 1).all())
+    (100, True)
+    >>> int((label == -1).sum()) == int(like.isnull().sum())  # unknown outside the region
+    True
     """
     gdf = to_grid_crs(read_vector(polygons), like, reproject=reproject)
     burnt = rasterize(gdf.geometry, like, fill=0)

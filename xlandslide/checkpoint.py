@@ -265,6 +265,23 @@ def load_model(path, *, device=None) -> LandslideModel:
     -----
     The file is read with ``torch.load(weights_only=True)``: only tensors and plain Python
     values are unpickled, never arbitrary objects.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> naive = xlandslide.fit(region, "naive", patches=patches)
+    >>> path = xlandslide.save_model(naive, Path(tempfile.mkdtemp()) / "naive.pt")
+    >>> model = xlandslide.load_model(path, device="cpu")
+    >>> model.name, model.spec == naive.spec, str(model.device)
+    ('naive', True, 'cpu')
+    >>> xlandslide.load_model(path.parent / "missing.pt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.CheckpointNotFoundError: ...
     """
     import torch
 

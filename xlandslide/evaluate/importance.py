@@ -225,7 +225,7 @@ def uncertainty_map(region: xr.Dataset, models) -> xr.Dataset:
     ``models``: a sequence of models, an :class:`~xlandslide.EnsembleModel` (its members),
     or the fold models of :func:`xlandslide.cross_validate` (``result.models[name]``, seed
     ensembles unpacked).  The spread of the CV-fold models says where the map depends on
-    which data trained it (DESIGN §5).
+    which data trained it.
 
     Returns
     -------
@@ -236,6 +236,24 @@ def uncertainty_map(region: xr.Dataset, models) -> xr.Dataset:
         ``model`` (the distinct names, comma-separated).  :func:`xlandslide.write_map`
         writes it to one Zarr store or one GeoTIFF (a band per map, the attrs as tags);
         :func:`xlandslide.open_map` reads ``mean`` by default, ``std`` with ``name="std"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> naive = xlandslide.fit(region, "naive", patches=patches)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> spread = xlandslide.uncertainty_map(region, [naive, llr])  # lazy
+    >>> sorted(spread.data_vars), spread.attrs["n_members"], spread.attrs["model"]
+    (['mean', 'std'], 2, 'naive, llr')
+
+    With two members the sd is half their difference:
+
+    >>> a, b = region.landslide.predict(naive), region.landslide.predict(llr)
+    >>> bool(np.allclose(spread["std"], abs(a - b) / 2, atol=1e-6, equal_nan=True))
+    True
     """
     from ..predict import predict
 

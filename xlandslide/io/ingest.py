@@ -184,6 +184,23 @@ def read_ingest_config(path) -> IngestConfig:
         No file at ``path``.
     ConfigError
         Not TOML, an unknown key, a value of the wrong type, a missing ``[dem]``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> toml = 'out = "region.zarr"\\n[dem]\\npath = "dem.tif"\\nnodata = -9999\\n'
+    >>> _ = (folder / "region.toml").write_text(toml)
+    >>> config = xlandslide.read_ingest_config(folder / "region.toml")  # no file read yet
+    >>> config.out == folder / "region.zarr", config.build["dem"].nodata
+    (True, -9999)
+    >>> _ = (folder / "typo.toml").write_text('[dem]\\npath = "dem.tif"\\nbands = 2\\n')
+    >>> xlandslide.read_ingest_config(folder / "typo.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.ConfigError: [dem]: unknown key(s) ['bands']; the keys are [...]
     """
     path = Path(path)
     if not path.is_file():
@@ -283,6 +300,27 @@ def ingest_region(config, out=None, *, overwrite: bool = False, progress: bool =
     IngestWarning
         A group with one class present, or a region too small for three patches in each
         split (:mod:`xlandslide.io.summary`).
+
+    Examples
+    --------
+    A DEM and a label raster (1 landslide, 0 stable, -1 unknown) as GeoTIFFs, and the
+    TOML file naming them:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> synthetic = xlandslide.synthetic_region(shape=(192, 192), seed=0)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> synthetic["dem"].rio.to_raster(folder / "dem.tif")
+    >>> synthetic["label"].rio.to_raster(folder / "label.tif")
+    >>> toml = 'out = "region.zarr"\\n[dem]\\npath = "dem.tif"\\n[labels]\\npath = "label.tif"\\n'
+    >>> _ = (folder / "region.toml").write_text(toml)
+    >>> store, region = xlandslide.ingest_region(folder / "region.toml")
+    >>> store == folder / "region.zarr", region["continuous"].layer.values.tolist()
+    (True, ['slope', 'dem'])
+    >>> back = xlandslide.open_region(store)
+    >>> bool(((back["label"] == synthetic["label"]) | (back["label"] == -1)).all())
+    True
     """
     cfg = config if isinstance(config, IngestConfig) else read_ingest_config(config)
     target = Path(out) if out is not None else cfg.out

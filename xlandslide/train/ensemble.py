@@ -29,6 +29,28 @@ class EnsembleModel:
     Notes
     -----
     ``spec`` is the first member's; ``history`` lists the members' histories.
+
+    Examples
+    --------
+    Two LLRs trained on two random splits of the patches:
+
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> geometry = xlandslide.PatchGeometry(32, 16)
+    >>> a, b = (
+    ...     xlandslide.fit(region, "llr", progress=False,
+    ...                    patches=xlandslide.make_patches(region, geometry, seed=seed))
+    ...     for seed in (0, 1)
+    ... )
+    >>> ens = xlandslide.EnsembleModel([a, b])
+    >>> ens, ens.spec is a.spec
+    (EnsembleModel('llr', members=2), True)
+    >>> cont = region["continuous"].values[None, :, :32, :32]  # a batch of one patch
+    >>> codes = region["categorical"].values[None, :, :32, :32]
+    >>> mean = (a.predict_proba(cont, codes) + b.predict_proba(cont, codes)) / 2
+    >>> bool(np.allclose(ens.predict_proba(cont, codes), mean, atol=1e-6))
+    True
     """
 
     def __init__(self, members: Sequence):

@@ -273,6 +273,20 @@ def cross_validate(
     CVResult
         ``table`` (per model and fold), ``summary()`` (mean ± sd), ``format()``,
         ``oof`` maps, ``models``, ``ensemble(name)``.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> folds = xlandslide.spatial_folds(region, "kmeans", k=3)
+    >>> result = xlandslide.cross_validate(region, ["naive", "llr"], folds)
+    >>> result.table[["model", "fold"]].values.tolist()  # a row per model and fold
+    [['naive', 0], ['naive', 1], ['naive', 2], ['llr', 0], ['llr', 1], ['llr', 2]]
+    >>> auc = result.summary()["auc_mean"]
+    >>> float(auc["naive"]), bool(auc["llr"] > auc["naive"])  # the naive model ranks nothing
+    (0.5, True)
+    >>> result.oof["llr"].dims, len(result.models["llr"])  # the out-of-fold map, a model a fold
+    (('y', 'x'), 3)
     """
     names = _check_models(models, folds, validation)
     distances = _distances(region, names, distances)

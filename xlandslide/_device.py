@@ -36,6 +36,14 @@ def _amp_dtype(device):
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def autocast(device, dtype):
+    """Mixed precision on ``device`` in ``dtype`` (``None``: off): the one ``torch.autocast``
+    of inference and training."""
+    import torch
+
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
 def normalise_device(device):
     """``torch.device`` with an explicit index for CUDA (``cuda`` -> ``cuda:<current>``)."""
     import torch
@@ -63,3 +71,27 @@ def check_finite_weights(module) -> list[str]:
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             bad.append(key)
     return bad
+
+
+def weights_sha1(module) -> str:
+    """SHA-1 of a module's state (every tensor's name and bytes): the same weights, the same
+    digest (a model's dask token, the members of an uncertainty map)."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha1()
+    for key, tensor in module.state_dict().items():
+        digest.update(key.encode())
+        raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+        digest.update(raw.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def module_device(module):
+    """The torch device a module's weights (or buffers) are on; the CPU when it has none."""
+    import torch
+
+    for t in (*module.parameters(), *module.buffers()):
+        return t.device
+    return torch.device("cpu")

@@ -72,7 +72,7 @@ from ._dispatch import apply_stencil
 from .catalog import NODATA_CODE
 from .errors import ConfigError, InputTypeError, RegionError
 from .grid import pixel_size, reach
-from .region import as_dask, offset_distances, stacked_offsets
+from .region import as_dask, map_like, offset_distances, stacked_offsets
 from .validate import check_fits
 from .windows import Sources, lazy_sources, read_and_predict, source_identities
 
@@ -436,21 +436,16 @@ def _from_arrays(region, spec, yx, step, kernel, depth, common):
 
 
 def _as_map(data, region, spec) -> xr.DataArray:
-    coords = {k: v for k, v in region["dem"].coords.items() if set(v.dims) <= {"y", "x"}}
-    out = xr.DataArray(
+    return map_like(
+        region["dem"],
         data,
-        dims=("y", "x"),
-        coords=coords,
-        name="susceptibility",
-        attrs={
+        "susceptibility",
+        {
             "long_name": "landslide susceptibility (probability of a landslide pixel)",
             "units": "1",
             "model": spec.name,
         },
     )
-    if "spatial_ref" in region.coords:
-        out = out.assign_coords(spatial_ref=region["spatial_ref"])
-    return out
 
 
 def halo_overhead(core: int, halo: int) -> float:

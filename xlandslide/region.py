@@ -234,6 +234,18 @@ def region_crs(obj):
         return None
 
 
+def grid_coords(obj) -> dict:
+    """The coordinates of ``obj`` on its grid: ``y``, ``x`` and the scalar ones (the CRS's
+    ``spatial_ref``)."""
+    return {k: v for k, v in obj.coords.items() if set(v.dims) <= {"y", "x"}}
+
+
+def map_like(like, data, name: str, attrs: Mapping) -> xr.DataArray:
+    """A (y, x) map of ``data`` (numpy or dask) on the grid of ``like`` (:func:`grid_coords`),
+    named ``name``, with ``attrs``."""
+    return xr.DataArray(data, dims=("y", "x"), coords=grid_coords(like), name=name, attrs=attrs)
+
+
 def as_dask(var: xr.DataArray, chunk: int = 1024) -> xr.DataArray:
     """``var`` dask-backed (a lazily indexed or numpy variable is wrapped, not loaded)."""
     if var.chunks is not None:
@@ -411,11 +423,10 @@ def onehot_features(ds: xr.Dataset, names: Sequence[str] | None = None) -> xr.Da
         meta=np.empty((0, 0, 0), np.float32),
         name="xlandslide-onehot-" + _token(ds, layout),
     )
-    coords = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"y", "x"}}
     out = xr.DataArray(
         data,
         dims=("feature", "y", "x"),
-        coords={**coords, "feature": np.array(layout.names, dtype=object)},
+        coords={**grid_coords(ds), "feature": np.array(layout.names, dtype=object)},
         name="features",
         attrs={"long_name": "input features (continuous standardised, classes one-hot)"},
     )
@@ -441,6 +452,8 @@ __all__ = [
     "expand_codes",
     "feature_layout",
     "get_normalisation",
+    "grid_coords",
+    "map_like",
     "offset_distances",
     "onehot_features",
     "positive_ratio",

@@ -38,6 +38,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError, DegenerateMapWarning, EvaluationError, MissingOptionalDependency
+from ..region import map_like
 from ._histogram import (
     BINS,
     EXACT_LIMIT,
@@ -380,13 +381,11 @@ def zoning(
     classes = da.map_blocks(
         _classify_block, *data, breaks=b, dtype=np.uint8, meta=np.array((), np.uint8)
     )
-    coords = {k: v for k, v in prob.coords.items() if set(v.dims) <= {"y", "x"}}
-    out = xr.DataArray(
+    return map_like(
+        prob,
         classes,
-        dims=("y", "x"),
-        coords=coords,
-        name="susceptibility_class",
-        attrs={
+        "susceptibility_class",
+        {
             "long_name": "landslide susceptibility class",
             "method": method,
             "breaks": [float(x) for x in b],
@@ -396,7 +395,6 @@ def zoning(
             "nodata": NODATA_CLASS,
         },
     )
-    return out
 
 
 # --------------------------------------------------------------------------- table

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from .._dispatch import reduce_blocks
 from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE, FeatureLayout
 from ..errors import ConfigError, InputTypeError, LabelError, RegionError
 from ..region import region_dataset
@@ -41,7 +42,7 @@ from .vector import rasterize, read_vector, to_grid_crs
 def _block_stats(dem, *arrays, n_cont, n_classes, has_inside):
     """Per-block sums of the one pass: valid count, label counts, per layer (mean, M2) and
     per group the valid pixels of each class and, last, those without a class; shape
-    (1, 1, K).  Every input is a (y, x) block: no stacked intermediate, so the pass holds
+    (K,).  Every input is a (y, x) block: no stacked intermediate, so the pass holds
     little more than the blocks in flight.
     """
     cont = arrays[:n_cont]
@@ -58,7 +59,7 @@ def _block_stats(dem, *arrays, n_cont, n_classes, has_inside):
     for c, k in zip(codes, n_classes):
         counts = np.bincount(c[valid].ravel(), minlength=NODATA_CODE + 1)
         out += [*counts[:k].tolist(), int(counts[NODATA_CODE])]
-    return np.asarray(out, dtype=np.float64).reshape(1, 1, -1)
+    return np.asarray(out, dtype=np.float64)
 
 
 def _valid(dem, *layers):
@@ -322,37 +323,29 @@ def _one_pass(inputs: _Inputs, progress: bool):
     """The statistics pass (one dask compute): its per-block sums, and per categorical
     raster the counts of its source codes."""
     import dask
-    import dask.array as da
 
-    args = [inputs.grid.data, "ij"]
     codes = [c for _, c, _, _ in inputs.groups]
-    for arr in (*(layer.data for _, layer in inputs.layers), inputs.label, *codes):
-        args += [arr, "ij"]
+    data = [inputs.grid.data, *(layer.data for _, layer in inputs.layers), inputs.label, *codes]
     if inputs.inside is not None:
-        args += [inputs.inside, "ij"]
+        data.append(inputs.inside)
     n_classes = tuple(len(m.classes) for _, _, m, _ in inputs.groups)
-    pass_ = da.blockwise(
+    pass_ = reduce_blocks(
         _block_stats,
-        "ijk",
-        *args,
-        new_axes={"k": 3 + 2 * len(inputs.layers) + sum(n_classes) + len(n_classes)},
-        adjust_chunks={"i": 1, "j": 1},
-        dtype=np.float64,
-        concatenate=True,
+        data,
+        3 + 2 * len(inputs.layers) + sum(n_classes) + len(n_classes),
+        "xlandslide-build-stats",
         n_cont=len(inputs.layers),
         n_classes=n_classes,
         has_inside=inputs.inside is not None,
     )
     sources = [s for *_, s in inputs.groups if isinstance(s, SourceCodes)]
     counts = [
-        da.map_blocks(
+        reduce_blocks(
             code_counts,
-            s.raw,
-            inputs.valid,
+            [s.raw, inputs.valid],
+            s.keys.size + 1,
+            "xlandslide-code-counts",
             keys=s.keys,
-            new_axis=2,
-            chunks=(1, 1, s.keys.size + 1),
-            dtype=np.float64,
         ).sum(axis=(0, 1))
         for s in sources
     ]

@@ -31,8 +31,8 @@ FRACTIONS = (0.8, 0.1, 0.1)
 
 
 def code_counts(raw, valid, *, keys):
-    """Per-block counts (shape (1, 1, len(keys) + 1)) of the valid pixels holding each of
-    the source codes ``keys`` (sorted floats); the last: any other code."""
+    """Per-block counts (shape (len(keys) + 1,)) of the valid pixels holding each of the
+    source codes ``keys`` (sorted floats); the last: any other code."""
     x = raw[valid & ~np.isnan(raw)]
     out = np.zeros(keys.size + 1, np.float64)
     if keys.size:
@@ -42,7 +42,7 @@ def code_counts(raw, valid, *, keys):
         out[-1] = (~hit).sum()
     else:
         out[-1] = x.size
-    return out.reshape(1, 1, -1)
+    return out
 
 
 def _code_text(value) -> str:

@@ -38,6 +38,7 @@ from ..errors import (
     UnmappedCodeError,
 )
 from ..mapping import code_key
+from ..region import map_like
 
 
 def _gpd():
@@ -208,20 +209,16 @@ def burn_points(points, like: xr.DataArray, values, *, fill, dtype="int8"):
 # Labels
 # ---------------------------------------------------------------------------------------------
 def _template(like: xr.DataArray, values, name: str) -> xr.DataArray:
-    out = xr.DataArray(
+    return map_like(
+        like,
         values,
-        dims=("y", "x"),
-        coords={k: v for k, v in like.coords.items() if set(v.dims) <= {"y", "x"}},
-        name=name,
-        attrs={
+        name,
+        {
             "long_name": "landslide label (1 landslide, 0 stable, -1 unknown)",
             "flag_values": [LABEL_UNKNOWN, LABEL_STABLE, LABEL_LANDSLIDE],
             "flag_meanings": "unknown stable landslide",
         },
     )
-    if "spatial_ref" in like.coords:
-        out = out.assign_coords(spatial_ref=like["spatial_ref"])
-    return out
 
 
 def point_flags(gdf, column: str) -> np.ndarray:

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..model import SpecFacts
 
 
-class EnsembleModel:
+class EnsembleModel(SpecFacts):
     """The mean probability of several models of one spec (seeds, or CV folds).
 
     Parameters
@@ -87,14 +88,6 @@ class EnsembleModel:
         from dask.base import tokenize
 
         return ("xlandslide.EnsembleModel", *[tokenize(m) for m in self.members])
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def needs_offsets(self) -> bool:
-        return self.spec.needs_offsets
 
     @property
     def device(self):

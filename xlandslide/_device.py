@@ -6,6 +6,8 @@ import threading
 
 import numpy as np
 
+from .errors import ConfigError
+
 #: One forward at a time per device in a process: torch already uses every core (or the whole
 #: GPU) inside one call, so dask's threads must not multiply its threads and activations.
 _DEVICE_LOCKS: dict[str, threading.Lock] = {}
@@ -42,6 +44,28 @@ def autocast(device, dtype):
     import torch
 
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def choose_device(device):
+    """``torch.device`` for a user's ``device`` (``None``: CUDA when available, else the CPU);
+    :class:`~xlandslide.errors.ConfigError` naming the fix for one torch does not know or
+    this machine does not have."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ConfigError(
+            f"unknown device {device!r} ({err}); use 'cpu', 'cuda' or 'cuda:N'"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "device 'cuda' was asked for but torch sees no CUDA device; use device='cpu' "
+            "or None (automatic)"
+        )
+    return device
 
 
 def normalise_device(device):

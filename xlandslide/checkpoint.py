@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from ._device import choose_device
 from ._version import package_version
 from .errors import CheckpointError, CheckpointNotFoundError, ConfigError, StoreExistsError
 from .model import LandslideModel, ModelSpec, check_finite_weights, plain
@@ -283,7 +284,6 @@ def load_model(path, *, device=None) -> LandslideModel:
     ...
     xlandslide.errors.CheckpointNotFoundError: ...
     """
-    import torch
 
     obj = read_checkpoint(path)
     try:
@@ -308,18 +308,7 @@ def load_model(path, *, device=None) -> LandslideModel:
             f"{' ...' if len(bad) > 3 else ''}): the training diverged; retrain with a lower "
             "learning rate"
         )
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("torch sees no CUDA device")
-    except (RuntimeError, TypeError) as err:
-        raise ConfigError(
-            f"cannot load the model onto device {device!r} ({err}); use 'cpu', 'cuda', "
-            "'cuda:N' or None (automatic)"
-        ) from None
-    module.to(device)
+    module.to(choose_device(device))
     return LandslideModel(module, spec, history=history)
 
 

@@ -214,6 +214,19 @@ def build_region(
 
     Examples
     --------
+    From layers in memory (here those of the synthetic region, with a local relief layer):
+
+    >>> import xlandslide
+    >>> s = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> relief = s["dem"] - s["dem"].rolling(y=5, x=5, center=True).mean()
+    >>> region = xlandslide.build_region(s["dem"], continuous={"relief": relief}, labels=s["label"])
+    >>> region["continuous"].layer.values.tolist(), region.rio.crs == s.rio.crs
+    (['slope', 'dem', 'relief'], True)
+    >>> sorted(xlandslide.get_normalisation(region))  # standardised over the valid pixels
+    ['dem', 'relief', 'slope']
+
+    From your files (paths: rasters by their suffix, vectors otherwise):
+
     >>> region = build_region(  # doctest: +SKIP
     ...     "dem.tif",
     ...     continuous={"rainfall": "rain.tif"},

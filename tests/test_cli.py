@@ -530,6 +530,23 @@ def test_zone_writes_a_classed_geotiff_and_its_table(workflow, capsys):
     figure_ok(d / "z3.png")  # without --store: the classed map alone
 
 
+def test_without_matplotlib_the_figures_are_left_out_or_refused(workflow, capsys, monkeypatch):
+    """The figures are optional (the plot extra): ``zone`` writes its map and says the figure
+    is left out; ``predict --figure``, which asks for one, is refused before any work."""
+    d, _, store, models = workflow
+    prob = d / "nompl_map.zarr"
+    assert main(["predict", str(store), str(models["llr"]), "--out", str(prob)]) == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    capsys.readouterr()
+    assert main(["zone", str(prob), "--out", str(d / "nompl.tif")]) == 0
+    assert "no zoning figure: matplotlib is not installed" in capsys.readouterr().out
+    assert (d / "nompl.tif").exists() and not (d / "nompl.png").exists()
+    argv = ["predict", str(store), str(models["llr"]), "--out", str(d / "nompl2.zarr")]
+    assert main([*argv, "--figure", str(d / "nompl2.png")]) == 2
+    one_error_line(capsys, "matplotlib")
+    assert not (d / "nompl2.zarr").exists()
+
+
 def test_report_trains_scores_and_draws_the_models(workflow, capsys):
     import pandas as pd
 

@@ -11,6 +11,7 @@ import rasterio
 import xlandslide
 from tests.test_cli import one_error_line
 from xlandslide.cli import main
+from xlandslide.io.cog import cog_problems
 
 TINY = ["--core", "32", "--halo", "16", "--epochs", "1", "--batch-size", "4", "--keep-degenerate"]
 
@@ -79,7 +80,8 @@ def test_uncertainty_writes_maps_that_open_map_and_zone_read(small, capsys):
     assert sorted(p.name for p in d.glob("ut*")) == ["ut.png", "ut.tif"]
     with rasterio.open(tif) as src:
         assert src.count == 2 and src.descriptions == ("mean", "std")
-        assert src.overviews(1) and src.profile["tiled"]
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+    assert cog_problems(tif) == []
     np.testing.assert_allclose(xlandslide.open_map(tif).values, mean.values, atol=1e-6)
     got = xlandslide.open_map(tif, name="std").values
     np.testing.assert_allclose(got, std.values, atol=1e-6)

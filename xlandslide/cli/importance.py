@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .._progress import dask_progress
 from ..errors import ConfigError
-from ._common import check_output
+from ._common import can_draw, check_output
 from ._options import OVERWRITE, SEED, STORE
 
 #: The first columns of the tables ``importance`` writes (LLR weights, permutation).
@@ -104,9 +104,12 @@ def importance(args) -> int:
     table, title, region = _table(args, model)
     with atomic_output(out, overwrite=args.overwrite, replaceable=table_check) as tmp:
         table.to_csv(tmp, index=False)
-    with dask_progress("importance figure", min_seconds=1.0):  # the classes present
-        importance_figure(table, figure, region=region, title=title, overwrite=args.overwrite)
+    drawn = []
+    if can_draw("importance figure"):
+        with dask_progress("importance figure", min_seconds=1.0):  # the classes present
+            importance_figure(table, figure, region=region, title=title, overwrite=args.overwrite)
+        drawn.append(figure)
     print(table.round(4).to_string(index=False))
-    written = [out, figure, *_model_tables(model, out, inputs, args.overwrite)]
+    written = [out, *drawn, *_model_tables(model, out, inputs, args.overwrite)]
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

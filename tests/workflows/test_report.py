@@ -107,7 +107,7 @@ def test_the_figures_take_quantile_bins_and_a_window_inside_the_region(
     region, patches, rep, _ = report
     seen = {}
     monkeypatch.setattr(
-        wr, "plot_model_maps", lambda maps, label, window: seen.setdefault("window", window)
+        wr, "plot_model_maps", lambda maps, label, window, **kw: seen.setdefault("window", window)
     )
     monkeypatch.setattr(wr, "plot_calibration", lambda rel, title: seen.setdefault("rel", rel))
     monkeypatch.setattr(wr, "save_figure", lambda fig, path: path)

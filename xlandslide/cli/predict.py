@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..plot.decor import STRETCHES
 from ._common import check_device, check_figure, check_output, progress
 from ._options import DEVICE, OVERWRITE, STORE
 
@@ -42,9 +43,17 @@ def register(sub) -> None:
         "--figure",
         default=None,
         metavar="PNG",
-        help="also draw the map (.png): the probabilities on a 2-98 %% percentile stretch "
-        "with the base rate marked on the colour bar, beside the landslide inventory; axes "
-        "in the CRS's units, scale bar and north arrow",
+        help="also draw the map (.png): the probabilities (--stretch) with the base rate "
+        "marked on the colour bar, beside the landslide inventory; axes in the CRS's units, "
+        "scale bar and north arrow",
+    )
+    r.add_argument(
+        "--stretch",
+        choices=STRETCHES,
+        default="log",
+        help="--figure's colour scale: log, logarithmic between the 2nd and 98th "
+        "percentiles (a map of rare landslides spans decades); percentile, linear between "
+        "them; linear, from 0 to the maximum",
     )
     r.set_defaults(func=predict)
 
@@ -91,7 +100,12 @@ def predict(args) -> int:
 
         with dask_progress("map figure", min_seconds=1.0):
             susceptibility_figure(
-                args.out, args.figure, label=region["label"], overwrite=args.overwrite
+                args.out,
+                args.figure,
+                label=region["label"],
+                title=f"landslide susceptibility: {model.name}",
+                stretch=args.stretch,
+                overwrite=args.overwrite,
             )
         print(f"wrote {args.figure}")
     return 0

@@ -206,7 +206,7 @@ def _zoning(cfg: DemoConfig, lacnn, region, patches, out: Path):
     save_figure(
         plot_rate_curves(rates, title="LACNN: success and prediction rates"), out / "rates.png"
     )
-    fig = plot_susceptibility(lacnn, label, title="LACNN susceptibility")
+    fig = plot_susceptibility(lacnn, label, title="LACNN susceptibility", stretch="log")
     save_figure(fig, out / "map.png")
     return zones, table, rates
 

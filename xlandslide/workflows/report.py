@@ -8,8 +8,8 @@ On one patch split (:func:`xlandslide.make_patches`, the paper's random 80 / 10 
    that the scores and figures read each map from disk instead of recomputing it;
 3. score: test NLL, train NLL and ROC AUC (Table 2), with PR AUC, Brier score and ECE;
 4. draw the ROC curves of all models on one plot (Figure 4) and every map over the whole
-   region and in a zoomed window inside the region beside the ground truth (Figures 5-6),
-   and the reliability diagram on bins of equal counts.
+   region and in a zoomed window inside the region beside the ground truth (Figures 5-6;
+   a logarithmic colour scale), and the reliability diagram on bins of equal counts.
 
 Which split every figure is on is said in the table (``split`` column) and the figure
 titles; for skill on held-out *space*, run :func:`xlandslide.cross_validate` instead.
@@ -362,7 +362,8 @@ def _write(report: Report, out: Path, patches, label, window) -> None:
     report.files["roc"] = save_figure(fig, out / "roc.png")
     if window is None:
         window = inside_window(label, report.maps, size=patches.geometry.core)
-    fig = plot_model_maps({DISPLAY[n]: m for n, m in report.maps.items()}, label, window=window)
+    maps = {DISPLAY[n]: m for n, m in report.maps.items()}
+    fig = plot_model_maps(maps, label, window=window, stretch="log")  # rare slides: decades
     report.files["maps"] = save_figure(fig, out / "maps.png")
     test = patches.core_mask("test", like=label)
     rel = {

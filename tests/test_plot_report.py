@@ -308,14 +308,13 @@ def test_writers_refuse_a_foreign_png(prob, tmp_path):
     assert foreign.read_bytes().endswith(b"figure")
 
 
-def test_uncertainty_title_names_the_members_models(region, prob, tmp_path):
+def test_uncertainty_title_names_the_members_models(prob, tmp_path):
     """The members of :func:`xlandslide.uncertainty_map` are dicts (name, weights hash), a
     JSON text once read back from a GeoTIFF: the title gives each model's name with its count."""
     import json
 
     from xlandslide.plot import plot_uncertainty
 
-    r, _ = region
     members = [{"name": n, "weights_sha1": f"{i:040x}"} for i, n in enumerate("aab")]
     for attr in (members, json.dumps(members)):
         u = xr.Dataset({"mean": prob, "std": prob / 3}, attrs={"n_members": 3, "members": attr})

@@ -306,3 +306,31 @@ def test_writers_refuse_a_foreign_png(prob, tmp_path):
     with pytest.raises(ForeignOutputError):
         susceptibility_figure(prob, foreign)
     assert foreign.read_bytes().endswith(b"figure")
+
+
+def test_uncertainty_title_names_the_members_models(prob, tmp_path):
+    """The members of :func:`xlandslide.uncertainty_map` are dicts (name, weights hash), a
+    JSON text once read back from a GeoTIFF: the title gives each model's name with its count."""
+    import json
+
+    from xlandslide.plot import plot_uncertainty
+
+    members = [{"name": n, "weights_sha1": f"{i:040x}"} for i, n in enumerate("aab")]
+    for attr in (members, json.dumps(members)):
+        u = xr.Dataset({"mean": prob, "std": prob / 3}, attrs={"n_members": 3, "members": attr})
+        title = plot_uncertainty(u).get_suptitle()
+        assert title == "ensemble of 3 models (2 x a, b)", title
+    path = tmp_path / "u.tif"
+    xl.write_map(xr.Dataset({"mean": prob, "std": prob / 3}, attrs={"members": members}), path)
+    title = plot_uncertainty(xr.Dataset({"mean": xl.open_map(path), "std": prob})).get_suptitle()
+    assert "weights_sha1" not in title
+
+
+def test_log_colour_bar_reads_each_decade(region, prob):
+    """A log scale's ticks are decades of probability: 0.01 % reads 0.01 %, not 0.0 %."""
+    r, _ = region
+    p = (prob * 0 + 10.0 ** np.linspace(-5, -0.5, prob.sizes["x"])).where(prob.notnull())
+    fig = _drawn(plot_susceptibility(p, r["label"], stretch="log"))
+    cbar = next(ax for ax in fig.axes if ax.get_label() == "<colorbar>")
+    shown = {t.get_text() for t in cbar.get_yticklabels() if t.get_text()}
+    assert {"0.01%", "0.1%", "1%", "10%"} <= shown, shown

@@ -171,9 +171,16 @@ def test_cli_ingest_coded_polygons_example(tmp_path, capsys):
     with _few_patches():
         assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "group lithology: 44 classes" in out and "group land_cover: 5 classes" in out
     region = xlandslide.validate_region(xlandslide.open_region(store), check_values=True)
-    assert region.landslide.features().sizes["feature"] == 51
+    assert region.landslide.features().sizes["feature"] == 51  # the mappings' 44 + 5 classes
+    # the summary names the classes present (numpy's count), not the mappings' classes
+    present, _ = _present(region)
+    assert 1 < len(present["lithology"]) < 44
+    for group, classes in present.items():
+        shares = ", ".join(f"{name} {rec['share']:.1%}" for name, rec in classes.items())
+        assert f"group {group}: {len(classes)} classes present: {shares}" in out
+    assert "44 classes" not in out
+    assert summary_lines(region.attrs["xlandslide_build"])[-1] in out  # the patch count
 
 
 def test_cli_user_mistakes_are_one_line(tmp_path, capsys):

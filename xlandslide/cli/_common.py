@@ -146,3 +146,30 @@ def split_patches(region, args, split, *, write: bool = True):
         patches.to_json(split)
         print(f"wrote the patch split {split}")
     return patches
+
+
+def can_draw(what: str) -> bool:
+    """Whether matplotlib is installed to draw ``what``; when not, one line saying that the
+    figure is left out (the command's other outputs do not need it)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print(
+            f"xlandslide: no {what}: matplotlib is not installed "
+            "(pip install 'xlandslide[plot]' to draw it)"
+        )
+        return False
+    return True
+
+
+def check_figure(path, inputs, *, overwrite: bool, option: str = "--out") -> Path:
+    """A figure output, refused before any work: a ``.png`` that is no input, absent or
+    (with --overwrite) a figure xlandslide wrote.  Returns it as a Path."""
+    from ..io.atomic import check_outputs, replaceable_figure
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"{option} {str(path)!r}: a figure is written as a .png file")
+    check_output(path, inputs, option=option)
+    check_outputs({path: replaceable_figure}, overwrite=overwrite)
+    return path

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..grid import CORE, CORE_CHOICES, HALO, MIN_PATCHES_PER_SPLIT
-from ..train.presets import POINT_CORE
+from ..grid import CORE, CORE_CHOICES, CV_CORE, HALO, MIN_HALO, MIN_PATCHES_PER_SPLIT
 
 #: Training presets (``--preset``), read by :meth:`xlandslide.TrainConfig.from_options`.
 PRESETS = ("default", "paper", "points")
@@ -70,14 +69,14 @@ PATCHES.add_argument(
     default=None,
     help=f"patch core, pixels (default: the paper's {CORE}, or the largest of "
     f"{' '.join(map(str, CORE_CHOICES[1:]))} leaving {MIN_PATCHES_PER_SPLIT} patches in each "
-    f"split of a smaller region; cv: {POINT_CORE})",
+    f"split of a smaller region; cv: {CV_CORE})",
 )
 PATCHES.add_argument(
     "--halo",
     type=int,
     default=None,
     help=f"patch halo, pixels (default: {HALO}; cv: the largest ring radius of the store's "
-    "offsets, at least 16)",
+    f"offsets, at least {MIN_HALO})",
 )
 
 #: The training settings of ``train``, ``cv`` and ``report``.

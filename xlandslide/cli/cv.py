@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
-from ._common import check_device, training_settings
-from ._cv_outputs import cv_output, save_cv_models, write_csv
+from ._common import can_draw, check_device, training_settings
+from ._cv_outputs import CV_FIGURE, cv_output, save_cv_models, write_csv
 from ._options import OVERWRITE, TRAINING_PARENTS
 
 FOLD_CHOICES = ("kmeans", "blocks", "random")
@@ -18,11 +18,14 @@ def register(sub) -> None:
         parents=[*TRAINING_PARENTS, OVERWRITE],
         help="spatial cross-validation of models on a region store",
         description="Train and score each model on each spatial fold (a per-fold and a mean "
-        "± sd table). Progress: one line per fold and model, the training's per-epoch lines "
+        "± sd table) and draw the CV figure (OUT/cv.png: every fold's ROC curve beside the "
+        "fold map). Progress: one line per fold and model, the training's per-epoch lines "
         "and per-batch progress, a line with the ETA for each long computation.",
     )
     c.add_argument("--models", nargs="+", default=["llr"], help="model names, e.g. llr lann lacnn")
-    c.add_argument("--out", required=True, help="folder: cv_table.csv, cv_summary.csv, folds")
+    c.add_argument(
+        "--out", required=True, help="folder: cv_table.csv, cv_summary.csv, folds.json, cv.png"
+    )
     c.add_argument(
         "--folds",
         default="kmeans",
@@ -88,17 +91,20 @@ def _folds(region, args):
 
 
 def _geometry(region, args):
-    """The patches' geometry: ``None`` (cross_validate's default) unless --core, --halo or
-    the points preset ask otherwise; the halo then covers the store's offsets."""
-    from ..grid import PatchGeometry, check_halo, pixel_size
-    from ..region import offset_distances
-    from ..train.presets import POINT_CORE
+    """The patches' geometry: ``None`` (cross_validate's default,
+    :func:`xlandslide.grid.cv_geometry`) unless --core or --halo ask otherwise; each then
+    replaces its part of that default (the halo covering the store's offsets)."""
+    import dataclasses
 
-    if args.core is None and args.halo is None and args.preset != "points":
+    from ..grid import cv_geometry, pixel_size
+    from ..region import offset_distances
+
+    if args.core is None and args.halo is None:
         return None
-    reach = check_halo(offset_distances(region), pixel_size(region), halo=2**31)
-    core = args.core or POINT_CORE  # also cross_validate's default core
-    return PatchGeometry(core=core, halo=args.halo or max(16, reach))
+    distances = offset_distances(region)
+    default = cv_geometry(distances, pixel_size(region) if distances else 1.0)
+    asked = {"core": args.core, "halo": args.halo}
+    return dataclasses.replace(default, **{k: v for k, v in asked.items() if v is not None})
 
 
 def _settings(names, args) -> dict:
@@ -163,6 +169,11 @@ def cv(args) -> int:
         print(results["random"].format())
         print(compare(results).round(3).to_string())
     tables = _write_tables(results, folds, out)
+    if can_draw("CV figure"):
+        from ..plot import cv_figure
+
+        cv_figure(results["spatial"], out / CV_FIGURE, region=region, overwrite=args.overwrite)
+        print(f"wrote {out / CV_FIGURE}")
     if args.save_models:
         save_cv_models(results["spatial"], out, overwrite=args.overwrite, quiet=args.quiet)
     bad = pd.concat(tables)

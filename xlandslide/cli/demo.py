@@ -8,8 +8,8 @@ def register(sub) -> None:
         "demo",
         help="run the whole pipeline on a built-in synthetic region",
         description="Build a synthetic region, train the paper's models, predict, score, zone "
-        "and draw them into --out (progress lines on stderr; --quiet drops the bars and the "
-        "progress lines, not the demo's step lines).",
+        "and draw them into --out (progress lines on stderr; --quiet drops the bars, the "
+        "progress lines and the per-epoch lines, not the demo's step lines on stdout).",
     )
     d.add_argument("--out", default="demo-output", help="output folder")
     d.add_argument(
@@ -27,5 +27,5 @@ def demo(args) -> int:
     overrides = {k: v for k, v in (("size", args.size), ("seed", args.seed)) if v is not None}
     if overrides:
         cfg = cfg.replace(**overrides)
-    run_demo(args.out, cfg)
+    run_demo(args.out, cfg, progress=not args.quiet)
     return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .._progress import dask_progress
 from ..errors import ConfigError
-from ._common import check_output
+from ._common import can_draw, check_output
 from ._options import OVERWRITE, SEED, STORE
 
 #: The first columns of the tables ``importance`` writes (LLR weights, permutation).
@@ -20,7 +20,12 @@ def register(sub) -> None:
         help="LLR weights, or permutation importance of a model",
     )
     i.add_argument("model", help="a checkpoint (.pt)")
-    i.add_argument("--out", required=True, help="the importance table (.csv); a bar plot .png")
+    i.add_argument(
+        "--out",
+        required=True,
+        help="the importance table (.csv); its bar plot goes beside it (OUT with .png: the "
+        "classes present in the region only, coloured by sign and group)",
+    )
     i.add_argument("--split", default=None, help="a patch split JSON: score its test cores")
     i.add_argument("--repeats", type=int, default=3, help="shuffles per feature")
     i.add_argument(
@@ -33,7 +38,7 @@ def register(sub) -> None:
 
 
 def _table(args, model):
-    """The importance table and its plot's title."""
+    """The importance table, its plot's title and the region (the classes present)."""
     from ..evaluate.importance import llr_weights, permutation_importance
     from ..io import open_region
     from ..models import model_entry
@@ -44,14 +49,15 @@ def _table(args, model):
     if args.split:
         mask = PatchSet.from_json(args.split).core_mask("test", like=region)
     if model_entry(model.name).linear:
-        return llr_weights(model), "LLR weights"
+        return llr_weights(model), "LLR weights", region
     if model.needs_offsets:
         region = region.landslide.with_offsets(model.spec.distances)
     with dask_progress("importance", min_seconds=1.0):
         table = permutation_importance(
             region, model, mask, n_repeats=args.repeats, seed=args.seed, metric=args.metric
         )
-    return table, f"{model.name}: permutation importance ({args.metric}, held-out pixels)"
+    title = f"{model.name}: permutation importance ({args.metric}, held-out pixels)"
+    return table, title, region
 
 
 def _model_tables(model, out: Path, inputs, overwrite: bool) -> list:
@@ -80,7 +86,7 @@ def _model_tables(model, out: Path, inputs, overwrite: bool) -> list:
 def importance(args) -> int:
     from ..checkpoint import load_model
     from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replaceable_table
-    from ..plot import plot_importance, save_figure
+    from ..plot import importance_figure
 
     out = Path(args.out)
     inputs = {"the region store": args.store, "the model": args.model, "the split": args.split}
@@ -95,11 +101,15 @@ def importance(args) -> int:
         )
     check_outputs({out: table_check, figure: replaceable_figure}, overwrite=args.overwrite)
     model = load_model(args.model)
-    table, title = _table(args, model)
+    table, title, region = _table(args, model)
     with atomic_output(out, overwrite=args.overwrite, replaceable=table_check) as tmp:
         table.to_csv(tmp, index=False)
-    save_figure(plot_importance(table, title=title), figure, overwrite=args.overwrite)
+    drawn = []
+    if can_draw("importance figure"):
+        with dask_progress("importance figure", min_seconds=1.0):  # the classes present
+            importance_figure(table, figure, region=region, title=title, overwrite=args.overwrite)
+        drawn.append(figure)
     print(table.round(4).to_string(index=False))
-    written = [out, figure, *_model_tables(model, out, inputs, args.overwrite)]
+    written = [out, *drawn, *_model_tables(model, out, inputs, args.overwrite)]
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

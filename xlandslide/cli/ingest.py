@@ -21,6 +21,10 @@ def register(sub) -> None:
 
 
 def _summary(region) -> None:
+    """The region in words: its size and CRS, the continuous layers, per group the classes
+    present with their shares and the codes mapped away
+    (:func:`xlandslide.io.summary.summary_lines`), the patch count, the labels."""
+    from ..io.summary import summary_lines
     from ..region import feature_layout
 
     layout = feature_layout(region)
@@ -29,10 +33,8 @@ def _summary(region) -> None:
     print(f"region {ny} x {nx} pixels, CRS {region.rio.crs.to_string()}")
     if layout.continuous:
         print(f"continuous layers: {', '.join(layout.continuous)}")
-    for group, classes in layout.groups:
-        gaps = build.get("unclassed_pixels", {}).get(group)
-        extra = f"; {gaps} valid pixels without a class" if gaps else ""
-        print(f"group {group}: {len(classes)} classes{extra}")
+    for line in summary_lines(build):
+        print(line)
     if "valid_pixels" in build:
         print(
             f"{build['valid_pixels']} valid pixels: {build['landslide_pixels']} landslide, "

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from .._progress import dask_progress
-from ..accessor import PAPER_DISTANCES
 from ..errors import StoreExistsError
-from ..grid import HALO
+from ..grid import HALO, PAPER_DISTANCES
 from ._common import progress, same_path
 from ._options import OVERWRITE, STORE
 

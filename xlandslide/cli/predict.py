@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._common import check_device, check_output, progress
+from ..plot.decor import STRETCHES
+from ._common import check_device, check_figure, check_output, progress
 from ._options import DEVICE, OVERWRITE, STORE
 
 
@@ -12,7 +13,8 @@ def register(sub) -> None:
         parents=[STORE, DEVICE, OVERWRITE],
         help="write a susceptibility map",
         description="Write a model's susceptibility map of a region store, block by block "
-        "(a bar on a terminal, else a line with the ETA every ~30 s), then print its deciles.",
+        "(a bar on a terminal, else a line with the ETA every ~30 s), then print its deciles; "
+        "with --figure, draw it.",
     )
     r.add_argument("model", help="a checkpoint written by `train` (.pt)")
     r.add_argument("--out", required=True, help="output .zarr or .tif")
@@ -37,6 +39,22 @@ def register(sub) -> None:
         default=None,
         help="tiles per forward call (default: 4 on CPU, sized to GPU memory on CUDA)",
     )
+    r.add_argument(
+        "--figure",
+        default=None,
+        metavar="PNG",
+        help="also draw the map (.png): the probabilities (--stretch) with the base rate "
+        "marked on the colour bar, beside the landslide inventory; axes in the CRS's units, "
+        "scale bar and north arrow",
+    )
+    r.add_argument(
+        "--stretch",
+        choices=STRETCHES,
+        default="log",
+        help="--figure's colour scale: log, logarithmic between the 2nd and 98th "
+        "percentiles (a map of rare landslides spans decades); percentile, linear between "
+        "them; linear, from 0 to the maximum",
+    )
     r.set_defaults(func=predict)
 
 
@@ -45,8 +63,15 @@ def predict(args) -> int:
     from ..io import open_region, write_map
     from ..io.atomic import check_writable
 
-    check_output(args.out, {"the region store": args.store, "the model": args.model})
+    inputs = {"the region store": args.store, "the model": args.model}
+    check_output(args.out, inputs)
     check_writable(args.out)
+    if args.figure is not None:
+        inputs["the map (--out)"] = args.out
+        check_figure(args.figure, inputs, overwrite=args.overwrite, option="--figure")
+        from ..plot._base import _figure_class
+
+        _figure_class()  # matplotlib, asked for: refused before any work when missing
     check_device(args.device)
     model = load_model(args.model, device=args.device)
     region = open_region(args.store)
@@ -69,6 +94,20 @@ def predict(args) -> int:
     )
     print(f"wrote {args.out}")
     _check_spread(args.out)
+    if args.figure is not None:
+        from .._progress import dask_progress
+        from ..plot import susceptibility_figure
+
+        with dask_progress("map figure", min_seconds=1.0):
+            susceptibility_figure(
+                args.out,
+                args.figure,
+                label=region["label"],
+                title=f"landslide susceptibility: {model.name}",
+                stretch=args.stretch,
+                overwrite=args.overwrite,
+            )
+        print(f"wrote {args.figure}")
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._progress import dask_progress
-from ..accessor import PAPER_DISTANCES
+from ..grid import PAPER_DISTANCES
 from ._common import progress
 from ._options import OVERWRITE, SEED
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import check_output, progress
+from .._progress import dask_progress
+from ._common import can_draw, check_figure, check_output, progress
 from ._options import OVERWRITE, STORE
 
 
@@ -12,17 +13,18 @@ def register(sub) -> None:
     u = sub.add_parser(
         "uncertainty",
         parents=[STORE, OVERWRITE],
-        help="mean and sd of several models' maps (.zarr)",
+        help="mean and sd of several models' maps (.zarr or .tif), and their figure",
         description="Predict with each model and write the per-pixel mean and standard "
         "deviation of their maps, block by block (a bar on a terminal, else a line with the "
-        "ETA every ~30 s).",
+        "ETA every ~30 s), then draw them side by side (OUT with .png).",
     )
     u.add_argument("models", nargs="+", help="two or more checkpoints (.pt)")
     u.add_argument(
         "--out",
         required=True,
-        help="a map store (.zarr) with 'mean' and 'std', or a GeoTIFF (.tif) of the mean "
-        "beside NAME.std.tif",
+        help="a map store (.zarr) with the maps 'mean' and 'std', or a Cloud Optimized "
+        "GeoTIFF (.tif) with the bands 'mean' and 'std'; the figure goes beside it (OUT "
+        "with .png)",
     )
     u.set_defaults(func=uncertainty)
 
@@ -34,15 +36,11 @@ def uncertainty(args) -> int:
     from ..io.maps import check_map_output
 
     out = Path(args.out)
-    # .zarr: one map store with `mean` and `std`; .tif: the mean, and the sd in NAME.std.tif
-    targets = {"mean": out}
-    if out.suffix.lower() in (".tif", ".tiff"):
-        targets["std"] = out.with_suffix(".std" + out.suffix)
     inputs = {"the region store": args.store}
     inputs.update({f"the model #{i + 1}": m for i, m in enumerate(args.models)})
-    for target in targets.values():
-        check_output(target, inputs)
-        check_map_output(target, overwrite=args.overwrite)
+    check_output(out, inputs)
+    check_map_output(out, overwrite=args.overwrite)
+    figure = check_figure(out.with_suffix(".png"), inputs, overwrite=args.overwrite)
     models = [load_model(m) for m in args.models]
     region = open_region(args.store)
     distances = sorted({d for m in models for d in m.spec.distances})
@@ -50,13 +48,12 @@ def uncertainty(args) -> int:
         region = region.landslide.with_offsets(distances)
     u = uncertainty_map(region, models)
     desc = progress(args, f"uncertainty of {len(models)} models")
-    if len(targets) == 1:
-        write_map(u, out, overwrite=args.overwrite, progress=desc)
-    else:
-        for name, target in targets.items():
-            write_map(
-                u[name], target, overwrite=args.overwrite, progress=desc and f"{desc}: {name}"
-            )
-    written = ", ".join(str(t) for t in targets.values())
-    print(f"wrote {written} (mean and std of {len(models)} models)")
+    write_map(u, out, overwrite=args.overwrite, progress=desc)
+    print(f"wrote {out} (mean and std of {len(models)} models)")
+    if can_draw("uncertainty figure"):
+        from ..plot import uncertainty_figure
+
+        with dask_progress("uncertainty figure", min_seconds=1.0):
+            uncertainty_figure(out, figure, label=region["label"], overwrite=args.overwrite)
+        print(f"wrote {figure}")
     return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .._progress import dask_progress
 from ..errors import ConfigError
-from ._common import check_output
+from ._common import can_draw, check_figure, check_output
 from ._options import FOREIGN, OVERWRITE
 
 #: The first columns of the zoning table (:func:`xlandslide.zoning_table`).
@@ -19,11 +19,16 @@ def register(sub) -> None:
         parents=[FOREIGN, OVERWRITE],
         help="susceptibility classes of a map (a classed GeoTIFF)",
         description="Class a susceptibility map (breaks from its values, or given) into a "
-        "classed GeoTIFF with its colour table and, with --store, the zoning table (area and "
-        "landslides per class). Long computations print a line with the ETA.",
+        "classed GeoTIFF with its colour table and its figure (OUT with .png: the classed map "
+        "and, with --store, the landslide density per class) and, with --store, the zoning "
+        "table (area and landslides per class). Long computations print a line with the ETA.",
     )
     z.add_argument("map", help="a susceptibility map (.zarr or .tif)")
-    z.add_argument("--out", required=True, help="the classed GeoTIFF (.tif)")
+    z.add_argument(
+        "--out",
+        required=True,
+        help="the classed GeoTIFF (.tif); its figure goes beside it (OUT with .png)",
+    )
     z.add_argument(
         "--method",
         default="quantile",
@@ -51,6 +56,7 @@ def _check(args, out: Path) -> Path | None:
     inputs = {"the map": args.map, "the region store": args.store}
     check_output(out, inputs)
     check_classed_output(out, overwrite=args.overwrite)
+    check_figure(out.with_suffix(".png"), inputs, overwrite=args.overwrite)
     if args.table and not args.store:
         raise ConfigError("--table is the zoning table, which needs --store (the labels)")
     path = None
@@ -73,6 +79,7 @@ def zone(args) -> int:
     from ..io import open_map, open_region
     from ..io.atomic import atomic_output, replaceable_table
     from ..io.classed import write_classed
+    from ..plot import zoning_figure
 
     out = Path(args.out)
     path = _check(args, out)
@@ -82,14 +89,21 @@ def zone(args) -> int:
         zones = zoning(prob, args.method, classes, breaks=args.breaks)
         write_classed(zones, out, overwrite=args.overwrite)
     print(f"wrote {args.out} ({zones.attrs['method']} breaks {zones.attrs['breaks']})")
+    label = table = None
     if path is not None:
-        region = open_region(args.store)
+        label = open_region(args.store)["label"]
         with dask_progress("zoning table", min_seconds=1.0):
-            table = zoning_table(zones, region["label"])
+            table = zoning_table(zones, label)
         replaceable = replaceable_table(ZONING_HEADER)
         with atomic_output(path, overwrite=args.overwrite, replaceable=replaceable) as tmp:
             table.to_csv(tmp, index=False)
         cols = ["name", "area_km2", "area_pct", "landslide_pct", "frequency_ratio"]
         print(table[cols].round(3).to_string(index=False))
         print(f"wrote {path}")
+    if can_draw("zoning figure"):
+        with dask_progress("zoning figure", min_seconds=1.0):
+            figure = zoning_figure(
+                zones, out.with_suffix(".png"), label=label, table=table, overwrite=args.overwrite
+            )
+        print(f"wrote {figure}")
     return 0

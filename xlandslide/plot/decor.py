@@ -261,12 +261,16 @@ def base_rate(label, mask=None) -> float | None:
 def probability_colorbar(fig, image, ax, *, base=None, label="landslide probability (%)"):
     """A colour bar of probabilities in %, with the base rate ``base`` marked by a cyan
     line (gid ``"base-rate"``) and given in the label; returns the colour bar."""
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
 
     norm = image.norm
     extend = "both" if norm.vmin > 0 else "max"
     cbar = fig.colorbar(image, ax=ax, shrink=0.8, extend=extend)
-    cbar.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=None))
+    if isinstance(norm, LogNorm):  # decades: 0.01 %, 0.1 %, 1 % (not 0.0 % for 0.01 %)
+        cbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.3g}%"))
+    else:
+        cbar.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=None))
     cbar.ax.tick_params(labelsize=7)
     if base is not None and math.isfinite(base):
         shown = min(max(base, norm.vmin), norm.vmax)

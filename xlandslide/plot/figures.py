@@ -97,18 +97,15 @@ def cv_figure(result, path, *, region=None, model=None, title=None, overwrite=Tr
 
 
 def _uncertainty(u):
-    """The Dataset of mean and std from a Dataset, a .zarr store or a .tif (+ .std.tif)."""
+    """The Dataset of mean and std from a Dataset, or a map written by
+    :func:`xlandslide.write_map` (a ``.zarr`` store or a ``.tif`` holding both)."""
     import xarray as xr
 
     from ..io import open_map
 
     if hasattr(u, "data_vars"):
         return u
-    p = Path(u)
-    if p.suffix.lower() == ".zarr":
-        mean, std = open_map(p, name="mean"), open_map(p, name="std")
-    else:
-        mean, std = open_map(p), open_map(p.with_suffix(".std" + p.suffix))
+    mean, std = open_map(u, name="mean"), open_map(u, name="std")
     return xr.Dataset({"mean": mean, "std": std}, attrs=dict(mean.attrs))
 
 
@@ -116,8 +113,8 @@ def uncertainty_figure(u, path, *, label=None, title=None, overwrite=True) -> Pa
     """Draw :func:`~xlandslide.plot.plot_uncertainty` and write it to ``path`` (PNG).
 
     ``u``: :func:`xlandslide.uncertainty_map`'s Dataset, or what the ``uncertainty``
-    command wrote (a ``.zarr`` store with ``mean`` and ``std``, or ``NAME.tif`` with
-    ``NAME.std.tif``); ``label``: a label DataArray, region or store path (base rate).
+    command wrote (a ``.zarr`` store with ``mean`` and ``std``, or a ``.tif`` with the
+    bands ``mean`` and ``std``); ``label``: a label DataArray, region or store path (base rate).
     """
     from .zones import plot_uncertainty
 

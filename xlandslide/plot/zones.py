@@ -120,6 +120,24 @@ def plot_zoning(
     return fig
 
 
+def _member_names(members) -> str | None:
+    """The members' model names, each once with its count (``"3 x llr, nn"``), from the
+    attrs of :func:`xlandslide.uncertainty_map` (a list of ``{"name", "weights_sha1"}``, or
+    its JSON text as a GeoTIFF tag holds it) or a plain name."""
+    import json
+    from collections import Counter
+
+    if isinstance(members, str):
+        try:
+            members = json.loads(members)
+        except ValueError:
+            return members
+    if members is None or not isinstance(members, (list, tuple)):
+        return None if members is None else str(members)
+    names = Counter(m.get("name", "?") if isinstance(m, dict) else str(m) for m in members)
+    return ", ".join(f"{k} x {name}" if k > 1 else name for name, k in names.items())
+
+
 def plot_uncertainty(
     uncertainty: xr.Dataset,
     *,
@@ -161,9 +179,7 @@ def plot_uncertainty(
         map_axes(ax, mean, title=name)
     attrs = uncertainty.attrs
     n = attrs.get("n_members")
-    members = attrs.get("members") or attrs.get("model")
-    if isinstance(members, (list, tuple)):
-        members = ", ".join(dict.fromkeys(str(m) for m in members))
+    members = _member_names(attrs.get("members") or attrs.get("model"))
     what = f"ensemble of {n} models" if n else "ensemble"
     fig.suptitle(title or (f"{what} ({members})" if members else what))
     return fig

@@ -108,10 +108,13 @@ def configs(cfg: DemoConfig) -> tuple[dict, dict]:
     return train, {n: dict(v) for n, v in cfg.options.items()}
 
 
-def run_demo(out, config: DemoConfig | None = None) -> dict:
+def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True) -> dict:
     """Run the demo into folder ``out`` and return the metrics dict (also in metrics.json).
 
     The demo's own outputs in ``out`` are replaced when they exist (each atomically).
+    ``progress``: the training's per-epoch lines and bars and the report's step lines on
+    stderr (:func:`xlandslide.fit`, :func:`xlandslide.paper_report`); the demo's own step
+    lines go to stdout either way.
     """
     cfg = config or DemoConfig()
     out = Path(out)
@@ -134,7 +137,7 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
         max_aligned=cfg.max_aligned,
         out=out,
         predict_region=region,
-        progress=True,
+        progress=progress,
     )
     log(f"aligned features ({len(report.aligned)}): {', '.join(report.aligned)}")
     lacnn = _write_maps(report, out)
@@ -203,7 +206,7 @@ def _zoning(cfg: DemoConfig, lacnn, region, patches, out: Path):
     save_figure(
         plot_rate_curves(rates, title="LACNN: success and prediction rates"), out / "rates.png"
     )
-    fig = plot_susceptibility(lacnn, label, title="LACNN susceptibility")
+    fig = plot_susceptibility(lacnn, label, title="LACNN susceptibility", stretch="log")
     save_figure(fig, out / "map.png")
     return zones, table, rates
 

@@ -8,8 +8,8 @@ On one patch split (:func:`xlandslide.make_patches`, the paper's random 80 / 10 
    that the scores and figures read each map from disk instead of recomputing it;
 3. score: test NLL, train NLL and ROC AUC (Table 2), with PR AUC, Brier score and ECE;
 4. draw the ROC curves of all models on one plot (Figure 4) and every map over the whole
-   region and in a zoomed window beside the ground truth (Figures 5-6), and the
-   reliability diagram.
+   region and in a zoomed window inside the region beside the ground truth (Figures 5-6;
+   a logarithmic colour scale), and the reliability diagram on bins of equal counts.
 
 Which split every figure is on is said in the table (``split`` column) and the figure
 titles; for skill on held-out *space*, run :func:`xlandslide.cross_validate` instead.
@@ -33,7 +33,14 @@ from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replac
 from ..io.integrity import foreign_output
 from ..io.maps import open_map, write_map
 from ..models import canonical_name, model_entry
-from ..plot import plot_calibration, plot_model_maps, plot_roc, save_figure
+from ..plot import (
+    inside_window,
+    plot_calibration,
+    plot_model_maps,
+    plot_roc,
+    quantile_calibration,
+    save_figure,
+)
 from ..predict import predict
 from ..train.config import TrainConfig
 from ..train.fit import fit
@@ -136,7 +143,8 @@ def paper_report(
         The region to predict (default ``region``): e.g. the same store opened with dask
         chunks.
     window : dict, optional
-        Pixel slices of the zoomed window (default: the test patch with most landslides).
+        Pixel slices of the zoomed window (default: the square of a patch core's side
+        inside the region holding most landslides, :func:`xlandslide.plot.inside_window`).
     progress : bool
 
     Returns
@@ -160,10 +168,10 @@ def paper_report(
     target = region if predict_region is None else predict_region
     maps, files = _predict_all(target, trained, out, progress)
     label = target["label"]
-    rows, results, reliability = _score_all(target, patches, trained, maps, trainer, progress)
+    rows, results = _score_all(target, patches, trained, maps, trainer, progress)
     report = Report(pd.DataFrame(rows), results, trained, maps, tuple(chosen), files)
     if out is not None:
-        _write(report, out, patches, label, reliability, window)
+        _write(report, out, patches, label, window)
     return report
 
 
@@ -213,7 +221,12 @@ class _Trainer:
             cfg = self.configs.get("llr") or TrainConfig.default("llr")
             llr = fit(self.region, "llr", patches=self.patches, config=cfg, progress=self.progress)
         return select_aligned_features(
-            self.region, self.patches, llr=llr, threshold=threshold, max_features=max_aligned
+            self.region,
+            self.patches,
+            llr=llr,
+            threshold=threshold,
+            max_features=max_aligned,
+            progress=self.progress,
         ).names
 
     def train_all(self, names, aligned, distances, threshold, max_aligned) -> tuple:
@@ -252,11 +265,11 @@ def _predict_all(target, trained, out, progress):
 
 
 def _score_all(target, patches, trained, maps, trainer, progress):
-    """Table 2's rows, each model's metrics and its reliability on the test cores."""
+    """Table 2's rows and each model's metrics on the test cores."""
     label = target["label"]
     test = patches.core_mask("test", like=target)
     train_m = patches.core_mask("train", like=target)
-    rows, results, reliability = [], {}, {}
+    rows, results = [], {}
     for name, prob in maps.items():
         _log(progress, f"scoring {DISPLAY[name]}")
         r = evaluate(prob, label, test, roc=True)
@@ -265,7 +278,7 @@ def _score_all(target, patches, trained, maps, trainer, progress):
             train_nll = naive_nll(trained[name].module.ratio, label, train_m)
         else:
             train_nll = nll(prob, label, train_m)
-        results[name], reliability[name] = r, c
+        results[name] = r
         rows.append(
             {
                 "model": DISPLAY[name],
@@ -283,7 +296,7 @@ def _score_all(target, patches, trained, maps, trainer, progress):
                 "split": "random patch split, test cores",
             }
         )
-    return rows, results, reliability
+    return rows, results
 
 
 def zoom_window(patches, label, split: str = "test") -> dict:
@@ -332,7 +345,7 @@ def _outputs(out: Path) -> dict:
     }
 
 
-def _write(report: Report, out: Path, patches, label, reliability, window) -> None:
+def _write(report: Report, out: Path, patches, label, window) -> None:
 
     t = report.table
     checks = _outputs(out)
@@ -347,11 +360,19 @@ def _write(report: Report, out: Path, patches, label, reliability, window) -> No
     naive = any(not model_entry(n).trained for n in report.results)
     fig = plot_roc(curves, naive=naive, title="ROC on the test split (random patch split)")
     report.files["roc"] = save_figure(fig, out / "roc.png")
-    win = window if window is not None else zoom_window(patches, label)
-    fig = plot_model_maps({DISPLAY[n]: m for n, m in report.maps.items()}, label, window=win)
+    if window is None:
+        window = inside_window(label, report.maps, size=patches.geometry.core)
+    maps = {DISPLAY[n]: m for n, m in report.maps.items()}
+    fig = plot_model_maps(maps, label, window=window, stretch="log")  # rare slides: decades
     report.files["maps"] = save_figure(fig, out / "maps.png")
-    rel = {DISPLAY[n]: r for n, r in reliability.items() if model_entry(n).trained}
-    fig = plot_calibration(rel, title="reliability on the test split")
+    test = patches.core_mask("test", like=label)
+    rel = {
+        DISPLAY[n]: quantile_calibration(m, label, test)
+        for n, m in report.maps.items()
+        if model_entry(n).trained
+    }
+    title = "reliability on the test split (10 bins of equal counts)"
+    fig = plot_calibration(rel, title=title)
     report.files["calibration"] = save_figure(fig, out / "calibration.png")
 
 

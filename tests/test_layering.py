@@ -164,9 +164,9 @@ def test_no_import_cycle_even_inside_functions():
 
 
 # The floors of DESIGN.md §3, lowest first: a module imports only from its own floor or
-# below.  The modules §3 does not name sit with what they serve (``_hash``, ``_alloc``:
-# leaves; ``_progress``: the progress reporter, a leaf; ``validate``: the region's checks; ``windows``: the reads of a prediction's
-# blocks; ``learners``: the registry's non-torch models).  ``plot`` sits below
+# below.  The modules §3 does not name sit with what they serve (``_hash``, ``_alloc``,
+# ``_progress``: leaves; ``validate``: the region's checks; ``windows``: the reads of a
+# prediction's blocks; ``learners``: the registry's non-torch models).  ``plot`` sits below
 # ``workflows``, which draw the report's and the demo's figures with it (plot reads only
 # io, errors and _version).  The package root and ``__main__`` are the façade.
 FLOORS = [

@@ -43,7 +43,6 @@ PENDING = {
     "mask_patches",
     "TrainConfig",
     "select_aligned_features",
-    "paper_report",
 }
 
 _SECTION = re.compile(r"^Examples\n-{8}\n(.*?)(?=^[A-Z][A-Za-z ]*\n-{3,}\n|\Z)", re.M | re.S)

@@ -150,6 +150,23 @@ def paper_report(
     Returns
     -------
     Report
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> out = tempfile.mkdtemp()
+    >>> report = xlandslide.paper_report(
+    ...     region, patches, models=["naive", "llr"], out=out, progress=False
+    ... )
+    >>> report.table["model"].tolist(), float(report.table["auc"].iloc[0])  # Naive: 0.5
+    (['Naive', 'LLR'], 0.5)
+    >>> bool(report.table["auc"].iloc[1] > 0.7)
+    True
+    >>> sorted(report.files)
+    ['calibration', 'map_llr', 'map_naive', 'maps', 'roc', 'table_csv', 'table_json']
     """
     import pandas as pd
 

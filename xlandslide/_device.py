@@ -58,13 +58,21 @@ def choose_device(device):
         device = torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ConfigError(
-            f"unknown device {device!r} ({err}); use 'cpu', 'cuda' or 'cuda:N'"
+            f"unknown device {device!r}: not a torch device ({err}); use cpu or cuda (or cuda:N)"
         ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
-            "device 'cuda' was asked for but torch sees no CUDA device; use device='cpu' "
+            "device 'cuda' was asked for but CUDA is not available here (torch sees no "
+            "CUDA device); use device='cpu' "
             "or None (automatic)"
         )
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise ConfigError(
+                f"device {str(device)!r}: this machine has {count} CUDA device(s); use "
+                f"cuda:0 ... cuda:{count - 1}"
+            )
     return device
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._device import choose_device
 from ..errors import ConfigError, OutputIsInputError
 
 
@@ -38,23 +39,10 @@ def check_output(out, inputs, *, option: str = "--out") -> None:
 
 
 def check_device(device) -> None:
-    """A ``--device`` this machine has (a user's mistake otherwise, not a traceback)."""
-    if device is None:
-        return
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ConfigError(
-            f"--device {device!r} is not a torch device ({err}); use cpu or cuda"
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device!r}: CUDA is not available here; use --device cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(
-            f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-        )
+    """A ``--device`` this machine has (a user's mistake otherwise, not a traceback):
+    :func:`xlandslide._device.choose_device`, worded for the command line by ``main``."""
+    if device is not None:
+        choose_device(device)
 
 
 def training_settings(name: str, args) -> tuple:

@@ -190,8 +190,7 @@ def cv(args) -> int:
     from ..grid import PatchGeometry
     from ..io import open_region
     from ..models import canonical_name
-    from ..patches.folds import spatial_folds
-    from ..patches.splits import SpatialFolds
+    from ..patches.folds import SpatialFolds, spatial_folds
     from ..train.presets import POINT_CORE, POINT_OVERSAMPLE
     from ..workflows.cv import compare, cross_validate
     from ._common import check_device

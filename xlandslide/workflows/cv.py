@@ -265,8 +265,8 @@ def cross_validate(
     from ..evaluate.metrics import evaluate
     from ..grid import PatchGeometry, pixel_size, radius_pixels
     from ..models import MODELS, canonical_name, model_entry
+    from ..patches.folds import SpatialFolds
     from ..patches.grid import mask_patches
-    from ..patches.splits import SpatialFolds
     from ..predict import predict
     from ..region import offset_distances
     from ..train.ensemble import fit_ensemble

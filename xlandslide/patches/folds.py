@@ -21,12 +21,10 @@ Fold rules (``SpatialFolds.method``)
   first pixel; the blocks holding labelled pixels are dealt to folds balanced by their
   landslide pixels and their labelled pixels
   (:func:`~xlandslide.patches.fold_rules.deal_blocks`: seeded deals in random order, each
-  block to the fold whose larger share stays smallest; the most even of 16 deals is kept,
-  as blockCV's ``cv_spatial`` keeps the most even of its random assignments).  Landslides cluster: a deal balanced by
-  labelled pixels alone once gave a fold 57 of a region's 3466 landslide pixels.
-
-After the folds are made, :func:`check_fold_support` warns about a fold whose test set holds
-too few landslides for a meaningful AUC.
+  block to the fold whose larger share stays smallest; the most even of 16 deals is kept, as
+  blockCV's ``cv_spatial`` keeps the most even of its random assignments).  Landslides
+  cluster: a deal balanced by labelled pixels alone once gave a fold 57 of a region's 3466
+  landslide pixels.
 - ``"polygons"``: leave-region-out — the pixels whose centre lies in a polygon belong to its
   fold (one fold per polygon, or per value of ``column``; a later polygon wins where they
   overlap); pixels outside every polygon are in no fold.
@@ -34,6 +32,9 @@ too few landslides for a meaningful AUC.
   per labelled pixel in row-major order; stored run-length encoded.
 - ``"random"``: pixel-wise random folds (a hash of the position and the seed): the
   non-spatial cross-validation to put beside the spatial one.
+
+After the folds are made, :func:`check_fold_support` warns about a fold whose test set holds
+too few landslides for a meaningful AUC.
 """
 
 from __future__ import annotations
@@ -377,15 +378,16 @@ MIN_FOLD_LANDSLIDES = 10
 def check_fold_support(folds: SpatialFolds, *, stacklevel: int = 2) -> list[int]:
     """Warn about the folds whose test sets hold too few landslides for a meaningful AUC.
 
-    Rule: fewer than :data:`MIN_FOLD_LANDSLIDE_PIXELS` (100) landslide pixels, or fewer
-    than :data:`MIN_FOLD_LANDSLIDES` (10) separate landslides (``folds.counts``, from
-    :func:`~xlandslide.patches.fold_rules.fold_counts`).  Why: the AUC's standard error
-    (Hanley & McNeil 1982) is about ``sqrt((Q2 - A^2) / n1)`` when the stable pixels are many, with ``n1`` independent
-    landslide pixels and ``Q2 = 2 A^2 / (1 + A)``: at ``A = 0.75``, 0.028 with 100 of them
-    (0.021 at ``A = 0.9``) — about the gap between two models —, 0.038 with 57; and the
-    pixels of one landslide are not independent, so with 10 landslides the error is that of
-    about 10 cases, 0.09.  Such a fold's AUC is noise, or (a fold of a few scattered
-    pixels where the region's landslides cluster elsewhere) measures another population.
+    Rule: fewer than :data:`MIN_FOLD_LANDSLIDE_PIXELS` (100) landslide pixels, or fewer than
+    :data:`MIN_FOLD_LANDSLIDES` (10) separate landslides (``folds.counts``, from
+    :func:`~xlandslide.patches.fold_rules.fold_counts`). Why: the AUC's standard error
+    (Hanley & McNeil 1982) is about ``sqrt((Q2 - A^2) / n1)`` when the stable pixels are
+    many, with ``n1`` independent landslide pixels and ``Q2 = 2 A^2 / (1 + A)``: at ``A =
+    0.75``, 0.028 with 100 of them (0.021 at ``A = 0.9``) — about the gap between two models
+    —, 0.038 with 57; and the pixels of one landslide are not independent, so with 10
+    landslides the error is that of about 10 cases, 0.09. Such a fold's AUC is noise, or (a
+    fold of a few scattered pixels where the region's landslides cluster elsewhere) measures
+    another population.
 
     Returns the folds warned about.  Issues :class:`~xlandslide.errors.SmallFoldWarning`
     naming the fix: larger blocks, fewer folds (``k``), or k-means folds.

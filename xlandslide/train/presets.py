@@ -15,43 +15,10 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .config import TrainConfig
+from .defaults import DEFAULT_MODEL_CONFIG, DEFAULT_SETTINGS
 
-_NETWORK = {
-    "optimizer": "adamw",
-    "weight_decay": 1e-4,
-    "schedule": "cosine",
-    "warmup": 0.05,
-    "clip_norm": 1.0,
-    "early_stopping": 5,
-}
-#: The package's default training settings per model (:meth:`TrainConfig.default`), for
-#: polygon inventories of any pixel size: AdamW (decoupled weight decay), a 5 % linear
-#: warm-up then cosine decay, the gradient's norm clipped at 1, early stopping after 5
-#: epochs without a better validation loss; the LLR fitted exactly (L-BFGS, L2 1e-4).
-DEFAULT_SETTINGS = {
-    "llr": {"solver": "lbfgs", "weight_decay": 1e-4, "epochs": 1},
-    "nn": {**_NETWORK, "lr": 3e-3, "epochs": 20, "batch_size": 8},
-    "lann": {**_NETWORK, "lr": 3e-3, "epochs": 20, "batch_size": 8},
-    "cnn": {**_NETWORK, "lr": 2e-3, "epochs": 20, "batch_size": 4},
-    "lacnn": {**_NETWORK, "lr": 2e-3, "epochs": 20, "batch_size": 4},
-    # the learners are fitted on a pixel table (their options are model options); only
-    # the seed of the table's sample is read
-    **{
-        name: {"epochs": 1}
-        for learner in ("fr", "woe", "gam", "gbm")
-        for name in (learner, "la" + learner)
-    },
-}
-#: Model options that :func:`xlandslide.fit` adds by default (the caller's win): a linear
-#: path beside every network (wide and deep: warm-started from the LLR, the untrained
-#: network *is* the LLR, and the deep part is kept only where it lowers the validation
-#: loss) and group normalisation in the U-Net of the convolutional models.
-DEFAULT_MODEL_CONFIG = {
-    "nn": {"linear_skip": True},
-    "lann": {"linear_skip": True},
-    "cnn": {"norm": "group", "linear_skip": True},
-    "lacnn": {"norm": "group", "linear_skip": True},
-}
+# DEFAULT_SETTINGS and DEFAULT_MODEL_CONFIG live in train/defaults.py (data only), which
+# TrainConfig.default reads without importing this module; they are re-exported here.
 
 #: Per model: TrainConfig changes and model options for point inventories.
 POINT_SETTINGS = {

@@ -91,8 +91,10 @@ class SpatialFolds(JsonRecord):
     seed : int
         The seed of the rule (k-means start, block order, random folds).
     counts : dict
-        Labelled pixels and landslide pixels per fold when made (``{"labelled": [...],
-        "landslide": [...]}``), for reports.
+        Labelled pixels, landslide pixels and separate landslides per fold when made
+        (``{"labelled": [...], "landslide": [...], "landslides": [...]}``; folds saved
+        by an older version lack ``"landslides"``), for reports and
+        :func:`check_fold_support`.
     crs : str, optional
         The region's CRS (WKT), for polygons and reports.
     """

@@ -42,6 +42,33 @@ def one_error_line(capsys, *fragments):
     return lines[0]
 
 
+def figure_ok(path, min_height=300, min_width=500):
+    """The PNG at ``path`` opens, is at least that large (pixels) and is not blank."""
+    import matplotlib.image
+
+    img = matplotlib.image.imread(path)
+    assert img.ndim == 3 and img.shape[0] >= min_height and img.shape[1] >= min_width, img.shape
+    assert img[..., :3].std() > 0.05, "a blank figure"
+    return img
+
+
+def refused_for_the_figure(capsys, argv, figure, *, absent=()):
+    """``argv`` (whose other outputs, ``absent``, are not there) is refused before any work
+    for its figure ``figure`` alone: it exists (without --overwrite), or (with it) it is a
+    PNG xlandslide did not write; neither the figure nor the other outputs change."""
+    ours = figure.read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 2
+    one_error_line(capsys, figure.name, "exists", "--overwrite")
+    figure.write_bytes(b"my own figure")
+    assert main([*argv, "--overwrite"]) == 2
+    one_error_line(capsys, figure.name, "did not write")
+    assert figure.read_bytes() == b"my own figure"
+    figure.write_bytes(ours)
+    for path in absent:
+        assert not path.exists(), path
+
+
 def test_synthetic_writes_a_compact_region_store(workflow):
     _, bare, _, _ = workflow
     region = xlandslide.open_region(bare)
@@ -117,6 +144,26 @@ def test_predict_with_a_larger_core(workflow):
     model = xlandslide.load_model(models["lacnn"])
     want = xlandslide.open_region(store).landslide.predict(model, core=96).values
     np.testing.assert_allclose(xr.open_zarr(out)["susceptibility"].values, want, atol=1e-6)
+
+
+def test_predict_draws_the_map_with_figure(workflow, capsys):
+    d, _, store, models = workflow
+    out, figure = d / "fig_map.tif", d / "fig" / "map.png"
+    argv = ["predict", str(store), str(models["lacnn"]), "--out", str(out)]
+    assert main([*argv, "--figure", str(figure)]) == 0
+    assert f"wrote {figure}" in capsys.readouterr().out
+    figure_ok(figure)
+    again = ["predict", str(store), str(models["lacnn"]), "--out", str(d / "fig_map2.zarr")]
+    refused_for_the_figure(
+        capsys, [*again, "--figure", str(figure)], figure, absent=[d / "fig_map2.zarr"]
+    )
+    assert main([*argv, "--figure", str(figure), "--overwrite"]) == 0  # its own: replaced
+    figure_ok(figure)
+    capsys.readouterr()
+    assert main([*again, "--figure", str(d / "map.jpg")]) == 2
+    one_error_line(capsys, "--figure", ".png")
+    assert main([*again, "--figure", str(store / "map.png")]) == 2
+    one_error_line(capsys, "--figure", "region store")
 
 
 def test_evaluate_prints_the_metrics_of_the_test_split(workflow, capsys):
@@ -283,7 +330,7 @@ def test_train_save_every_and_resume_flags(workflow, capsys):
 def test_interrupts_disk_errors_and_bugs(workflow, capsys, monkeypatch):
     import errno
 
-    from xlandslide.cli import model as cli_model
+    from xlandslide.cli import predict as cli_model
 
     d, _, store, models = workflow
     argv = ["predict", str(store), str(models["llr"]), "--out", str(d / "x.zarr")]
@@ -388,6 +435,16 @@ def test_cv_writes_the_tables_and_reuses_its_folds(workflow, capsys):
     assert sorted(set(table.split)) == ["random", "spatial"] and len(table) == 6
     folds = xlandslide.SpatialFolds.from_json(out / "folds.json")
     assert folds.method == "kmeans" and folds.k == 3
+    assert f"wrote {out / 'cv.png'}" in printed
+    figure_ok(out / "cv.png", min_width=900)  # the ROC curves beside the fold map
+    (d / "cv_fig").mkdir()
+    (d / "cv_fig" / "cv.png").write_bytes((out / "cv.png").read_bytes())
+    refused_for_the_figure(
+        capsys,
+        [*argv[:-2], "--out", str(d / "cv_fig")],
+        d / "cv_fig" / "cv.png",
+        absent=[d / "cv_fig" / "cv_table.csv", d / "cv_fig" / "folds.json"],
+    )
     # the same folds, from the file: the same table
     region = xlandslide.open_region(store, chunks=None)
     cfg = xlandslide.TrainConfig.default("llr", epochs=1)
@@ -460,10 +517,34 @@ def test_zone_writes_a_classed_geotiff_and_its_table(workflow, capsys):
         assert json.loads(src.tags(1)["CLASS_NAMES"])[0] == "very low"
     table = pd.read_csv(out.with_suffix(".csv"))
     assert table["area_pct"].sum() == pytest.approx(100) and len(table) == 5
+    figure_ok(out.with_suffix(".png"), min_width=700)  # the classes beside their density
+    (d / "zones2.png").write_bytes(out.with_suffix(".png").read_bytes())
+    argv = ["zone", str(prob), "--out", str(d / "zones2.tif"), "--store", str(store)]
+    refused_for_the_figure(
+        capsys, argv, d / "zones2.png", absent=[d / "zones2.tif", d / "zones2.csv"]
+    )
     argv = ["zone", str(prob), "--out", str(d / "z3.tif"), "--breaks", "0.01", "0.05"]
     assert main(argv) == 0
     with rasterio.open(d / "z3.tif") as src:
         assert json.loads(src.tags(1)["CLASS_NAMES"]) == ["low", "moderate", "high"]
+    figure_ok(d / "z3.png")  # without --store: the classed map alone
+
+
+def test_without_matplotlib_the_figures_are_left_out_or_refused(workflow, capsys, monkeypatch):
+    """The figures are optional (the plot extra): ``zone`` writes its map and says the figure
+    is left out; ``predict --figure``, which asks for one, is refused before any work."""
+    d, _, store, models = workflow
+    prob = d / "nompl_map.zarr"
+    assert main(["predict", str(store), str(models["llr"]), "--out", str(prob)]) == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    capsys.readouterr()
+    assert main(["zone", str(prob), "--out", str(d / "nompl.tif")]) == 0
+    assert "no zoning figure: matplotlib is not installed" in capsys.readouterr().out
+    assert (d / "nompl.tif").exists() and not (d / "nompl.png").exists()
+    argv = ["predict", str(store), str(models["llr"]), "--out", str(d / "nompl2.zarr")]
+    assert main([*argv, "--figure", str(d / "nompl2.png")]) == 2
+    one_error_line(capsys, "matplotlib")
+    assert not (d / "nompl2.zarr").exists()
 
 
 def test_report_trains_scores_and_draws_the_models(workflow, capsys):
@@ -495,7 +576,10 @@ def test_importance_and_uncertainty(workflow, capsys):
     llr = xlandslide.load_model(models["llr"])
     want = xlandslide.llr_weights(llr)
     assert table["feature"].tolist() == want["feature"].tolist()
-    assert out.with_suffix(".png").exists()
+    figure_ok(out.with_suffix(".png"), min_width=400)
+    (d / "imp" / "again.png").write_bytes(out.with_suffix(".png").read_bytes())
+    argv = ["importance", str(store), str(models["llr"]), "--out", str(d / "imp" / "again.csv")]
+    refused_for_the_figure(capsys, argv, d / "imp" / "again.png", absent=[d / "imp" / "again.csv"])
     split = str(models["llr"].with_suffix(".split.json"))
     out = d / "imp" / "lacnn.csv"
     argv = ["importance", str(store), str(models["lacnn"]), "--out", str(out), "--split", split]
@@ -524,6 +608,10 @@ def test_importance_and_uncertainty(workflow, capsys):
     assert np.nanmax(np.std(maps, 0)) > 0
     np.testing.assert_allclose(ds["mean"].values, np.mean(maps, 0), atol=1e-6)
     np.testing.assert_allclose(ds["std"].values, np.std(maps, 0), atol=1e-6)
+    figure_ok(d / "u.png", min_width=700)  # the mean beside the sd
+    (d / "u2.png").write_bytes((d / "u.png").read_bytes())
+    argv = ["uncertainty", str(store), str(models["llr"]), str(other), "--out", str(d / "u2.tif")]
+    refused_for_the_figure(capsys, argv, d / "u2.png", absent=[d / "u2.tif"])
 
 
 def test_cv_save_models_feeds_uncertainty_and_zone(workflow, tmp_path, capsys):

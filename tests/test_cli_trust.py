@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import rasterio
 
 import xlandslide
 from tests.test_cli import one_error_line
 from xlandslide.cli import main
+from xlandslide.io.cog import cog_problems
 
 TINY = ["--core", "32", "--halo", "16", "--epochs", "1", "--batch-size", "4", "--keep-degenerate"]
 
@@ -72,11 +74,18 @@ def test_uncertainty_writes_maps_that_open_map_and_zone_read(small, capsys):
     assert main([*argv, "--out", str(u)]) == 2
     one_error_line(capsys, "exists", "overwrite")
     assert main([*argv, "--out", str(u), "--overwrite"]) == 0  # its own output: replaced
-    tif = d / "u.tif"
+    tif = d / "ut.tif"
     assert main([*argv, "--out", str(tif)]) == 0
-    assert tif.is_file() and (d / "u.std.tif").is_file()
+    # one 2-band Cloud Optimized GeoTIFF, its bands named: no NAME.std.tif beside it
+    assert sorted(p.name for p in d.glob("ut*")) == ["ut.png", "ut.tif"]
+    with rasterio.open(tif) as src:
+        assert src.count == 2 and src.descriptions == ("mean", "std")
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+    assert cog_problems(tif) == []
     np.testing.assert_allclose(xlandslide.open_map(tif).values, mean.values, atol=1e-6)
-    np.testing.assert_allclose(xlandslide.open_map(d / "u.std.tif").values, std.values, atol=1e-6)
+    got = xlandslide.open_map(tif, name="std").values
+    np.testing.assert_allclose(got, std.values, atol=1e-6)
+    assert main(["zone", str(tif), "--out", str(d / "utz.tif")]) == 0  # zone reads its mean
 
 
 # --- importance -----------------------------------------------------------------------------

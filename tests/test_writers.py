@@ -29,6 +29,7 @@ OWNERS = {
     "io/maps.py",
     "io/resumable.py",
     "io/classed.py",
+    "io/cog.py",  # the COG of a map or class map, into the temporary of its writer
     "checkpoint.py",
     "plot/_base.py",
     "patches/splits.py",  # JsonRecord.to_json: atomic

@@ -140,6 +140,33 @@ def apply_stencil(
     return out
 
 
+def reduce_blocks(func, data, size: int, token: str, **kwargs):
+    """Lazy per-block vectors of ``func(*blocks, **kwargs)`` (length ``size``) of the (y, x)
+    dask arrays ``data`` (their chunks unified first).
+
+    Returns the (ny_blocks, nx_blocks, size) float64 dask array; sum / min / max it over the
+    first two axes, or combine the blocks' partial statistics.
+    """
+    import dask.array as da
+
+    if any(d.chunks != data[0].chunks for d in data[1:]):
+        _, data = da.core.unify_chunks(*[x for d in data for x in (d, "ij")])
+    cy, cx = data[0].chunks
+
+    def block(*blocks):
+        return func(*blocks, **kwargs)[None, None, :]
+
+    return da.map_blocks(
+        block,
+        *data,
+        new_axis=2,
+        chunks=((1,) * len(cy), (1,) * len(cx), (size,)),
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0), np.float64),
+        token=token,
+    )
+
+
 def _trimmed(*blocks, _kernel, _depth, _dtype, **kwargs):
     """Run ``_kernel`` on overlapped blocks and trim the ``_depth`` halo from the result."""
     out = _kernel(*blocks, **kwargs)

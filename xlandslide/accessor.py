@@ -14,9 +14,7 @@ from collections.abc import Sequence
 import xarray as xr
 
 from .errors import GeometryWarning, RegionError
-
-#: The paper's looking distances, in metres.
-PAPER_DISTANCES = (30.0, 100.0, 300.0)
+from .grid import PAPER_DISTANCES  # re-exported: the paper's looking distances, in metres
 
 
 @xr.register_dataset_accessor("landslide")

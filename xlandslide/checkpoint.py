@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from ._device import choose_device
 from ._version import package_version
 from .errors import CheckpointError, CheckpointNotFoundError, ConfigError, StoreExistsError
 from .model import LandslideModel, ModelSpec, check_finite_weights, plain
@@ -127,6 +128,18 @@ def save_model(model: LandslideModel, path, *, extra: Mapping | None = None) -> 
 
     ``extra`` adds entries (tensors or plain values) to the dict, for example the training
     state of a resumable run.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> path = xlandslide.save_model(llr, pathlib.Path(tempfile.mkdtemp()) / "llr.pt")
+    >>> again = xlandslide.load_model(path, device="cpu")
+    >>> again.name, again.spec == llr.spec
+    ('llr', True)
     """
     if not isinstance(model, LandslideModel):
         raise ConfigError(f"save_model needs a LandslideModel, got {type(model).__name__}")
@@ -253,8 +266,24 @@ def load_model(path, *, device=None) -> LandslideModel:
     -----
     The file is read with ``torch.load(weights_only=True)``: only tensors and plain Python
     values are unpickled, never arbitrary objects.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> naive = xlandslide.fit(region, "naive", patches=patches)
+    >>> path = xlandslide.save_model(naive, Path(tempfile.mkdtemp()) / "naive.pt")
+    >>> model = xlandslide.load_model(path, device="cpu")
+    >>> model.name, model.spec == naive.spec, str(model.device)
+    ('naive', True, 'cpu')
+    >>> xlandslide.load_model(path.parent / "missing.pt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.CheckpointNotFoundError: ...
     """
-    import torch
 
     obj = read_checkpoint(path)
     try:
@@ -279,18 +308,7 @@ def load_model(path, *, device=None) -> LandslideModel:
             f"{' ...' if len(bad) > 3 else ''}): the training diverged; retrain with a lower "
             "learning rate"
         )
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("torch sees no CUDA device")
-    except (RuntimeError, TypeError) as err:
-        raise ConfigError(
-            f"cannot load the model onto device {device!r} ({err}); use 'cpu', 'cuda', "
-            "'cuda:N' or None (automatic)"
-        ) from None
-    module.to(device)
+    module.to(choose_device(device))
     return LandslideModel(module, spec, history=history)
 
 

@@ -191,6 +191,11 @@ class GeometryWarning(XLandslideWarning):
     core would leave too few patches in a split)."""
 
 
+class IngestWarning(XLandslideWarning):
+    """A region built from real data that would mislead a model: a categorical group with
+    one class present, or too few patches for a split (:mod:`xlandslide.io.summary`)."""
+
+
 # --- learners (issue 16): the field's non-torch models ------------------------------------------
 class NotFittedError(XLandslideError, ValueError):
     """A learner is asked to predict or save before it was fitted."""
@@ -214,6 +219,7 @@ __all__ = [
     "HaloError",
     "ImplausibleValuesError",
     "IncompleteStoreError",
+    "IngestWarning",
     "InputTypeError",
     "LabelError",
     "LayerError",

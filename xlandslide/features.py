@@ -221,6 +221,23 @@ def aligned_features(
     the dask path: the result is the same for any chunking.  Offsets that do not follow
     that contract (farther than their ring) are refused by
     ``validate_region(region, check_values=True)``.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)  # 10 m pixels
+    >>> features = xlandslide.onehot_features(region)
+    >>> offs = xlandslide.uphill_offsets(region["dem"], (30, 100))
+    >>> al = xlandslide.aligned_features(features, offs, ["slope", "dem"])  # lazy
+    >>> al.feature.values.tolist(), al.shape
+    (['slope@30m', 'dem@30m', 'slope@100m', 'dem@100m'], (4, 96, 96))
+
+    Each value is the feature at the pixel its offset points to:
+
+    >>> at = offs.sel(distance=100.0).isel(y=50, x=50)
+    >>> dy, dx = int(at["dy"]), int(at["dx"])
+    >>> bool(al.sel(feature="dem@100m")[50, 50] == features.sel(feature="dem")[50 + dy, 50 + dx])
+    True
     """
     from .kernels.uphill import aligned_block
 

@@ -17,6 +17,14 @@ HALO = 64
 CORE = 500
 
 
+#: The paper's looking distances, in metres (the default of ``with_offsets``, the demo, the CLI).
+PAPER_DISTANCES = (30.0, 100.0, 300.0)
+
+#: Core of a cross-validation patch, in pixels (:func:`cv_geometry`).
+CV_CORE = 64
+#: Smallest halo of a cross-validation patch, in pixels (:func:`cv_geometry`).
+MIN_HALO = 16
+
 #: Cores the default geometry tries, largest first (:func:`geometry_for`).
 CORE_CHOICES = (500, 256, 128, 64, 32)
 #: Patches the default geometry leaves at least in the smallest split of a random split.
@@ -29,6 +37,18 @@ class PatchGeometry:
 
     The loss and the metrics only see the core; the halo gives context.  The paper's
     geometry is ``PatchGeometry(core=500, halo=64)``, a 628 x 628 input.
+
+    Examples
+    --------
+    >>> from xlandslide import PatchGeometry
+    >>> PatchGeometry()  # the paper's
+    PatchGeometry(core=500, halo=64)
+    >>> PatchGeometry().size, PatchGeometry(core=32, halo=16).size  # core + 2 * halo
+    (628, 64)
+    >>> PatchGeometry(core=0)
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.ConfigError: PatchGeometry core must be an integer >= 1, got 0
     """
 
     core: int = CORE
@@ -94,6 +114,26 @@ def radius_pixels(distance: float, pixel: float) -> int:
             f"(round(distance / pixel)); use distances above half a pixel ({pixel / 2:g} m)"
         )
     return r
+
+
+def reach(distances, pixel: float) -> int:
+    """The reach of the offsets of ``distances`` at ``pixel``: the largest ring radius in
+    pixels (0 without distances), the depth a per-pixel model needs around a block.
+
+    >>> reach((30, 100, 300), 10.0), reach((), 10.0)
+    (30, 0)
+    """
+    return max((radius_pixels(d, pixel) for d in distances), default=0)
+
+
+def cv_geometry(distances, pixel: float) -> PatchGeometry:
+    """The patch geometry of a spatial cross-validation: core :data:`CV_CORE`, halo the
+    reach of ``distances`` (:func:`reach`) and at least :data:`MIN_HALO`.
+
+    >>> cv_geometry((30, 100, 300), 10.0)
+    PatchGeometry(core=64, halo=30)
+    """
+    return PatchGeometry(core=CV_CORE, halo=max(MIN_HALO, reach(distances, pixel)))
 
 
 def check_halo(distances, pixel: float, halo: int, *, what: str = "the configuration") -> int:

@@ -24,9 +24,12 @@ from ._device import (
     _amp_dtype,
     _to_device,
     _torch_ready,
+    autocast,
     check_finite_weights,
     device_lock,
+    module_device,
     normalise_device,
+    weights_sha1,
 )
 from ._version import package_version
 from .catalog import FeatureLayout
@@ -90,6 +93,17 @@ class ModelSpec:
         :meth:`xlandslide.TrainConfig.to_dict` of the training run.
     version : str
         xlandslide version that made the model.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> spec = xlandslide.ModelSpec("lacnn", xlandslide.feature_layout(region),
+    ...                             aligned=("slope",), distances=(30, 100))
+    >>> len(spec.feature_names), spec.distances, spec.needs_offsets, spec.pixelwise
+    (94, (30.0, 100.0), True, False)
+    >>> xlandslide.ModelSpec.from_dict(spec.to_dict()) == spec  # what a checkpoint stores
+    True
     """
 
     name: str
@@ -262,7 +276,18 @@ class ModelSpec:
         return hash(self.token())
 
 
-class LandslideModel:
+class SpecFacts:
+    """What a model says of itself through its :class:`ModelSpec` (``self.spec``); shared by
+    :class:`LandslideModel` and :class:`~xlandslide.EnsembleModel`."""
+
+    spec: ModelSpec
+    name = property(lambda self: self.spec.name, doc="The registry name.")
+    needs_offsets = property(
+        lambda self: self.spec.needs_offsets, doc="Whether it reads the uphill offsets."
+    )
+
+
+class LandslideModel(SpecFacts):
     """A trained model: the torch module and its :class:`ModelSpec` (and training history).
 
     Notes
@@ -272,6 +297,23 @@ class LandslideModel:
     device's lock during the forward (one forward per device at a time, so torch's threads
     and dask's do not multiply), never changes global torch settings, and keeps one copy of
     the module per device, created once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> model = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> model.name, model.spec.geometry, model.needs_offsets
+    ('llr', PatchGeometry(core=32, halo=16), False)
+    >>> cont = region["continuous"].values[None, :, :32, :32]  # a batch of one patch
+    >>> codes = region["categorical"].values[None, :, :32, :32]
+    >>> p = model.predict_proba(cont, codes)[0]  # numpy (B, H, W) float32
+    >>> prob = region.landslide.predict(model)[:32, :32].values  # the lazy map: the same
+    >>> inside = ~np.isnan(prob)
+    >>> bool(np.allclose(prob[inside], p[inside], atol=1e-6))
+    True
     """
 
     def __init__(self, module, spec: ModelSpec, *, history: Mapping | None = None):
@@ -296,16 +338,7 @@ class LandslideModel:
 
     def __dask_tokenize__(self):
         """A deterministic token: the spec and a hash of the current weights (no pickling)."""
-        import hashlib
-
-        import torch
-
-        digest = hashlib.sha1()
-        for key, tensor in self.module.state_dict().items():
-            digest.update(key.encode())
-            raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
-            digest.update(raw.numpy().tobytes())
-        return ("xlandslide.LandslideModel", self.spec.token(), digest.hexdigest())
+        return ("xlandslide.LandslideModel", self.spec.token(), weights_sha1(self.module))
 
     def __repr__(self) -> str:
         n_params = sum(p.numel() for p in self.module.parameters())
@@ -317,28 +350,14 @@ class LandslideModel:
         )
 
     @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def needs_offsets(self) -> bool:
-        return self.spec.needs_offsets
-
-    @property
     def device(self):
         """The torch device the module's weights (or buffers) are on."""
-        import torch
-
-        for t in (*self.module.parameters(), *self.module.buffers()):
-            return t.device
-        return torch.device("cpu")
+        return module_device(self.module)
 
     def to(self, device) -> LandslideModel:
         """Move the module to ``device`` (in place) and return ``self``."""
-        import torch
-
         with self._lock:
-            self.module.to(torch.device(device))
+            self.module.to(normalise_device(device))
             self._replicas = {}
         return self
 
@@ -437,14 +456,13 @@ class LandslideModel:
 
             if supports_lookup(module):
                 forward = lookup_forward
-        cuda = dev.type == "cuda"
-        amp = _amp_dtype(dev) if cuda else None
+        amp = _amp_dtype(dev) if dev.type == "cuda" else None
         with torch.inference_mode():
             for start in range(0, b, step):
                 stop = min(b, start + step)
                 inputs = [None if a is None else _to_device(a[start:stop], dev) for a in arrays]
                 with device_lock(dev):
-                    with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+                    with autocast(dev, amp):
                         logits = forward(module, *inputs)
                     out[start:stop] = torch.sigmoid(logits.float()).cpu().numpy()
         return out
@@ -470,6 +488,7 @@ def spec_for_region(name: str, region, **fields) -> ModelSpec:
 __all__ = [
     "LandslideModel",
     "ModelSpec",
+    "SpecFacts",
     "check_finite_weights",
     "device_lock",
     "normalise_device",

@@ -71,8 +71,8 @@ from ._alloc import tune_allocator
 from ._dispatch import apply_stencil
 from .catalog import NODATA_CODE
 from .errors import ConfigError, InputTypeError, RegionError
-from .grid import pixel_size, radius_pixels
-from .region import as_dask, stacked_offsets
+from .grid import pixel_size, reach
+from .region import as_dask, map_like, offset_distances, stacked_offsets
 from .validate import check_fits
 from .windows import Sources, lazy_sources, read_and_predict, source_identities
 
@@ -212,8 +212,6 @@ def _block_chunks(n: int, step: int, depth: int) -> tuple[int, ...]:
 
 def _require(region, spec, flags) -> None:
     """The variables a prediction reads are there, with the model's layers (check=False)."""
-    from .region import offset_distances
-
     if not isinstance(region, xr.Dataset):
         raise InputTypeError(
             f"region must be an xarray.Dataset (xlandslide.open_region), got "
@@ -329,74 +327,90 @@ def predict(
     >>> xlandslide.write_map(region.landslide.predict(model), "map.zarr")  # doctest: +SKIP
     """
     import dask
-    import dask.array as da
     from dask.base import tokenize
 
-    spec = getattr(model, "spec", None)
-    if spec is None or not hasattr(model, "predict_proba"):
-        raise ConfigError(
-            f"model must be a LandslideModel (xlandslide.fit or xlandslide.load_model), got "
-            f"{type(model).__name__}"
-        )
+    spec = _spec_of(model)
     if block_size is not None:
         block_size = _positive_int("block_size", block_size)
     if core is not None:
         core = _positive_int("core", core)
-    tile = (core or spec.geometry.core) + 2 * spec.geometry.halo
-    bs = _batch_from(model, device, batch_size, tile)
+    bs = _batch_from(
+        model, device, batch_size, (core or spec.geometry.core) + 2 * spec.geometry.halo
+    )
     if check:
         check_fits(region, spec, require_offsets=True)
     layout = spec.layout  # check_fits: the region's layout is the model's
+    flags = (bool(layout.continuous), bool(layout.groups), spec.needs_offsets)
     if spec.pixelwise:
-        depth = 0
-        if spec.needs_offsets:
-            px = pixel_size(region)
-            depth = max(radius_pixels(d, px) for d in spec.distances)
+        depth = reach(spec.distances, pixel_size(region)) if spec.needs_offsets else 0
         step = block_size if block_size is not None else BLOCK_TARGET
+        kernel, extra = _pixel_block, {"context": depth, "layout": layout}
     else:
         depth = spec.geometry.halo
         tile_core = spec.geometry.core if core is None else core
         target = block_size if block_size is not None else max(BLOCK_TARGET, tile_core)
         # whole cores, and at least the halo (the overlap keeps blocks at least that long)
         step = tile_core * max(1, round(target / tile_core), -(-depth // tile_core))
+        kernel, extra = _tile_block, {"core": tile_core, "halo": depth, "batch_size": bs}
     if not check:  # the variables the model reads, at least (check_fits checks them all)
-        _require(region, spec, flags=(bool(layout.continuous), bool(layout.groups)))
+        _require(region, spec, flags=flags[:2])
     ny, nx = region.sizes["y"], region.sizes["x"]
     yx = (_block_chunks(ny, step, depth), _block_chunks(nx, step, depth))
-
-    flags = (bool(layout.continuous), bool(layout.groups), spec.needs_offsets)
     # the model is one key of the graph (named by its weights): a worker receives it once
     # and every block task depends on it, instead of carrying a copy of the weights each
     token = tokenize(model)
     delayed_model = dask.delayed(model, name=f"xlandslide-model-{spec.name}-{token}", pure=True)
-    common = {"model": delayed_model, "device": device, "flags": flags}
-    if spec.pixelwise:
-        kernel, extra = _pixel_block, {"context": depth, "layout": layout}
-    else:
-        kernel = _tile_block
-        extra = {"core": tile_core, "halo": depth, "batch_size": bs}
+    common = {"model": delayed_model, "device": device, "flags": flags, **extra}
     sources = lazy_sources(region, spec, flags)
     if sources is not None:
-        # a region without dask (a store opened with chunks=None, or numpy): every block's
-        # task reads its own window, halo included, so that on a cluster nothing but the
-        # output moves between workers (one key for the sources, shipped once per worker)
-        # named by the identity of the inputs (a store's manifest token, never object ids:
-        # a resumed write in another process must find the same name), without reading them
-        sizes = tuple(sorted((str(d), int(n)) for d, n in region.sizes.items()))
-        key = f"xlandslide-sources-{tokenize(source_identities(sources), sizes)}"
-        data = da.map_blocks(
-            read_and_predict,
-            chunks=yx,
-            dtype=np.float32,
-            meta=np.empty((0, 0), np.float32),
-            name=f"xlandslide-predict-{spec.name}-{tokenize(token, key, yx, depth, extra)}",
-            sources=dask.delayed(Sources(sources), name=key, pure=True, traverse=False),
-            kernel=kernel,
-            depth=depth,
-            **common,
-            **extra,
+        data = _from_sources(sources, region, spec, yx, kernel, depth, (token, extra), common)
+    else:
+        data = _from_arrays(region, spec, yx, step, kernel, depth, common)
+    return _as_map(data, region, spec)
+
+
+def _spec_of(model):
+    spec = getattr(model, "spec", None)
+    if spec is None or not hasattr(model, "predict_proba"):
+        raise ConfigError(
+            f"model must be a LandslideModel (xlandslide.fit or xlandslide.load_model), got "
+            f"{type(model).__name__}"
         )
-        return _as_map(data, region, spec)
+    return spec
+
+
+def _from_sources(sources, region, spec, yx, kernel, depth, name_of, common):
+    """A region without dask (a store opened with chunks=None, or numpy): every block's
+    task reads its own window, halo included, so that on a cluster nothing but the output
+    moves between workers (one key for the sources, shipped once per worker), named by the
+    identity of the inputs (a store's manifest token, never object ids: a resumed write in
+    another process must find the same name), without reading them."""
+    import dask
+    import dask.array as da
+    from dask.base import tokenize
+
+    sizes = tuple(sorted((str(d), int(n)) for d, n in region.sizes.items()))
+    key = f"xlandslide-sources-{tokenize(source_identities(sources), sizes)}"
+    token, extra = name_of
+    return da.map_blocks(
+        read_and_predict,
+        chunks=yx,
+        dtype=np.float32,
+        meta=np.empty((0, 0), np.float32),
+        name=f"xlandslide-predict-{spec.name}-{tokenize(token, key, yx, depth, extra)}",
+        sources=dask.delayed(Sources(sources), name=key, pure=True, traverse=False),
+        kernel=kernel,
+        depth=depth,
+        **common,
+    )
+
+
+def _from_arrays(region, spec, yx, step, kernel, depth, common):
+    """A dask- or numpy-backed region: its arrays rechunked to the blocks, mapped with
+    :func:`xlandslide._dispatch.apply_stencil` (depth: the model's reach)."""
+    import dask.array as da
+
+    flags = common["flags"]
     inputs, fills = [], []
     if flags[0]:
         inputs.append(as_dask(region["continuous"], step).data.rechunk((-1, *yx)))
@@ -410,8 +424,7 @@ def predict(
         offs = da.asarray(stacked_offsets(region, spec.distances))
         inputs.append(offs.rechunk((-1, -1, *yx)))
         fills.append(0)
-
-    data = apply_stencil(
+    return apply_stencil(
         kernel,
         *inputs,
         depth=depth,
@@ -419,27 +432,20 @@ def predict(
         fills=fills,
         name=f"xlandslide-predict-{spec.name}",
         **common,
-        **extra,
     )
-    return _as_map(data, region, spec)
 
 
 def _as_map(data, region, spec) -> xr.DataArray:
-    coords = {k: v for k, v in region["dem"].coords.items() if set(v.dims) <= {"y", "x"}}
-    out = xr.DataArray(
+    return map_like(
+        region["dem"],
         data,
-        dims=("y", "x"),
-        coords=coords,
-        name="susceptibility",
-        attrs={
+        "susceptibility",
+        {
             "long_name": "landslide susceptibility (probability of a landslide pixel)",
             "units": "1",
             "model": spec.name,
         },
     )
-    if "spatial_ref" in region.coords:
-        out = out.assign_coords(spatial_ref=region["spatial_ref"])
-    return out
 
 
 def halo_overhead(core: int, halo: int) -> float:

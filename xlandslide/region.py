@@ -132,7 +132,20 @@ def region_dataset(
 # Metadata
 # ---------------------------------------------------------------------------------------------
 def feature_layout(ds: xr.Dataset) -> FeatureLayout:
-    """The :class:`~xlandslide.catalog.FeatureLayout` of a region (metadata only)."""
+    """The :class:`~xlandslide.catalog.FeatureLayout` of a region (metadata only).
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> layout = xlandslide.feature_layout(region)
+    >>> layout.continuous, layout.group_names
+    (('slope', 'dem'), ('lithology', 'land_cover', 'rock_family', 'rock_age'))
+    >>> layout.n_classes, len(layout)  # 2 continuous + 44 + 5 + 5 + 38 classes
+    ((44, 5, 5, 38), 94)
+    >>> layout.names[:3]
+    ('slope', 'dem', 'lithology_gneiss')
+    """
     if "features" in ds.data_vars and "continuous" not in ds.data_vars:
         raise LegacyStoreError(f"this region is not readable: {LEGACY_HINT}")
     continuous = ()
@@ -178,6 +191,18 @@ def get_normalisation(ds) -> dict:
 
     Stored as ``attrs["normalisation"]``, a mapping (what :func:`xlandslide.write_region`
     writes) or a JSON string (foreign stores).  Returns ``{}`` when absent.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> xlandslide.get_normalisation(region)
+    {'slope': {'mean': 13.5, 'std': 12.0}, 'dem': {'mean': 800.0, 'std': 650.0}}
+    >>> foreign = region.assign_attrs(normalisation='{"dem": {"mean": 800, "std": 650}}')
+    >>> xlandslide.get_normalisation(foreign)  # a JSON string, read the same way
+    {'dem': {'mean': 800.0, 'std': 650.0}}
+    >>> xlandslide.get_normalisation(region.assign_attrs(normalisation=None))
+    {}
     """
     raw = ds.attrs.get("normalisation")
     if raw is None:
@@ -207,6 +232,18 @@ def region_crs(obj):
         return obj.rio.crs
     except Exception:  # no grid mapping, or rioxarray missing
         return None
+
+
+def grid_coords(obj) -> dict:
+    """The coordinates of ``obj`` on its grid: ``y``, ``x`` and the scalar ones (the CRS's
+    ``spatial_ref``)."""
+    return {k: v for k, v in obj.coords.items() if set(v.dims) <= {"y", "x"}}
+
+
+def map_like(like, data, name: str, attrs: Mapping) -> xr.DataArray:
+    """A (y, x) map of ``data`` (numpy or dask) on the grid of ``like`` (:func:`grid_coords`),
+    named ``name``, with ``attrs``."""
+    return xr.DataArray(data, dims=("y", "x"), coords=grid_coords(like), name=name, attrs=attrs)
 
 
 def as_dask(var: xr.DataArray, chunk: int = 1024) -> xr.DataArray:
@@ -240,6 +277,15 @@ def offset_distances(ds) -> tuple[float, ...]:
 
     The one rule: both ``uphill_dy`` and ``uphill_dx`` present, with a ``distance``
     coordinate.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> xlandslide.offset_distances(region)
+    ()
+    >>> xlandslide.offset_distances(region.landslide.with_offsets([30, 100]))  # lazy offsets
+    (30.0, 100.0)
     """
     if all(v in ds.data_vars for v in OFFSET_VARS) and "distance" in ds.coords:
         return tuple(float(d) for d in ds["distance"].values)
@@ -337,6 +383,19 @@ def onehot_features(ds: xr.Dataset, names: Sequence[str] | None = None) -> xr.Da
     0 for classes; NaN outside the region (continuous NaN, code 255).  Dask-backed with the
     region's (y, x) chunks (1024 x 1024 for a region without dask); nothing is computed.
     This is exactly what every model sees after its first step (the code expansion).
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> features = xlandslide.onehot_features(region)  # lazy
+    >>> features.dims, features.shape, features.dtype.name
+    (('feature', 'y', 'x'), (94, 96, 96), 'float32')
+    >>> lith = features.sel(feature=features.feature.str.startswith("lithology_"))
+    >>> bool(((lith.sum("feature") == 1) | lith.isnull().all("feature")).all())  # one class
+    True
+    >>> xlandslide.onehot_features(region, ["dem", "lithology_gneiss"]).feature.values.tolist()
+    ['dem', 'lithology_gneiss']
     """
     import dask.array as da
 
@@ -364,11 +423,10 @@ def onehot_features(ds: xr.Dataset, names: Sequence[str] | None = None) -> xr.Da
         meta=np.empty((0, 0, 0), np.float32),
         name="xlandslide-onehot-" + _token(ds, layout),
     )
-    coords = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"y", "x"}}
     out = xr.DataArray(
         data,
         dims=("feature", "y", "x"),
-        coords={**coords, "feature": np.array(layout.names, dtype=object)},
+        coords={**grid_coords(ds), "feature": np.array(layout.names, dtype=object)},
         name="features",
         attrs={"long_name": "input features (continuous standardised, classes one-hot)"},
     )
@@ -394,6 +452,8 @@ __all__ = [
     "expand_codes",
     "feature_layout",
     "get_normalisation",
+    "grid_coords",
+    "map_like",
     "offset_distances",
     "onehot_features",
     "positive_ratio",

@@ -58,6 +58,17 @@ def validate_region(ds: xr.Dataset, *, check_values: bool = False) -> xr.Dataset
     GridError
         No or irregular y/x coordinates, non-square pixels, y not descending or x not
         ascending, no CRS.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(64, 64), seed=0)
+    >>> xlandslide.validate_region(region, check_values=True) is region
+    True
+    >>> xlandslide.validate_region(region.drop_vars("label"))
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.RegionError: ...
     """
     if not isinstance(ds, xr.Dataset):
         raise RegionError(f"a region is an xarray.Dataset, got {type(ds).__name__}; {BUILD_HINT}")
@@ -212,6 +223,18 @@ def check_fits(region: xr.Dataset, spec, *, require_offsets: bool = True) -> Non
     (continuous layers, groups and classes, in order), the pixel size, the normalisation of
     every continuous layer, the halo against the looking distances, and (aligned models,
     when ``require_offsets``) that the region holds the offsets of the model's distances.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> xlandslide.check_fits(region, llr.spec)  # nothing: it fits
+    >>> xlandslide.check_fits(region.isel(layer=[1, 0]), llr.spec)
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.CheckpointMismatchError: the region's continuous layers ...
     """
     try:
         layout = feature_layout(region)

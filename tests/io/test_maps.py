@@ -370,3 +370,47 @@ def test_maps_at_an_fsspec_url_are_written_in_place_manifest_last(tmp_path):
         write_map(_map(), "memory://xlandslide-tests/maps/foreign.zarr", overwrite=True)
     with pytest.raises(ConfigError, match="GeoTIFF is written to a local"):
         write_map(_map(), "memory://xlandslide-tests/maps/m.tif")
+
+
+def _uncertainty():
+    """An uncertainty map of three LLRs with weights set by hand, and their maps."""
+    import torch
+
+    from xlandslide.model import LandslideModel, spec_for_region
+
+    region = xlandslide.synthetic_region(shape=(64, 72), seed=0)
+    models = []
+    for k in range(3):
+        spec = spec_for_region("llr", region)
+        module = spec.build_module()
+        with torch.no_grad():
+            module.body.weight.normal_(generator=torch.Generator().manual_seed(k))
+            module.body.bias.fill_(-1.0)
+        models.append(LandslideModel(module, spec))
+    maps = np.stack([xlandslide.predict(region, m).values for m in models])
+    return xlandslide.uncertainty_map(region, models), maps, models
+
+
+@pytest.mark.parametrize("suffix", [".zarr", ".tif"])
+def test_an_uncertainty_map_names_its_members_and_reads_back(tmp_path, suffix):
+    u, maps, models = _uncertainty()
+    digests = [m.__dask_tokenize__()[2] for m in models]
+    assert len(set(digests)) == 3
+    want = [{"name": "llr", "weights_sha1": d} for d in digests]
+    assert u.attrs["members"] == want and u.attrs["n_members"] == 3
+    assert u["mean"].attrs["members"] == want and u.attrs["model"] == "llr"
+    path = write_map(u, tmp_path / f"u{suffix}")
+    mean, std = open_map(path), open_map(path, name="std")
+    np.testing.assert_allclose(mean.values, maps.mean(0), atol=1e-6)
+    np.testing.assert_allclose(std.values, maps.std(0), atol=1e-6)
+    for m in (mean, std):
+        assert m.attrs["members"] == want, suffix
+    assert mean.rio.crs == u.rio.crs
+    # zoning reads it back as it reads the map computed in memory
+    zones, direct = (
+        xlandslide.zoning(mean, "quantile", 4),
+        xlandslide.zoning(u["mean"], "quantile", 4),
+    )
+    np.testing.assert_array_equal(zones.values, direct.values)
+    assert zones.attrs["breaks"] == direct.attrs["breaks"]
+    assert set(np.unique(zones.values)) == {0, 1, 2, 3, 255}

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from tests.helpers import raise_if_dask_computes
 from tests.strategies import yx_chunks
 from xlandslide.catalog import INSPIRE, INSPIRE_GROUPS, NODATA_CODE
-from xlandslide.kernels.terrain import PACKED_LAYERS
 from xlandslide.region import feature_layout, get_normalisation, onehot_features
 from xlandslide.synthetic import generate_block, relief_radius_pixels, synthetic_region
+from xlandslide.synthetic.block import PACKED_LAYERS
 from xlandslide.synthetic.tables import (
     LITHOLOGY_TABLE,
     NORMALISATION,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -15,10 +17,49 @@ from xlandslide.cli import main
 
 
 @pytest.fixture(scope="module")
-def demo_out(tmp_path_factory):
+def quiet_demo(tmp_path_factory):
+    """The quick demo with --quiet, and what it wrote on stderr."""
     out = tmp_path_factory.mktemp("demo") / "demo-output"
-    assert main(["demo", "--quick", "--out", str(out)]) == 0
-    return out
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 0
+    return out, err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo_out(quiet_demo):
+    return quiet_demo[0]
+
+
+def test_quiet_demo_writes_nothing_on_stderr(quiet_demo):
+    """--quiet silences the per-epoch lines of the five trainings and the report's steps."""
+    out, err = quiet_demo
+    assert err == ""
+    assert (out / "models" / "lacnn.pt").exists()  # it did train
+
+
+def test_run_demo_passes_progress_through(tmp_path, monkeypatch, capsys):
+    """``progress`` reaches paper_report (which hands it to every fit); the command line
+    sets it from --quiet."""
+    import xlandslide.workflows.demo as demo
+
+    seen = []
+
+    def stop(*args, progress, **kwargs):
+        seen.append(progress)
+        raise KeyboardInterrupt  # stop there: the rest is the full demo's
+
+    monkeypatch.setattr(demo, "paper_report", stop)
+    cfg = demo.DemoConfig.quick().replace(size=96, chunks=96, core=32, halo=32)
+    for progress in (False, True):
+        with pytest.raises(KeyboardInterrupt):
+            demo.run_demo(tmp_path / "d", cfg, progress=progress)
+    assert seen == [False, True]
+    monkeypatch.setattr(demo.DemoConfig, "quick", classmethod(lambda cls: cfg))
+    for flags, want in ((["--quiet"], False), ([], True)):
+        assert main(["demo", "--quick", *flags, "--out", str(tmp_path / "d")]) == 130
+        assert seen[-1] is want
+    capsys.readouterr()
 
 
 def test_demo_writes_everything(demo_out, capsys):

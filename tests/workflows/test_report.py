@@ -95,3 +95,33 @@ def test_report_errors(report):
         paper_report(region, patches, models=["llr", "llr"])
     with pytest.raises(ConfigError, match="unknown model"):
         paper_report(region, patches, models=["svm"])
+
+
+def test_the_figures_take_quantile_bins_and_a_window_inside_the_region(
+    report, tmp_path, monkeypatch
+):
+    """calibration.png: bins of equal counts of the test pixels (not every pixel in the first
+    of 10 uniform bins); maps.png: a window of a core's side where every map is defined."""
+    import xlandslide.workflows.report as wr
+
+    region, patches, rep, _ = report
+    seen = {}
+    monkeypatch.setattr(
+        wr, "plot_model_maps", lambda maps, label, window, **kw: seen.setdefault("window", window)
+    )
+    monkeypatch.setattr(wr, "plot_calibration", lambda rel, title: seen.setdefault("rel", rel))
+    monkeypatch.setattr(wr, "save_figure", lambda fig, path: path)
+    wr._write(rep, tmp_path, patches, region["label"], None)
+    test = patches.core_mask("test", like=region).values
+    labelled = test & (region["label"].values >= 0)
+    assert set(seen["rel"]) == {"LLR", "NN", "LANN", "CNN", "LACNN"}  # not the Naive
+    for name, r in seen["rel"].items():
+        prob = rep.maps[name.lower()].values
+        n = int((labelled & np.isfinite(prob)).sum())
+        assert r["n_pixels"] == n and r["count"].sum() == n
+        full = r["count"][r["count"] > 0]
+        assert len(full) >= 8 and full.max() - full.min() <= max(2, n // 50), r["count"]
+    w = seen["window"]
+    assert w["y"].stop - w["y"].start == w["x"].stop - w["x"].start == patches.geometry.core
+    for prob in rep.maps.values():
+        assert np.isfinite(prob.isel(w).values).all()

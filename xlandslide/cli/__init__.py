@@ -29,6 +29,11 @@ An output whose folder does not exist yet is written there (missing parent folde
 created).  An output is never an input, never inside a store, and ``--overwrite`` replaces
 only what xlandslide wrote; settings that cannot work are refused before any work.
 
+Every sub-command reports the progress of its long work with an ETA on stderr (a bar on a
+terminal, a line every ~30 s in a log: :mod:`xlandslide._progress`); ``--quiet`` turns it
+off.  One module per command family (``cli/train.py``, ``cli/cv.py``, ...); the options
+several commands share are declared once (``cli/_options.py``).
+
 A user's mistake (a missing file, a bad setting, an output that exists, a damaged store, a
 full disk) prints one line, ``xlandslide: error: ...``, and exits with status 2; an interrupt
 (Ctrl-C) prints one line and exits with 130; a traceback is shown only for a bug, or with
@@ -39,15 +44,43 @@ from __future__ import annotations
 
 import argparse
 import errno
-import functools
 import sys
 
+from .._progress import quiet
 from .._version import __version__
 from ..errors import XLandslideError
-from . import demo, model, region, skill
+from . import (
+    cv,
+    demo,
+    evaluate,
+    importance,
+    ingest,
+    offsets,
+    predict,
+    report,
+    synthetic,
+    train,
+    uncertainty,
+    zone,
+)
+from ._messages import cli_wording
+from ._options import QUIET
 
 #: The modules that register sub-commands, in the order of ``--help``.
-COMMAND_MODULES = (demo, region, model, skill)
+COMMAND_MODULES = (
+    demo,
+    ingest,
+    synthetic,
+    offsets,
+    train,
+    predict,
+    evaluate,
+    cv,
+    zone,
+    report,
+    importance,
+    uncertainty,
+)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -70,8 +103,15 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         ):
             return text
         if isinstance(default, (list, tuple)):
-            default = " ".join(str(v) for v in default)
+            default = " ".join(format(v, "g") if isinstance(v, float) else str(v) for v in default)
         return f"{text} (default: {str(default).replace('%', '%%')})"
+
+
+def _subparser(**kwargs) -> argparse.ArgumentParser:
+    """A sub-command's parser (``register`` functions call add_parser): the same formatter,
+    and ``--quiet`` (:data:`~xlandslide.cli._options.QUIET`) in every one."""
+    kwargs["parents"] = [*kwargs.get("parents", ()), QUIET]
+    return argparse.ArgumentParser(formatter_class=HelpFormatter, **kwargs)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,9 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"xlandslide {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    # every sub-parser gets the same formatter (``register`` functions call add_parser)
-    parser_class = functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, parser_class=parser_class)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_subparser)
     for module in COMMAND_MODULES:
         module.register(sub)
     return p
@@ -113,7 +151,8 @@ def main(argv=None) -> int:
     interrupt)."""
     args = _parser().parse_args(argv)
     try:
-        return args.func(args)
+        with quiet(args.quiet):
+            return args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -123,7 +162,7 @@ def main(argv=None) -> int:
     except Exception as err:
         if args.debug or not _is_users(err):
             raise
-        message = " ".join(str(err).split()) or type(err).__name__
+        message = cli_wording(" ".join(str(err).split())) or type(err).__name__
         print(f"xlandslide: error: {message}", file=sys.stderr)
         return 2
 

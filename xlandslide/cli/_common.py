@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._device import choose_device
 from ..errors import ConfigError, OutputIsInputError
 
 
@@ -38,111 +39,43 @@ def check_output(out, inputs, *, option: str = "--out") -> None:
 
 
 def check_device(device) -> None:
-    """A ``--device`` this machine has (a user's mistake otherwise, not a traceback)."""
-    if device is None:
-        return
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ConfigError(
-            f"--device {device!r} is not a torch device ({err}); use cpu or cuda"
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device!r}: CUDA is not available here; use --device cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(
-            f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-        )
-
-
-PRESETS = ("default", "paper", "points")
-
-
-def add_training_options(p) -> None:
-    """The training options shared by ``train`` and ``cv``."""
-    p.add_argument(
-        "--preset",
-        choices=PRESETS,
-        default="default",
-        help="training settings: the package's defaults (AdamW, warm-up + cosine, clipping, "
-        "early stopping; the LLR fitted exactly; networks with a linear path started from "
-        "the LLR, GroupNorm in the U-Net), the paper's (Table 1, its networks as published), "
-        "or those for point inventories",
-    )
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
-    p.add_argument(
-        "--batch-size", type=int, default=None, help="patches per step (default: the preset's)"
-    )
-    p.add_argument(
-        "--max-batches-per-epoch",
-        type=int,
-        default=None,
-        metavar="N",
-        help="stop each epoch after N batches (quick runs; default: every patch)",
-    )
-    p.add_argument(
-        "--early-stopping",
-        type=int,
-        default=None,
-        metavar="N",
-        help="stop after N epochs without a better validation loss (default: the preset's)",
-    )
-    p.add_argument(
-        "--base-width",
-        type=int,
-        default=None,
-        help="U-Net channels of the first level (default: 16)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, patch order and split")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if any)")
-    p.add_argument(
-        "--keep-degenerate",
-        action="store_true",
-        help="exit 0 even when a trained model is flagged degenerate (no better than the "
-        "Naive model on validation pixels, or a nearly constant map)",
-    )
+    """A ``--device`` this machine has (a user's mistake otherwise, not a traceback):
+    :func:`xlandslide._device.choose_device`, worded for the command line by ``main``."""
+    if device is not None:
+        choose_device(device)
 
 
 def training_settings(name: str, args) -> tuple:
     """``(TrainConfig or None, model options, seeds or None)`` of model ``name`` from the
-    options of :func:`add_training_options`."""
+    training options (:data:`xlandslide.cli._options.TRAINING`): the config through
+    :meth:`xlandslide.TrainConfig.from_options`, the model options and seeds of the preset
+    (:func:`xlandslide.train.presets.point_inventory`; the paper's networks without the
+    package's additions, :data:`~xlandslide.train.presets.DEFAULT_MODEL_CONFIG`)."""
     from ..models import model_entry
     from ..train import TrainConfig
-    from ..train.presets import point_inventory
+    from ..train.presets import DEFAULT_MODEL_CONFIG, point_inventory
 
     entry = model_entry(name)
     if not entry.trained:
         return None, {}, None
+    config = TrainConfig.from_options(name, args)
+    if entry.backend != "torch":  # fitted on a pixel table: no model options to choose
+        return config, {}, None
     options, seeds = {}, None
-    if entry.backend != "torch":  # fitted on a pixel table: no training settings to choose
-        return TrainConfig.default(name, seed=args.seed), {}, None
     if args.preset == "points":
         p = point_inventory(name)
-        config, options, seeds = p["config"], dict(p["model_config"]), p["seeds"]
-    elif args.preset == "paper":  # Table 1 and the paper's networks: no linear path, no norm
-        config = TrainConfig.paper(name)
-        if not entry.linear:
-            options = {"linear_skip": False}
-            if not entry.pixelwise:
-                options["norm"] = None
-    else:
-        config = TrainConfig.default(name)
-    given = {
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "max_batches_per_epoch": args.max_batches_per_epoch,
-        "early_stopping": args.early_stopping,
-        "device": args.device,
-        "accept_margin": getattr(args, "accept_margin", None),
-    }
-    config = config.replace(seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+        options, seeds = dict(p["model_config"]), p["seeds"]
+    elif args.preset == "paper":  # the networks as published: no linear path, no norm
+        added = DEFAULT_MODEL_CONFIG.get(entry.name, {})
+        options = {k: (None if k == "norm" else False) for k in added}
     if args.base_width is not None and not entry.pixelwise:
         options["base_width"] = args.base_width
     return config, options, seeds
+
+
+def progress(args, desc: str):
+    """``progress=`` of a library call: ``desc``, or ``False`` with ``--quiet``."""
+    return False if args.quiet else desc
 
 
 def degenerate_exit(models, keep: bool) -> int:
@@ -201,3 +134,30 @@ def split_patches(region, args, split, *, write: bool = True):
         patches.to_json(split)
         print(f"wrote the patch split {split}")
     return patches
+
+
+def can_draw(what: str) -> bool:
+    """Whether matplotlib is installed to draw ``what``; when not, one line saying that the
+    figure is left out (the command's other outputs do not need it)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print(
+            f"xlandslide: no {what}: matplotlib is not installed "
+            "(pip install 'xlandslide[plot]' to draw it)"
+        )
+        return False
+    return True
+
+
+def check_figure(path, inputs, *, overwrite: bool, option: str = "--out") -> Path:
+    """A figure output, refused before any work: a ``.png`` that is no input, absent or
+    (with --overwrite) a figure xlandslide wrote.  Returns it as a Path."""
+    from ..io.atomic import check_outputs, replaceable_figure
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"{option} {str(path)!r}: a figure is written as a .png file")
+    check_output(path, inputs, option=option)
+    check_outputs({path: replaceable_figure}, overwrite=overwrite)
+    return path

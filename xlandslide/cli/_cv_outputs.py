@@ -1,5 +1,6 @@
 """The outputs of ``cv`` in its --out folder: checked before any work, written atomically,
-replaced only when ``cv`` wrote them (tables, folds, fold models, out-of-fold maps)."""
+replaced only when ``cv`` wrote them (tables, folds, the figure, fold models, out-of-fold
+maps)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ CV_FILES = {
     "cv_summary.csv": ",model,",
     "folds.json": '{"format": "xlandslide.SpatialFolds"',
 }
+#: The figure ``cv`` draws in its --out folder (per-fold ROC curves and the fold map).
+CV_FIGURE = "cv.png"
 
 
 def cv_output(args) -> Path:
     """--out of ``cv``, checked before any work: not the region store nor in a store, and
     its files absent (or, with --overwrite, ones cv wrote)."""
-    from ..io.atomic import check_outputs, replaceable_table
+    from ..io.atomic import check_outputs, replaceable_figure, replaceable_table
     from ._common import check_output
 
     out = Path(args.out)
     check_output(out, {"the region store": args.store})
     files = {out / name: replaceable_table(head) for name, head in CV_FILES.items()}
+    files[out / CV_FIGURE] = replaceable_figure
     if Path(args.folds).suffix == ".json" and (out / "folds.json").exists():
         if Path(args.folds).resolve() == (out / "folds.json").resolve():
             files.pop(out / "folds.json")  # the folds it reads: written back unchanged
@@ -29,7 +33,7 @@ def cv_output(args) -> Path:
     return out
 
 
-def save_cv_models(result, out: Path, *, overwrite: bool) -> None:
+def save_cv_models(result, out: Path, *, overwrite: bool, quiet: bool = False) -> None:
     """Every fold's model (each seed of an ensemble) and each model's out-of-fold map."""
     from ..checkpoint import save_model
     from ..io import write_map
@@ -40,7 +44,9 @@ def save_cv_models(result, out: Path, *, overwrite: bool) -> None:
             for i, member in enumerate(members):
                 seed = f"_seed{i}" if len(members) > 1 else ""
                 save_model(member, out / "models" / f"{name}_fold{f}{seed}.pt")
-        write_map(result.oof[name], out / f"oof_{name}.zarr", overwrite=overwrite)
+        path = out / f"oof_{name}.zarr"
+        desc = False if quiet else f"out-of-fold map of {name}"
+        write_map(result.oof[name], path, overwrite=overwrite, progress=desc)
         print(f"wrote {out / 'models'}/{name}_fold*.pt and {out / f'oof_{name}.zarr'}")
 
 
@@ -53,4 +59,4 @@ def write_csv(frame, path: Path, **kwargs) -> None:
         frame.to_csv(tmp, **kwargs)
 
 
-__all__ = ["CV_FILES", "cv_output", "save_cv_models", "write_csv"]
+__all__ = ["CV_FIGURE", "CV_FILES", "cv_output", "save_cv_models", "write_csv"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from .._dispatch import reduce_blocks
 from ..errors import EvaluationError, ShapeError
 from ..grid import check_same_grid
 
@@ -210,30 +211,6 @@ def unified(arrays) -> list:
     data = [chunked(a).data for a in arrays]
     _, data = da.core.unify_chunks(*[x for d in data for x in (d, "ij")])
     return data
-
-
-def reduce_blocks(func, data, size: int, token: str, **kwargs):
-    """Lazy per-block vectors of ``func(*blocks, **kwargs)`` (length ``size``) of ``data``.
-
-    Returns the (ny_blocks, nx_blocks, size) dask array; sum / min / max it over the first
-    two axes.
-    """
-    import dask.array as da
-
-    cy, cx = data[0].chunks
-
-    def block(*blocks):
-        return func(*blocks, **kwargs)[None, None, :]
-
-    return da.map_blocks(
-        block,
-        *data,
-        new_axis=2,
-        chunks=((1,) * len(cy), (1,) * len(cx), (size,)),
-        dtype=np.float64,
-        meta=np.empty((0, 0, 0), np.float64),
-        token=token,
-    )
 
 
 def stats(prob, label, mask=None, *, eps=EPS, bins=BINS, exact_limit=EXACT_LIMIT, ranks=True):

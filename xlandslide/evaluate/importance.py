@@ -40,6 +40,18 @@ def llr_weights(model):
         ``feature``, ``weight`` (mean over the members), ``sd`` (over the members; 0 for one
         model) and ``abs_weight``, sorted by ``abs_weight``.  Weights multiply standardised
         continuous layers and 0/1 class indicators.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> table = xlandslide.llr_weights(llr)
+    >>> list(table.columns)
+    ['feature', 'weight', 'sd', 'abs_weight']
+    >>> bool(table["abs_weight"].is_monotonic_decreasing)
+    True
     """
     import pandas as pd
 
@@ -147,6 +159,18 @@ def permutation_importance(
         ``name``, ``kind`` (``"feature"`` or ``"group"``), ``importance`` (mean),
         ``sd`` and ``baseline``, sorted by importance.  One prediction and one score per
         input and repeat.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> table = xlandslide.permutation_importance(region, llr, n_repeats=1)
+    >>> sorted(table["name"])
+    ['dem', 'land_cover', 'lithology', 'rock_age', 'rock_family', 'slope']
+    >>> table.iloc[0]["name"], bool(table.iloc[0]["importance"] > 0)  # slope drives the region
+    ('slope', True)
     """
     import pandas as pd
 
@@ -201,13 +225,35 @@ def uncertainty_map(region: xr.Dataset, models) -> xr.Dataset:
     ``models``: a sequence of models, an :class:`~xlandslide.EnsembleModel` (its members),
     or the fold models of :func:`xlandslide.cross_validate` (``result.models[name]``, seed
     ensembles unpacked).  The spread of the CV-fold models says where the map depends on
-    which data trained it (DESIGN §5).
+    which data trained it.
 
     Returns
     -------
     Dataset
-        ``mean`` and ``std`` (y, x) float32 (population sd over the members), dask-backed,
-        with ``n_members`` in attrs.
+        ``mean`` and ``std`` (y, x) float32 (population sd over the members), dask-backed.
+        Its attrs, and each map's, name every member: ``n_members``, ``members`` (a list
+        of ``{"name": model name, "weights_sha1": digest of its weights}``, in order) and
+        ``model`` (the distinct names, comma-separated).  :func:`xlandslide.write_map`
+        writes it to one Zarr store or one GeoTIFF (a band per map, the attrs as tags);
+        :func:`xlandslide.open_map` reads ``mean`` by default, ``std`` with ``name="std"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> naive = xlandslide.fit(region, "naive", patches=patches)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> spread = xlandslide.uncertainty_map(region, [naive, llr])  # lazy
+    >>> sorted(spread.data_vars), spread.attrs["n_members"], spread.attrs["model"]
+    (['mean', 'std'], 2, 'naive, llr')
+
+    With two members the sd is half their difference:
+
+    >>> a, b = region.landslide.predict(naive), region.landslide.predict(llr)
+    >>> bool(np.allclose(spread["std"], abs(a - b) / 2, atol=1e-6, equal_nan=True))
+    True
     """
     from ..predict import predict
 
@@ -219,14 +265,33 @@ def uncertainty_map(region: xr.Dataset, models) -> xr.Dataset:
     maps = xr.concat([predict(region, m) for m in members], dim="member")
     mean = maps.mean("member", skipna=False).astype(np.float32)
     std = maps.std("member", skipna=False).astype(np.float32)
+    named = [{"name": m.spec.name, "weights_sha1": _weights_digest(m)} for m in members]
+    attrs = {
+        "n_members": len(members),
+        "members": named,
+        "model": ", ".join(dict.fromkeys(m["name"] for m in named)),
+    }
     out = xr.Dataset(
         {
-            "mean": mean.assign_attrs(long_name="mean landslide susceptibility", units="1"),
-            "std": std.assign_attrs(long_name="standard deviation over the models", units="1"),
+            "mean": mean.assign_attrs(
+                long_name="mean landslide susceptibility", units="1", **attrs
+            ),
+            "std": std.assign_attrs(
+                long_name="standard deviation over the models", units="1", **attrs
+            ),
         },
-        attrs={"n_members": len(members), "model": members[0].spec.name},
+        attrs=attrs,
     )
     return out
+
+
+def _weights_digest(model) -> str | None:
+    """The SHA-1 of a model's weights (the digest its dask token carries), or None."""
+    token = getattr(model, "__dask_tokenize__", None)
+    try:
+        return str(token()[2]) if token is not None else None
+    except (AttributeError, IndexError, TypeError):
+        return None
 
 
 def model_tables(model) -> dict:

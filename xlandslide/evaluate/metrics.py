@@ -269,6 +269,13 @@ def average_precision(
     evaluated, otherwise from the streaming histogram with the rigorous bound of the module
     notes.  The AP of a random map is the positive ratio (not 0.5, as for the ROC AUC).
     Raises :class:`~xlandslide.errors.EvaluationError` when one class is absent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ap, bound = average_precision(np.array([[0.9, 0.6, 0.4, 0.2]]), np.array([[1, 0, 1, 0]]))
+    >>> round(ap, 6), bound  # (1/1 + 2/3) / 2, as sklearn.metrics.average_precision_score
+    (0.833333, 0.0)
     """
     return _average_precision(stats(prob, label, mask, exact_limit=exact_limit, bins=bins))
 
@@ -288,6 +295,13 @@ def roc_curve(
     when ``prob >= threshold``; ``drop_intermediate`` drops collinear points).  Exact on at
     most ``exact_limit`` evaluated pixels; above, one point per non-empty histogram bin (the
     threshold is the bin's smallest probability, so every point lies exactly on the curve).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fpr, tpr, thr = roc_curve(np.array([[0.9, 0.6, 0.4, 0.2]]), np.array([[1, 0, 1, 0]]))
+    >>> fpr.tolist(), tpr.tolist()
+    ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
     """
     st = stats(prob, label, mask, exact_limit=exact_limit, bins=bins)
     return _curve(st, drop_intermediate)

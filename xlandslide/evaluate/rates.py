@@ -66,6 +66,15 @@ def rate_curve(
     -----
     The same ranking as the ROC curve with the whole area in place of the stable pixels:
     one pass; exact (ties grouped) when the map has at most ``exact_limit`` pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> curve = rate_curve(np.array([[0.9, 0.6, 0.4, 0.2]]), np.array([[1, 0, 1, 0]]))
+    >>> curve["area_fraction"].tolist(), curve["landslide_fraction"].tolist()
+    ([0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
+    >>> curve["auc"]  # trapezoids: 0.0625 + 0.125 + 0.1875 + 0.25
+    0.625
     """
     import dask
 

@@ -3,14 +3,10 @@
 What hazard agencies deliver (Chung & Fabbri 2003; Guzzetti et al. 2006; DESIGN §5):
 
 - :func:`zoning`: a lazy uint8 class map (0 = very low ... n - 1 = very high, 255 = no
-  data) from breaks chosen by ``"quantile"`` (equal areas), ``"natural_breaks"``
-  (Fisher-Jenks), ``"equal_interval"`` or given by the user;
-- :func:`zoning_table`: per class its area (km², %), landslide pixels (count, %), density
-  and frequency ratio (% of landslides / % of area);
-- :func:`~xlandslide.evaluate.rates.rate_curve` (in :mod:`xlandslide.evaluate.rates`):
-  cumulative % of landslides against cumulative % of area ranked by susceptibility, with
-  the area under it — the *success rate* with the training labels, the *prediction rate*
-  with held-out ones.
+  data) from ``"quantile"`` (equal areas), ``"natural_breaks"`` (Fisher-Jenks),
+  ``"equal_interval"`` or user breaks;
+- :func:`zoning_table`: per class area, landslides, density and frequency ratio;
+- :func:`~xlandslide.evaluate.rates.rate_curve`: success and prediction rates.
 
 Breaks in one streaming pass
 ----------------------------
@@ -37,16 +33,10 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from ..errors import ConfigError, DegenerateMapWarning, EvaluationError, MissingOptionalDependency
-from ._histogram import (
-    BINS,
-    EXACT_LIMIT,
-    Stats,
-    as_yx,
-    class_histogram,
-    reduce_blocks,
-    unified,
-)
+from ..errors import ConfigError, DegenerateMapWarning, EvaluationError
+from ..region import map_like
+from ._breaks import _equal, _histogram_pass, _jenks, _values
+from ._histogram import BINS, EXACT_LIMIT, as_yx, reduce_blocks, unified
 
 ZONING_METHODS = ("quantile", "natural_breaks", "equal_interval")
 #: Class names by number of classes (others: "class 1", "class 2", ...).
@@ -83,75 +73,6 @@ def _valid(prob, mask):
 # --------------------------------------------------------------------------- breaks
 
 
-def _histogram_pass(prob, mask, bins, sample, seed):
-    """One pass: the histogram of the valid pixels and a hashed sample of them."""
-    import dask
-
-    from .._hash import pixel_hash
-
-    arrays = [prob] + ([mask] if mask is not None else [])
-    data = unified(arrays)
-    nx = prob.sizes["x"]
-    size = 6 * bins
-
-    def hist_block(p, m=None):
-        v = _values(p, m)
-        return class_histogram(v, np.zeros(v.size, dtype=bool), bins)
-
-    vec = reduce_blocks(hist_block, data, size, "xlandslide-zoning-hist")
-    parts = [vec[:, :, : 2 * bins].sum(axis=(0, 1))]
-    parts += [vec[:, :, 2 * bins : 4 * bins].min(axis=(0, 1))]
-    parts += [vec[:, :, 4 * bins :].max(axis=(0, 1))]
-    tasks = []
-    if sample:
-        rows = np.r_[0, np.cumsum(data[0].chunks[0])]
-        cols = np.r_[0, np.cumsum(data[0].chunks[1])]
-        blocks = [d.to_delayed() for d in data]
-
-        def sample_block(p, m, r0, c0):
-            p = np.asarray(p)
-            sel = ~np.isnan(p) if m is None else ~np.isnan(p) & np.asarray(m, bool)
-            r, c = np.nonzero(sel)
-            h = pixel_hash((r + r0).astype(np.int64) * nx + (c + c0), seed)
-            v = p[r, c].astype(np.float64)
-            if h.size > sample:
-                keep = np.argpartition(h, sample)[:sample]
-                h, v = h[keep], v[keep]
-            return np.stack([h, v])
-
-        for i in range(blocks[0].shape[0]):
-            for j in range(blocks[0].shape[1]):
-                m = blocks[1][i, j] if mask is not None else None
-                tasks.append(
-                    dask.delayed(sample_block)(blocks[0][i, j], m, int(rows[i]), int(cols[j]))
-                )
-    computed = dask.compute(*parts, *tasks)
-    hist = np.concatenate(computed[:3])
-    st = Stats(0.0, 0.0, 0, 0, 0).set_histogram(hist, bins)  # class 0: the valid pixels
-    st.n = int(st.neg.sum())
-    values = None
-    if sample:
-        both = np.concatenate([c for c in computed[3:]], axis=1)
-        if both.shape[1] > sample:
-            keep = np.argpartition(both[0], sample)[:sample]
-            both = both[:, keep]
-        values = both[1]
-    return st, values
-
-
-def _values(p, m=None) -> np.ndarray:
-    p = np.asarray(p)
-    sel = ~np.isnan(p)
-    if m is not None:
-        sel &= np.asarray(m, dtype=bool)
-    v = p[sel]
-    if v.size and (v.min() < 0 or v.max() > 1):
-        raise EvaluationError(
-            "the map holds values outside [0, 1]; zone probabilities (not logits)"
-        )
-    return v
-
-
 def zoning_breaks(
     prob,
     method: str = "quantile",
@@ -166,6 +87,15 @@ def zoning_breaks(
     """The ``n_classes - 1`` inner breaks of a map by ``method`` (one pass; module notes).
 
     ``mask`` restricts the pixels that set the breaks (e.g. the region's inside).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prob = (np.arange(100) + 0.5).reshape(1, 100) / 100  # 0.005, 0.015, ..., 0.995
+    >>> zoning_breaks(prob, "quantile", 4).tolist()  # 25 pixels in each class
+    [0.255, 0.505, 0.755]
+    >>> zoning_breaks(prob, "equal_interval", 5).round(2).tolist()
+    [0.2, 0.4, 0.6, 0.8]
     """
     import dask
 
@@ -255,27 +185,6 @@ def warn_if_flat(breaks, what: str = "the map's breaks") -> bool:
         stacklevel=3,
     )
     return True
-
-
-def _equal(lo: float, hi: float, n: int) -> np.ndarray:
-    return lo + (hi - lo) * np.arange(1, n) / n
-
-
-def _jenks(values: np.ndarray, n: int) -> np.ndarray:
-    try:
-        import jenkspy
-    except ImportError as err:
-        raise MissingOptionalDependency(
-            "natural breaks need jenkspy, which is not installed: "
-            "pip install 'xlandslide[zoning]' (or jenkspy)"
-        ) from err
-    values = np.asarray(values, dtype=np.float64)
-    if np.unique(values).size < n:
-        raise EvaluationError(
-            f"natural breaks into {n} classes need at least {n} distinct values; the map "
-            f"(sample) holds {np.unique(values).size}: use fewer classes or quantiles"
-        )
-    return np.asarray(jenkspy.jenks_breaks(values, n_classes=n), dtype=np.float64)[1:-1]
 
 
 # --------------------------------------------------------------------------- class map
@@ -371,13 +280,11 @@ def zoning(
     classes = da.map_blocks(
         _classify_block, *data, breaks=b, dtype=np.uint8, meta=np.array((), np.uint8)
     )
-    coords = {k: v for k, v in prob.coords.items() if set(v.dims) <= {"y", "x"}}
-    out = xr.DataArray(
+    return map_like(
+        prob,
         classes,
-        dims=("y", "x"),
-        coords=coords,
-        name="susceptibility_class",
-        attrs={
+        "susceptibility_class",
+        {
             "long_name": "landslide susceptibility class",
             "method": method,
             "breaks": [float(x) for x in b],
@@ -387,7 +294,6 @@ def zoning(
             "nodata": NODATA_CLASS,
         },
     )
-    return out
 
 
 # --------------------------------------------------------------------------- table
@@ -435,6 +341,19 @@ def zoning_table(classes: xr.DataArray, label, mask=None):
         landslide area fraction of the class for a polygon inventory), ``density_km2``
         (landslide pixels per km², for points) and ``frequency_ratio``
         (``landslide_pct / area_pct``; 1 = as many landslides as area).  One pass.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> llr = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    >>> zones = xlandslide.zoning(region.landslide.predict(llr), "quantile", 4)
+    >>> table = xlandslide.zoning_table(zones, region["label"])
+    >>> table["name"].tolist()
+    ['low', 'moderate', 'high', 'very high']
+    >>> bool(table["frequency_ratio"].is_monotonic_increasing)  # a model that ranks
+    True
     """
     import dask
     import pandas as pd

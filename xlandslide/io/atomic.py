@@ -19,67 +19,27 @@ checkpoints use the same scheme for single files, Zarr maps a resumable variant 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import OutputIsInputError, OutputWriteError, StoreExistsError, XLandslideError
-
-#: Marker in the names of temporary siblings (``.NAME<TEMP_TAG>HOST-PID-TOKEN``).
-TEMP_TAG = ".xlandslide-tmp-"
-#: Marker in the names of replaced outputs awaiting removal.
-OLD_TAG = ".xlandslide-old-"
-#: Suffix of the folder where a Zarr map is built and resumed (``.NAME<PARTIAL_TAG>``).
-PARTIAL_TAG = ".xlandslide-partial"
-#: A temporary of another host is removed only once this old (seconds).
-FOREIGN_HOST_AGE = 3600.0
-
-
-def _host() -> str:
-    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
-
-
-def writer_id() -> str:
-    """``HOST-PID`` of this process (HOST: a short hash of the host name)."""
-    return f"{_host()}-{os.getpid()}"
-
-
-def writer_alive(writer: str, mtime: float | None = None) -> bool:
-    """Whether the process ``HOST-PID`` that made a temporary may still be writing it.
-
-    On this host: whether the process exists.  On another host (a shared file system) it
-    cannot be told: a temporary younger than :data:`FOREIGN_HOST_AGE` counts as alive.
-    """
-    host, _, pid = writer.partition("-")
-    if not pid.isdigit():
-        return False
-    if host != _host():
-        return mtime is not None and time.time() - mtime < FOREIGN_HOST_AGE
-    if int(pid) == os.getpid():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
-def is_temporary(path) -> bool:
-    """Whether ``path`` is (or lies in) the temporary sibling of an unfinished write."""
-    for part in Path(path).parts:
-        if part.startswith(".") and (
-            TEMP_TAG in part or OLD_TAG in part or part.endswith(PARTIAL_TAG)
-        ):
-            return True
-    return False
+from ..errors import OutputIsInputError, StoreExistsError
+from .integrity import foreign_output, refuse_inside_store
+from .lock import output_lock
+from .temporaries import (
+    FOREIGN_HOST_AGE,
+    OLD_TAG,
+    PARTIAL_TAG,
+    TEMP_TAG,
+    is_temporary,
+    output_errors,
+    writer_alive,
+    writer_id,
+)
 
 
 def _temporaries(path: Path) -> list[Path]:
@@ -210,8 +170,6 @@ def atomic_output(
     (:func:`xlandslide.io.lock.output_lock`): a second writer of the same output, in another
     process, gets :class:`~xlandslide.errors.OutputLockedError` naming this one.
     """
-    from .lock import output_lock
-
     path = Path(path)
     with output_lock(path):
         with _atomic(path, overwrite, replaceable) as tmp:
@@ -251,8 +209,6 @@ SOFTWARE = "xlandslide"
 
 
 def _foreign(path: Path, what: str):
-    from .integrity import foreign_output
-
     return foreign_output(path, what)
 
 
@@ -329,8 +285,6 @@ def check_outputs(paths, *, overwrite: bool) -> None:
 
     ``paths`` maps each path to its ``replaceable`` check (or None: any file).
     """
-    from .integrity import refuse_inside_store
-
     for path, check in paths.items():
         path = Path(path)
         refuse_inside_store(path)
@@ -362,32 +316,6 @@ def check_writable(path) -> None:
         os.unlink(probe)
 
 
-@contextlib.contextmanager
-def output_errors(hidden, path):
-    """Re-raise an OS error of a write into the hidden temporary ``hidden`` (a file or
-    folder, or anything in it) as :class:`~xlandslide.errors.OutputWriteError` naming the
-    output ``path``: a read-only or vanished folder, a full disk.  Other errors (reading an
-    input, computing) pass unchanged."""
-    try:
-        yield
-    except XLandslideError:
-        raise
-    except OSError as exc:
-        hidden, path = str(hidden), str(path)
-        text = f"{exc} {getattr(exc, 'filename', None) or ''}"
-        if hidden not in text and Path(hidden).name not in text:
-            raise
-        reason = exc.strerror or str(exc)
-        reason = reason.replace(hidden, path).replace(Path(hidden).name, Path(path).name)
-        folder = Path(os.path.abspath(path)).parent
-        err = OutputWriteError(
-            f"cannot write {path!r} ({reason}); check that the folder {str(folder)!r} exists, "
-            "is writable and has free space, or choose another path"
-        )
-        err.errno = exc.errno
-        raise err from exc
-
-
 def move_into_place(tmp: Path, path: Path, token: str | None = None) -> None:
     """Rename the complete output ``tmp`` to ``path``, replacing what is there."""
     if path.exists() or path.is_symlink():
@@ -414,7 +342,11 @@ def remove(p: Path) -> None:
 
 
 __all__ = [
+    "FOREIGN_HOST_AGE",
+    "OLD_TAG",
+    "PARTIAL_TAG",
     "SOFTWARE",
+    "TEMP_TAG",
     "atomic_output",
     "check_outputs",
     "check_source",
@@ -429,5 +361,7 @@ __all__ = [
     "replaceable_figure",
     "replaceable_marked",
     "replaceable_table",
+    "writer_alive",
+    "writer_id",
     "writing",
 ]

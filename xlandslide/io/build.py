@@ -10,38 +10,44 @@ computed.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
+from .._dispatch import reduce_blocks
 from ..catalog import LABEL_LANDSLIDE, LABEL_STABLE, LABEL_UNKNOWN, NODATA_CODE, FeatureLayout
 from ..errors import ConfigError, InputTypeError, LabelError, RegionError
 from ..region import region_dataset
 from .layers import (
     DEM_RANGE,
     TERRAIN,
+    SourceCodes,
     categorical_codes,
     continuous_layers,
     describe_source,
     label_array,
     open_dem,
 )
+from .summary import code_counts, group_summary, patch_summary
 from .vector import rasterize, read_vector, to_grid_crs
 
 
 # ---------------------------------------------------------------------------------------------
 # The one pass
 # ---------------------------------------------------------------------------------------------
-def _block_stats(dem, *arrays, n_cont, n_groups, has_inside):
+def _block_stats(dem, *arrays, n_cont, n_classes, has_inside):
     """Per-block sums of the one pass: valid count, label counts, per layer (mean, M2) and
-    per group the valid pixels without a class; shape (1, 1, K).  Every input is a (y, x)
-    block: no stacked intermediate, so the pass holds little more than the blocks in flight.
+    per group the valid pixels of each class and, last, those without a class; shape
+    (K,).  Every input is a (y, x) block: no stacked intermediate, so the pass holds
+    little more than the blocks in flight.
     """
     cont = arrays[:n_cont]
     label = arrays[n_cont]
-    codes = arrays[n_cont + 1 : n_cont + 1 + n_groups]
+    codes = arrays[n_cont + 1 : n_cont + 1 + len(n_classes)]
     valid = _valid(dem, *cont, *(arrays[-1:] if has_inside else ()))
     n = int(valid.sum())
     lab = label[valid]
@@ -50,9 +56,10 @@ def _block_stats(dem, *arrays, n_cont, n_groups, has_inside):
         x = x[valid].astype(np.float64)
         mean = float(x.mean()) if n else 0.0
         out += [mean, float(((x - mean) ** 2).sum()) if n else 0.0]
-    for c in codes:
-        out.append(int((c[valid] == NODATA_CODE).sum()))
-    return np.asarray(out, dtype=np.float64).reshape(1, 1, -1)
+    for c, k in zip(codes, n_classes):
+        counts = np.bincount(c[valid].ravel(), minlength=NODATA_CODE + 1)
+        out += [*counts[:k].tolist(), int(counts[NODATA_CODE])]
+    return np.asarray(out, dtype=np.float64)
 
 
 def _valid(dem, *layers):
@@ -71,7 +78,8 @@ def _standardise(cont, valid, *, mean, std):
 
 
 def _combine(stats: np.ndarray, n_cont: int):
-    """Chan et al.'s pairwise combination of per-block (n, mean, M2): float64."""
+    """Chan et al.'s pairwise combination of per-block (n, mean, M2): float64; then the
+    label counts and the sums of the group counts."""
     s = stats.reshape(-1, stats.shape[-1])
     n_b = s[:, 0]
     n = float(n_b.sum())
@@ -206,6 +214,19 @@ def build_region(
 
     Examples
     --------
+    From layers in memory (here those of the synthetic region, with a local relief layer):
+
+    >>> import xlandslide
+    >>> s = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> relief = s["dem"] - s["dem"].rolling(y=5, x=5, center=True).mean()
+    >>> region = xlandslide.build_region(s["dem"], continuous={"relief": relief}, labels=s["label"])
+    >>> region["continuous"].layer.values.tolist(), region.rio.crs == s.rio.crs
+    (['slope', 'dem', 'relief'], True)
+    >>> sorted(xlandslide.get_normalisation(region))  # standardised over the valid pixels
+    ['dem', 'relief', 'slope']
+
+    From your files (paths: rasters by their suffix, vectors otherwise):
+
     >>> region = build_region(  # doctest: +SKIP
     ...     "dem.tif",
     ...     continuous={"rainfall": "rain.tif"},
@@ -219,115 +240,198 @@ def build_region(
     ...     boundary="region.gpkg",
     ... )
     """
-    import dask
-    import dask.array as da
-
-    grid, eager, dem_layer = open_dem(dem, chunks, dem_range)
-    crs = grid.rio.crs
-    layers = continuous_layers(grid, continuous, tuple(terrain), reproject)
-    groups = []
-    for group, layer in dict(categorical or {}).items():
-        groups.append((str(group), *categorical_codes(str(group), layer, grid, reproject)))
-    if not layers and not groups:
-        raise ConfigError("a region needs input layers: continuous ones, terrain or groups")
-    label = label_array(labels, label_column, grid, reproject)
-    inside = None
-    if boundary is not None:
-        gdf = to_grid_crs(
-            read_vector(boundary, "the boundary"), grid, reproject=reproject, what="the boundary"
-        )
-        inside = rasterize(gdf.geometry, grid, fill=0) == 1
-    extra = () if inside is None else (inside,)
-    valid = da.map_blocks(
-        _valid, grid.data, *(layer.data for _, layer in layers), *extra, dtype=bool
+    inputs = _Inputs.read(
+        dem,
+        continuous,
+        categorical,
+        labels,
+        label_column,
+        boundary,
+        reproject,
+        terrain,
+        chunks,
+        dem_range,
     )
-
-    names = [n for n, _ in layers]
-    given = dict(normalisation or {})
+    given, names = dict(normalisation or {}), inputs.names
     summary = {}
     if any(n not in given for n in names) or not names:
-        args = [grid.data, "ij"]
-        for arr in (*(layer.data for _, layer in layers), label, *(c for _, c, _ in groups)):
-            args += [arr, "ij"]
-        if inside is not None:
-            args += [inside, "ij"]
-        pass_ = da.blockwise(
-            _block_stats,
-            "ijk",
-            *args,
-            new_axes={"k": 3 + 2 * len(names) + len(groups)},
-            adjust_chunks={"i": 1, "j": 1},
-            dtype=np.float64,
-            concatenate=True,
-            n_cont=len(names),
-            n_groups=len(groups),
-            has_inside=inside is not None,
+        stats, code_hists = _one_pass(inputs, progress)
+        summary = _statistics(inputs, stats, code_hists, given, labels)
+    norm = {
+        n: {"mean": float(given[n]["mean"]), "std": float(given[n]["std"])} for n in inputs.names
+    }
+    build = {
+        "dem": inputs.dem_layer.describe(),
+        "continuous": {
+            n: describe_source((continuous or {}).get(n, "the DEM")) for n in inputs.names
+        },
+        "categorical": {g: describe_source(categorical[g].source) for g, *_ in inputs.groups},
+        "labels": None if labels is None else describe_source(labels),
+        "boundary": None if boundary is None else describe_source(boundary),
+        "reproject": bool(reproject),
+        **summary,
+    }
+    if "slope" in inputs.names and "slope" not in (continuous or {}):
+        build["continuous"]["slope"] = "computed from the DEM (Horn, degrees)"
+    return _assemble(
+        inputs, norm, {"title": title or "xlandslide region", "xlandslide_build": build}
+    )
+
+
+@dataclass
+class _Inputs:
+    """Every layer of a region on the DEM's grid, lazy: the steps of :func:`build_region`."""
+
+    grid: xr.DataArray
+    eager: bool
+    dem_layer: object
+    layers: list  # [(name, DataArray)]
+    groups: list  # [(group, codes, ClassMapping, source codes)]
+    label: object
+    inside: object  # boolean (y, x) dask array, or None
+    valid: object
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n, _ in self.layers]
+
+    @classmethod
+    def read(
+        cls,
+        dem,
+        continuous,
+        categorical,
+        labels,
+        label_column,
+        boundary,
+        reproject,
+        terrain,
+        chunks,
+        dem_range,
+    ) -> _Inputs:
+        import dask.array as da
+
+        grid, eager, dem_layer = open_dem(dem, chunks, dem_range)
+        layers = continuous_layers(grid, continuous, tuple(terrain), reproject)
+        groups = [
+            (str(group), *categorical_codes(str(group), layer, grid, reproject))
+            for group, layer in dict(categorical or {}).items()
+        ]
+        if not layers and not groups:
+            raise ConfigError("a region needs input layers: continuous ones, terrain or groups")
+        label = label_array(labels, label_column, grid, reproject)
+        inside = None
+        if boundary is not None:
+            gdf = read_vector(boundary, "the boundary")
+            gdf = to_grid_crs(gdf, grid, reproject=reproject, what="the boundary")
+            inside = rasterize(gdf.geometry, grid, fill=0) == 1
+        extra = () if inside is None else (inside,)
+        valid = da.map_blocks(
+            _valid, grid.data, *(layer.data for _, layer in layers), *extra, dtype=bool
         )
-        if progress:
-            from tqdm.dask import TqdmCallback
+        return cls(grid, eager, dem_layer, layers, groups, label, inside, valid)
 
-            with TqdmCallback(desc="statistics and checks", leave=False):
-                stats = pass_.compute()
-        else:
-            stats = dask.compute(pass_)[0]
-        n, means, stds, n_slides, n_stable, gaps = _combine(stats, len(names))
-        if n == 0:
-            raise RegionError(
-                "the DEM has too few valid pixels to standardise its layers (none where the "
-                "DEM, slope and every continuous layer are finite inside the boundary); check "
-                "the no-data values, the extents and the boundary"
-            )
-        if labels is not None:
-            _check_label_counts(int(n), int(n_slides), int(n_stable), labels)
-        for name, mean, std in zip(names, means, stds):
-            if name not in given:
-                if not (math.isfinite(std) and std > 0):
-                    raise RegionError(
-                        f"the continuous layer {name!r} is constant (or is flat) over the "
-                        f"{int(n)} valid pixels (std {std:g}); it cannot be standardised: "
-                        "drop it"
-                    )
-                given[name] = {"mean": mean, "std": std}
-        summary = {
-            "valid_pixels": int(n),
-            "landslide_pixels": int(n_slides),
-            "stable_pixels": int(n_stable),
-            "unclassed_pixels": {g: int(k) for (g, _, _), k in zip(groups, gaps)},
-        }
-    norm = {n: {"mean": float(given[n]["mean"]), "std": float(given[n]["std"])} for n in names}
 
-    lab = da.where(valid, label, np.int8(LABEL_UNKNOWN)).astype(np.int8)
+def _one_pass(inputs: _Inputs, progress: bool):
+    """The statistics pass (one dask compute): its per-block sums, and per categorical
+    raster the counts of its source codes."""
+    import dask
+
+    codes = [c for _, c, _, _ in inputs.groups]
+    data = [inputs.grid.data, *(layer.data for _, layer in inputs.layers), inputs.label, *codes]
+    if inputs.inside is not None:
+        data.append(inputs.inside)
+    n_classes = tuple(len(m.classes) for _, _, m, _ in inputs.groups)
+    pass_ = reduce_blocks(
+        _block_stats,
+        data,
+        3 + 2 * len(inputs.layers) + sum(n_classes) + len(n_classes),
+        "xlandslide-build-stats",
+        n_cont=len(inputs.layers),
+        n_classes=n_classes,
+        has_inside=inputs.inside is not None,
+    )
+    sources = [s for *_, s in inputs.groups if isinstance(s, SourceCodes)]
+    counts = [
+        reduce_blocks(
+            code_counts,
+            [s.raw, inputs.valid],
+            s.keys.size + 1,
+            "xlandslide-code-counts",
+            keys=s.keys,
+        ).sum(axis=(0, 1))
+        for s in sources
+    ]
+    if progress:
+        from tqdm.dask import TqdmCallback
+
+        with TqdmCallback(desc="statistics and checks", leave=False):
+            stats, *hists = dask.compute(pass_, *counts)
+    else:
+        stats, *hists = dask.compute(pass_, *counts)
+    return stats, hists
+
+
+def _statistics(inputs: _Inputs, stats, code_hists, given: dict, labels) -> dict:
+    """The statistics and counts of the pass, checked; ``given`` receives the layers'
+    normalisation.  Returns the counts of the build record."""
+    n, means, stds, n_slides, n_stable, group_sums = _combine(stats, len(inputs.layers))
+    if n == 0:
+        raise RegionError(
+            "the DEM has too few valid pixels to standardise its layers (none where the "
+            "DEM, slope and every continuous layer are finite inside the boundary); check "
+            "the no-data values, the extents and the boundary"
+        )
+    if labels is not None:
+        _check_label_counts(int(n), int(n_slides), int(n_stable), labels)
+    for name, mean, std in zip(inputs.names, means, stds):
+        if name not in given:
+            if not (math.isfinite(std) and std > 0):
+                raise RegionError(
+                    f"the continuous layer {name!r} is constant (or is flat) over the "
+                    f"{int(n)} valid pixels (std {std:g}); it cannot be standardised: "
+                    "drop it"
+                )
+            given[name] = {"mean": mean, "std": std}
+    bounds = np.cumsum([0] + [len(m.classes) + 1 for _, _, m, _ in inputs.groups])
+    hists = [group_sums[a:b] for a, b in itertools.pairwise(bounds)]
+    return {
+        "valid_pixels": int(n),
+        "landslide_pixels": int(n_slides),
+        "stable_pixels": int(n_stable),
+        "unclassed_pixels": {g: int(h[-1]) for (g, *_), h in zip(inputs.groups, hists)},
+        **group_summary(inputs.groups, hists, int(n), code_hists),
+        "patches": patch_summary(inputs.grid.shape),
+    }
+
+
+def _assemble(inputs: _Inputs, norm: dict, attrs: dict) -> xr.Dataset:
+    """The region of the data model from the layers and their normalisation (lazy)."""
+    import dask.array as da
+
+    valid, names = inputs.valid, inputs.names
+    lab = da.where(valid, inputs.label, np.int8(LABEL_UNKNOWN)).astype(np.int8)
+    layers, groups = inputs.layers, inputs.groups
     cont = da.stack([layer.data for _, layer in layers]).rechunk({0: -1}) if layers else None
-    codes = da.stack([c for _, c, _ in groups]).rechunk({0: -1}) if groups else None
+    codes = da.stack([c for _, c, _, _ in groups]).rechunk({0: -1}) if groups else None
     if cont is not None:
         mean = np.array([norm[n]["mean"] for n in names], dtype=np.float32)
         std = np.array([norm[n]["std"] for n in names], dtype=np.float32)
         cont = da.map_blocks(_standardise, cont, valid, mean=mean, std=std, dtype=np.float32)
     if codes is not None:
         codes = da.where(valid, codes, np.uint8(NODATA_CODE)).astype(np.uint8)
-    layout = FeatureLayout(tuple(names), {g: m.classes for g, _, m in groups})
-    build = {
-        "dem": dem_layer.describe(),
-        "continuous": {n: describe_source((continuous or {}).get(n, "the DEM")) for n in names},
-        "categorical": {g: describe_source(categorical[g].source) for g, _, _ in groups},
-        "labels": None if labels is None else describe_source(labels),
-        "boundary": None if boundary is None else describe_source(boundary),
-        "reproject": bool(reproject),
-        **summary,
-    }
-    if "slope" in names and "slope" not in (continuous or {}):
-        build["continuous"]["slope"] = "computed from the DEM (Horn, degrees)"
+    grid = inputs.grid
     region = region_dataset(
         dem=grid.data,
         label=lab,
-        layout=layout,
+        layout=FeatureLayout(tuple(names), {g: m.classes for g, _, m, _ in groups}),
         continuous=cont,
         categorical=codes,
         coords={"y": grid["y"], "x": grid["x"]},
         normalisation=norm,
-        attrs={"title": title or "xlandslide region", "xlandslide_build": build},
-    ).rio.write_crs(crs)
-    return region.compute() if eager else region
+        attrs=attrs,
+    ).rio.write_crs(grid.rio.crs)
+    return region.compute() if inputs.eager else region
 
 
 def region_from_dem(dem: xr.DataArray, label: xr.DataArray | None = None) -> xr.Dataset:
@@ -355,6 +459,22 @@ def region_from_dem(dem: xr.DataArray, label: xr.DataArray | None = None) -> xr.
         pixels are those with a finite DEM *and* a finite slope (the one-pixel rim of the DEM
         and of its nodata holes is not): layers are NaN and the label -1 elsewhere; ``dem``
         keeps every finite elevation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> synthetic = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> region = xlandslide.region_from_dem(synthetic["dem"], synthetic["label"])
+    >>> region["continuous"].layer.values.tolist(), "categorical" in region
+    (['slope', 'dem'], False)
+    >>> z = region["continuous"].sel(layer="dem")  # standardised over the valid pixels
+    >>> abs(float(z.mean())) < 1e-5, round(float(z.std()), 4)
+    (True, 1.0)
+    >>> stats = xlandslide.get_normalisation(region)["dem"]
+    >>> elevation = synthetic["dem"].where(z.notnull())
+    >>> np.allclose([stats["mean"], stats["std"]], [elevation.mean(), elevation.std()])
+    True
     """
     if not isinstance(dem, xr.DataArray):
         raise InputTypeError(

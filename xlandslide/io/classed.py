@@ -1,7 +1,7 @@
 """Classed rasters (susceptibility zones) as GeoTIFF with a colour table and class names.
 
 :func:`write_classed` writes a uint8 class map (:func:`xlandslide.zoning`) block by block
-to a tiled GeoTIFF with
+to a Cloud Optimized GeoTIFF (:mod:`xlandslide.io.cog`) with
 
 - a colour table (green for very low ... red for very high; 255 = no data, transparent):
   QGIS and GDAL draw the classes in their colours without any styling;
@@ -20,7 +20,6 @@ one), never a user's raster or style.
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -30,6 +29,8 @@ import xarray as xr
 from .._version import __version__
 from ..errors import ConfigError, ShapeError
 from .atomic import SOFTWARE, atomic_output, check_outputs, replaceable_marked
+from .cog import write_cog
+from .integrity import foreign_output
 
 #: GeoTIFF tag of the class maps xlandslide writes (its value: the package version).
 CLASSED_TAG = "XLANDSLIDE_CLASSED"
@@ -57,22 +58,6 @@ def class_colours(n: int) -> list[tuple[int, int, int]]:
 
 def _hex(rgb) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
-
-
-class _Target:
-    """``dask.array.store`` target writing blocks into band 1 of an open rasterio dataset."""
-
-    def __init__(self, dst):
-        self.dst = dst
-        self.lock = threading.Lock()
-
-    def __setitem__(self, key, value):
-        from rasterio.windows import Window
-
-        ys, xs = key
-        window = Window(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
-        with self.lock:
-            self.dst.write(np.asarray(value, dtype=np.uint8), 1, window=window)
 
 
 def _qml(names, colours) -> str:
@@ -149,8 +134,6 @@ def _classed_tag(path: Path) -> str | None:
 
 
 def _replaceable_classed(path: Path) -> None:
-    from .integrity import foreign_output
-
     if not path.is_file() or path.is_symlink():
         raise foreign_output(path, "not a GeoTIFF")
     if _classed_tag(path) is None:
@@ -196,6 +179,9 @@ def write_classed(
 ) -> Path:
     """Write a class map to a GeoTIFF with a colour table and class names, streaming.
 
+    The GeoTIFF is a Cloud Optimized GeoTIFF (:mod:`xlandslide.io.cog`: 256 x 256 tiles,
+    DEFLATE with the horizontal predictor, overviews by the most frequent class).
+
     Parameters
     ----------
     classes : DataArray (y, x) uint8
@@ -218,9 +204,21 @@ def write_classed(
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> dem = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]
+    >>> zones = xlandslide.zoning((dem - dem.min()) / (dem.max() - dem.min()), "quantile", 5)
+    >>> path = xlandslide.write_classed(zones, Path(tempfile.mkdtemp()) / "zones.tif")
+    >>> sorted(p.name for p in path.parent.iterdir())  # the COG and its sidecars
+    ['zones.qml', 'zones.tif', 'zones.tif.aux.xml']
+    >>> back = xlandslide.open_classed(path)
+    >>> back.attrs["class_names"], bool((back == zones).all())
+    (['very low', 'low', 'moderate', 'high', 'very high'], True)
     """
-    import dask.array as da
-    import rasterio
     import rioxarray  # noqa: F401  (registers .rio)
 
     path = check_classed_output(path, overwrite=overwrite, sidecars=sidecars)
@@ -228,54 +226,12 @@ def write_classed(
         raise ShapeError("classes must be a (y, x) DataArray (xlandslide.zoning)")
     classes = classes.transpose("y", "x")
     names = list(class_names if class_names is not None else classes.attrs.get("class_names", ()))
-    if not names:
-        raise ConfigError("no class names: pass class_names=[...] or a map from xlandslide.zoning")
-    if len(names) >= NODATA:
-        raise ConfigError(f"at most {NODATA - 1} classes fit a uint8 map, got {len(names)}")
-    if colours is None:
-        rgb = class_colours(len(names))
-    else:
-        rgb = [
-            tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) if isinstance(c, str) else tuple(c)
-            for c in colours
-        ]
-        if len(rgb) != len(names):
-            raise ConfigError(f"{len(rgb)} colours for {len(names)} classes")
-    crs = classes.rio.crs
-    if crs is None:
+    rgb = _checked_colours(names, colours)
+    if classes.rio.crs is None:
         raise ConfigError("the class map has no CRS; write one with rio.write_crs(...)")
-    ny, nx = classes.shape
-    profile = {
-        "driver": "GTiff",
-        "width": nx,
-        "height": ny,
-        "count": 1,
-        "dtype": "uint8",
-        "nodata": NODATA,
-        "crs": crs,
-        "transform": classes.rio.transform(),
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "DEFLATE",
-        "photometric": "PALETTE",
-    }
-    data = classes.data if classes.chunks is not None else da.from_array(classes.values, 1024)
-    cmap = {i: (*c, 255) for i, c in enumerate(rgb)}
-    cmap[NODATA] = (0, 0, 0, 0)
     description = str(classes.attrs.get("long_name", "landslide susceptibility class"))
     with atomic_output(path, overwrite=overwrite, replaceable=_replaceable_classed) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.update_tags(**{CLASSED_TAG: __version__})
-            dst.write_colormap(1, cmap)
-            dst.set_band_description(1, description)
-            dst.update_tags(
-                1,
-                CLASS_NAMES=json.dumps(names),
-                BREAKS=json.dumps(list(classes.attrs.get("breaks", []))),
-                METHOD=str(classes.attrs.get("method", "")),
-            )
-            da.store(data.astype(np.uint8), _Target(dst), lock=False)
+        _write_classed_cog(tmp, classes, names, rgb, description)
     if sidecars:
         texts = (_aux_xml(names, description), _qml(names, rgb))
         for (side, check), text in zip(_sidecars(path).items(), texts):
@@ -284,8 +240,75 @@ def write_classed(
     return path
 
 
+def _checked_colours(names, colours) -> list[tuple[int, ...]]:
+    """The RGB colours of the classes ``names`` (default green to red), checked."""
+    if not names:
+        raise ConfigError("no class names: pass class_names=[...] or a map from xlandslide.zoning")
+    if len(names) >= NODATA:
+        raise ConfigError(f"at most {NODATA - 1} classes fit a uint8 map, got {len(names)}")
+    if colours is None:
+        return class_colours(len(names))
+    rgb = [
+        tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) if isinstance(c, str) else tuple(c)
+        for c in colours
+    ]
+    if len(rgb) != len(names):
+        raise ConfigError(f"{len(rgb)} colours for {len(names)} classes")
+    return rgb
+
+
+def _write_classed_cog(tmp, classes: xr.DataArray, names, rgb, description: str) -> None:
+    """The class map as a COG (:mod:`xlandslide.io.cog`): its colour table, the names and
+    breaks in the band's tags, overviews by the most frequent class (``mode``)."""
+    import dask.array as da
+
+    data = classes.data if classes.chunks is not None else da.from_array(classes.values, 1024)
+    cmap = {i: (*c, 255) for i, c in enumerate(rgb)}
+    cmap[NODATA] = (0, 0, 0, 0)
+    write_cog(
+        tmp,
+        [data],
+        crs=classes.rio.crs,
+        transform=classes.rio.transform(),
+        dtype="uint8",
+        nodata=NODATA,
+        resampling="MODE",
+        tags={CLASSED_TAG: __version__},
+        band_tags=[
+            {
+                "CLASS_NAMES": json.dumps(names),
+                "BREAKS": json.dumps(list(classes.attrs.get("breaks", []))),
+                "METHOD": str(classes.attrs.get("method", "")),
+            }
+        ],
+        descriptions=[description],
+        colormap=cmap,
+    )
+
+
 def open_classed(path) -> xr.DataArray:
-    """Read a class map written by :func:`write_classed` (lazily), names in ``attrs``."""
+    """Read a class map written by :func:`write_classed` (lazily), names in ``attrs``.
+
+    ``attrs`` hold ``class_names``, ``colours`` (``#rrggbb``, one per class) and the
+    ``breaks`` of the zoning; no data is code 255.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> dem = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]
+    >>> zones = xlandslide.zoning(dem / float(dem.max()), breaks=[0.5])  # 2 classes
+    >>> path = xlandslide.write_classed(
+    ...     zones, Path(tempfile.mkdtemp()) / "zones.tif", class_names=["lower", "upper"],
+    ...     colours=["#00ff00", "#ff0000"],
+    ... )
+    >>> back = xlandslide.open_classed(path)  # lazy
+    >>> back.dtype.name, back.attrs["class_names"], back.attrs["colours"]
+    ('uint8', ['lower', 'upper'], ['#00ff00', '#ff0000'])
+    >>> int((back == 255).sum()) == int(dem.isnull().sum())  # no data outside the region
+    True
+    """
     import rasterio
     import rioxarray
 

@@ -16,6 +16,7 @@ version 1 (no hashes) still open, and verify by sizes and by decoding every chun
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -80,8 +81,6 @@ def chunk_problems(root, manifest: Mapping, only=None) -> tuple[list, set[str]]:
     """``(array, chunk index)`` of the chunks whose content is not the one written (swapped,
     copied from another store, altered); and the arrays whose chunks were all checked so
     (those of a manifest that records hashes)."""
-    from .integrity import _grid, _indices, chunk_key
-
     name = str(manifest.get("hash"))
     if hash_function(name) is None:
         return [], set()
@@ -99,8 +98,6 @@ def chunk_problems(root, manifest: Mapping, only=None) -> tuple[list, set[str]]:
 
 
 def altered(array: str, idx) -> str:
-    from .integrity import chunk_key
-
     return (
         f"chunk {idx} of {array!r} does not hold what was written (file "
         f"{chunk_key(array, idx)}: swapped with another chunk, copied from another store or "
@@ -108,8 +105,21 @@ def altered(array: str, idx) -> str:
     )
 
 
+def _grid(shape, chunks) -> tuple[int, ...]:
+    return tuple(-(-int(n) // int(c)) if c else 1 for n, c in zip(shape, chunks))
+
+
+def _indices(grid):
+    return itertools.product(*(range(n) for n in grid))
+
+
+def chunk_key(name: str, idx) -> str:
+    return f"{name}/c" + "".join(f"/{i}" for i in idx)
+
+
 __all__ = [
     "altered",
+    "chunk_key",
     "chunk_problems",
     "default_hash",
     "digests",

@@ -21,6 +21,7 @@ from xarray.core import indexing
 
 from ..errors import CorruptChunkError, XLandslideError
 from .atomic import check_source, refuse_overlap
+from .identity import DASK_IDENTITIES
 from .integrity import Root, chunk_key, first_line, manifest_token, verify_store
 
 
@@ -170,8 +171,6 @@ def guarded_variable(guard: GuardedArray, *, dask: bool, token: str) -> xr.Varia
         if guard.source is not None:
             _SOURCES[name] = guard.source
         if guard.identity is not None:
-            from .identity import DASK_IDENTITIES
-
             DASK_IDENTITIES[name] = guard.identity
     else:
         data = indexing.LazilyIndexedArray(guard)

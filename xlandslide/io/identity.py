@@ -23,6 +23,8 @@ import json
 import numpy as np
 import xarray as xr
 
+from ..region import get_normalisation
+
 #: Identities of the dask arrays that read a guarded store, by dask name
 #: (:func:`xlandslide.io.guard.guarded_variable` fills it).
 DASK_IDENTITIES: dict[str, str] = {}
@@ -89,8 +91,6 @@ def variable_identity(var) -> str:
 def region_identity(region: xr.Dataset) -> str:
     """A token naming a region for training: its labels, its grid and the statistics of its
     continuous layers (the normalisation), by :func:`variable_identity`."""
-    from ..region import get_normalisation
-
     norm = get_normalisation(region) if "continuous" in region else None
     return _tokenize(
         variable_identity(region["label"]),

@@ -49,6 +49,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, ConfigNotFoundError, StoreExistsError
+from ..mapping import class_mapping
+from .build import build_region
+from .layers import CategoricalLayer
+from .plausible import checked_range
+from .raster import RasterLayer, is_raster_path
+from .store import write_region
+from .summary import warn_summary
 
 _TOP = {
     "out": str,
@@ -133,8 +140,6 @@ def _path(value, base: Path) -> Path:
 
 
 def _raster(entry, base, where):
-    from .raster import RasterLayer
-
     if isinstance(entry, str):
         entry = {"path": entry}
     entry = _check(entry, _RASTER, where)
@@ -144,10 +149,6 @@ def _raster(entry, base, where):
 
 
 def _categorical(group, entry, base):
-    from ..mapping import class_mapping
-    from .layers import CategoricalLayer
-    from .raster import RasterLayer, is_raster_path
-
     where = f"[categorical.{group}]"
     entry = _check(entry, _CATEGORICAL, where)
     if "path" not in entry:
@@ -183,9 +184,24 @@ def read_ingest_config(path) -> IngestConfig:
         No file at ``path``.
     ConfigError
         Not TOML, an unknown key, a value of the wrong type, a missing ``[dem]``.
-    """
-    from .raster import RasterLayer, is_raster_path
 
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> toml = 'out = "region.zarr"\\n[dem]\\npath = "dem.tif"\\nnodata = -9999\\n'
+    >>> _ = (folder / "region.toml").write_text(toml)
+    >>> config = xlandslide.read_ingest_config(folder / "region.toml")  # no file read yet
+    >>> config.out == folder / "region.zarr", config.build["dem"].nodata
+    (True, -9999)
+    >>> _ = (folder / "typo.toml").write_text('[dem]\\npath = "dem.tif"\\nbands = 2\\n')
+    >>> xlandslide.read_ingest_config(folder / "typo.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.ConfigError: [dem]: unknown key(s) ['bands']; the keys are [...]
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigNotFoundError(
@@ -203,8 +219,6 @@ def read_ingest_config(path) -> IngestConfig:
     dem_range = _check(dict(dem), {**_RASTER, "range": list}, "[dem]").pop("range", None)
     build = {"dem": _raster({k: v for k, v in dem.items() if k != "range"}, base, "[dem]")}
     if dem_range is not None:
-        from .plausible import checked_range
-
         build["dem_range"] = checked_range(dem_range)
     for key in ("reproject", "chunks", "title"):
         if key in raw:
@@ -276,11 +290,38 @@ def ingest_region(config, out=None, *, overwrite: bool = False, progress: bool =
     Returns
     -------
     (pathlib.Path, xarray.Dataset)
-        The store written and the (lazy) region built.
-    """
-    from .build import build_region
-    from .store import write_region
+        The store written and the (lazy) region built.  What the ingest found (the classes
+        present per group with their share of the valid pixels, the source codes behind
+        them, the patches) is in ``region.attrs["xlandslide_build"]``;
+        :func:`~xlandslide.io.summary.summary_lines` says it in words.
 
+    Warns
+    -----
+    IngestWarning
+        A group with one class present, or a region too small for three patches in each
+        split (:mod:`xlandslide.io.summary`).
+
+    Examples
+    --------
+    A DEM and a label raster (1 landslide, 0 stable, -1 unknown) as GeoTIFFs, and the
+    TOML file naming them:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> synthetic = xlandslide.synthetic_region(shape=(192, 192), seed=0)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> synthetic["dem"].rio.to_raster(folder / "dem.tif")
+    >>> synthetic["label"].rio.to_raster(folder / "label.tif")
+    >>> toml = 'out = "region.zarr"\\n[dem]\\npath = "dem.tif"\\n[labels]\\npath = "label.tif"\\n'
+    >>> _ = (folder / "region.toml").write_text(toml)
+    >>> store, region = xlandslide.ingest_region(folder / "region.toml")
+    >>> store == folder / "region.zarr", region["continuous"].layer.values.tolist()
+    (True, ['slope', 'dem'])
+    >>> back = xlandslide.open_region(store)
+    >>> bool(((back["label"] == synthetic["label"]) | (back["label"] == -1)).all())
+    True
+    """
     cfg = config if isinstance(config, IngestConfig) else read_ingest_config(config)
     target = Path(out) if out is not None else cfg.out
     if target is None:
@@ -293,6 +334,7 @@ def ingest_region(config, out=None, *, overwrite: bool = False, progress: bool =
             "choose another out"
         )
     region = build_region(**cfg.build, progress=progress)
+    warn_summary(region.attrs["xlandslide_build"])  # before the write: a user can stop it
     if progress:
         from tqdm.dask import TqdmCallback
 

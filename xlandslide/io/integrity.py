@@ -31,19 +31,32 @@ never a fill value, never a bare ``RuntimeError: Zstd decompression error``.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from .._version import __version__
 from ..errors import (
     CorruptChunkError,
     ForeignOutputError,
     IncompleteStoreError,
+    OutputIsInputError,
     StoreIntegrityError,
 )
+from .digest import (
+    _grid,
+    _indices,
+    altered,
+    chunk_key,
+    chunk_problems,
+    default_hash,
+    digests,
+    metadata_problems,
+)
+from .strict import StrictStore
+from .temporaries import is_temporary
 
 #: Name of the manifest group at the root of every store the package writes.
 MANIFEST_GROUP = "xlandslide_manifest"
@@ -64,8 +77,6 @@ def local_path(store) -> Path:
 
 
 def package_version() -> str:
-    from .._version import __version__
-
     return __version__
 
 
@@ -158,26 +169,12 @@ class Root:
             store = zarr.storage.LocalStore(str(self.path), read_only=read_only)
         if not arrays:
             return store
-        from .strict import StrictStore
-
         return StrictStore(store, arrays, self.label)
 
 
 # ---------------------------------------------------------------------------------------------
 # The manifest
 # ---------------------------------------------------------------------------------------------
-def _grid(shape, chunks) -> tuple[int, ...]:
-    return tuple(-(-int(n) // int(c)) if c else 1 for n, c in zip(shape, chunks))
-
-
-def _indices(grid):
-    return itertools.product(*(range(n) for n in grid))
-
-
-def chunk_key(name: str, idx) -> str:
-    return f"{name}/c" + "".join(f"/{i}" for i in idx)
-
-
 def write_manifest(store, kind: str, *, extra: Mapping | None = None) -> dict:
     """Record that the store at ``store`` is complete; call it after everything is written.
 
@@ -188,8 +185,6 @@ def write_manifest(store, kind: str, *, extra: Mapping | None = None) -> dict:
     raises.
     """
     import zarr
-
-    from .digest import default_hash, digests
 
     root = Root(store)
     algorithm = default_hash()
@@ -271,8 +266,6 @@ def _problems_message(label: str, problems: list[str], fix: str) -> str:
 
 
 def missing_manifest_message(label: str, writer: str) -> str:
-    from .atomic import is_temporary
-
     if is_temporary(label):
         return (
             f"{label!r} is the temporary folder of a write that did not finish (it was "
@@ -291,8 +284,6 @@ def check_store(store, manifest: Mapping) -> None:
     """The cheap check: every metadata document and chunk file the manifest lists is there,
     with the size it was written with (one directory listing, no chunk read), and the
     metadata documents hold what was written (their hashes; a few small reads)."""
-    from .digest import metadata_problems
-
     root = Root(store)
     listing = root.listing()
     problems = []
@@ -331,8 +322,6 @@ def verify_store(store, manifest: Mapping, *, only=None) -> None:
     named in ``only``, when given) compared with its hash in the manifest, or decoded
     where the manifest records none (a store of version 1)."""
     import zarr
-
-    from .digest import altered, chunk_problems
 
     check_store(store, manifest)
     root = Root(store)
@@ -417,8 +406,6 @@ def refuse_inside_store(path) -> None:
 
     Raises :class:`~xlandslide.errors.OutputIsInputError` naming the store.
     """
-    from ..errors import OutputIsInputError
-
     path = Path(os.path.abspath(path))
     for parent in path.parents:
         if (parent / MANIFEST_GROUP / "zarr.json").is_file():

@@ -72,6 +72,24 @@ class CategoricalLayer:
         What to do with a code the mapping lacks: ``None`` (default) refuses it
         (:class:`~xlandslide.errors.UnmappedCodeError`); ``"unknown"`` gives it the
         mapping's unknown class; ``"nodata"`` no class (255).
+
+    Examples
+    --------
+    A raster of your own codes (1 valley, 2 ridge) with your own classes:
+
+    >>> import xarray as xr
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> dem = region["dem"]
+    >>> codes = xr.where(dem > 800, 2, 1).astype("uint8").rio.write_crs(dem.rio.crs)
+    >>> layer = xlandslide.CategoricalLayer(codes, mapping={1: "valley", 2: "ridge"})
+    >>> built = xlandslide.build_region(dem, categorical={"terrain": layer})
+    >>> xlandslide.feature_layout(built).groups
+    (('terrain', ('valley', 'ridge')),)
+    >>> terrain = built["categorical"].sel(group="terrain")  # class 1 (ridge) above 800 m
+    >>> valid = built["continuous"].sel(layer="slope").notnull()
+    >>> bool(((terrain == 1) == ((dem > 800) & valid)).all())
+    True
     """
 
     source: object
@@ -238,7 +256,22 @@ def label_array(labels, column, dem, reproject):
     return (burnt == 1).astype(np.int8)  # 1 landslide, 0 stable (unknown: outside valid)
 
 
+@dataclass(frozen=True)
+class SourceCodes:
+    """The source codes of a categorical raster, to count in the statistics pass: the raw
+    codes (float, NaN: no data), the mapping's numeric codes (sorted) and their classes,
+    and the class of the others (``fallback``; None: refused)."""
+
+    raw: object
+    keys: np.ndarray
+    values: np.ndarray
+    fallback: int | None
+
+
 def categorical_codes(group, layer, dem, reproject):
+    """``(codes, mapping, source)`` of a categorical group: its uint8 class codes on the
+    grid, its :class:`~xlandslide.mapping.ClassMapping`, and its source codes (polygons:
+    ``{code: class code}`` of those on the grid; a raster: :class:`SourceCodes`)."""
     if not isinstance(layer, CategoricalLayer):
         raise ConfigError(
             f"categorical group {group!r}: expected xlandslide.CategoricalLayer(source, "
@@ -251,8 +284,11 @@ def categorical_codes(group, layer, dem, reproject):
             raise ConfigError(f"{what} is a polygon layer: name its code column (column=...)")
         gdf = read_vector(layer.source, what)
         gdf = to_grid_crs(gdf, dem, reproject=reproject, what=what)
-        codes = polygon_codes(gdf, layer.column, mapping, dem, unmapped=layer.unmapped, what=what)
-        return codes, mapping
+        seen = {}
+        codes = polygon_codes(
+            gdf, layer.column, mapping, dem, unmapped=layer.unmapped, what=what, record=seen
+        )
+        return codes, mapping, seen
     src = RasterLayer(
         layer.source.source if isinstance(layer.source, RasterLayer) else layer.source,
         band=layer.band if layer.band is not None else getattr(layer.source, "band", None),
@@ -272,7 +308,7 @@ def categorical_codes(group, layer, dem, reproject):
         what=what,
         dtype=np.uint8,
     )
-    return codes, mapping
+    return codes, mapping, SourceCodes(raw.data, keys, values, fallback)
 
 
 def continuous_layers(dem, continuous, terrain, reproject):

@@ -9,7 +9,7 @@ and NFSv3+ file systems), holding the writer's ``HOST-PID``, its host name and t
   ``FileExistsError``) naming the holder, instead of both exiting 0 and the later silently
   replacing the other (or a raw zarr / ``FileExistsError`` traceback).
 - A stale lock (its process is gone on this host; on another host, older than
-  :data:`~xlandslide.io.atomic.FOREIGN_HOST_AGE`) is taken over.
+  :data:`~xlandslide.io.temporaries.FOREIGN_HOST_AGE`) is taken over.
 - Re-entrant within one process (a resumable GeoTIFF write holds it while its final
   :func:`~xlandslide.io.atomic.atomic_output` runs).
 """
@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import OutputLockedError
-from .atomic import output_errors, writer_alive, writer_id
+from .temporaries import output_errors, writer_alive, writer_id
 
 #: Suffix of the lock file of an output (``.NAME<LOCK_TAG>``).
 LOCK_TAG = ".xlandslide-lock"

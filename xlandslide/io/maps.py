@@ -9,7 +9,8 @@ complete; ``write_map(prob, path, resume=True)`` after a killed write computes o
 blocks still missing (``xlandslide predict ... --resume``): see
 :mod:`xlandslide.io.resumable`.
 
-GeoTIFF maps are written whole into a temporary sibling and renamed into place
+GeoTIFF maps are Cloud Optimized GeoTIFFs (:mod:`xlandslide.io.cog`), streamed block by
+block into a temporary sibling and renamed into place
 (:func:`~xlandslide.io.atomic.atomic_output`); they carry the tag ``XLANDSLIDE_MAP``, which
 tells :func:`open_map` and a later ``overwrite`` that xlandslide wrote them.  With
 ``resume=True`` the blocks go first into a resumable Zarr map in the hidden sibling
@@ -21,19 +22,23 @@ fingerprint (tag ``XLANDSLIDE_FINGERPRINT``): resuming a complete one computes n
 
 from __future__ import annotations
 
-import threading
+import json
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from .._version import __version__
 from ..errors import (
     ConfigError,
     CorruptChunkError,
     IncompleteStoreError,
+    InputTypeError,
     RegionNotFoundError,
+    ShapeError,
 )
 from .atomic import atomic_output, check_writable, is_temporary, refuse_existing, remove
+from .cog import write_cog
 from .guard import GuardedArray, guarded_variable, open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
@@ -46,6 +51,7 @@ from .integrity import (
     refuse_inside_store,
     replaceable_store,
 )
+from .lock import output_lock
 from .resumable import NUMPY_CHUNK, map_fingerprint, partial_path, write_zarr_map
 
 #: Map formats by file suffix.
@@ -67,8 +73,6 @@ def _suffix(path: Path) -> str:
 
 
 def _check_map(prob) -> None:
-    from ..errors import InputTypeError, ShapeError
-
     if not isinstance(prob, (xr.DataArray, xr.Dataset)):
         raise InputTypeError(
             f"write_map needs an xarray.DataArray (y, x), got {type(prob).__name__}; pass "
@@ -85,7 +89,9 @@ def _check_map(prob) -> None:
             )
 
 
-def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool = False) -> Path:
+def write_map(
+    prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool = False, progress=False
+) -> Path:
     """Write a susceptibility map to ``path`` (``.zarr`` or ``.tif``/``.tiff``), streaming.
 
     Parameters
@@ -94,12 +100,15 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
         The (y, x) map, usually lazy (:func:`xlandslide.predict`): it is computed here,
         block by block (dask chunk by dask chunk), never whole.  A Dataset of (y, x) maps
         (:func:`xlandslide.uncertainty_map`: ``mean`` and ``std``) is written to one Zarr
-        store; :func:`open_map` reads one of them (``name=``).
+        store, or to one GeoTIFF with a band per map (named by its band description);
+        :func:`open_map` reads one of them (``name=``).  The attrs go along (GeoTIFF:
+        as tags, JSON for lists such as an uncertainty map's ``members``).
     path : str or path-like
         ``.zarr``: a Zarr v3 store keeping the map's chunks and CRS (``spatial_ref``), a
         local path or an fsspec URL (written in place there: object stores cannot rename;
-        it opens only once complete); ``.tif``/``.tiff``: a tiled, deflate-compressed
-        float32 GeoTIFF, NaN as nodata, on a local (or shared) file system.
+        it opens only once complete); ``.tif``/``.tiff``: a float32 Cloud Optimized
+        GeoTIFF (:mod:`xlandslide.io.cog`: 256 x 256 tiles, DEFLATE with the floating-point
+        predictor, overviews averaged), NaN as nodata, on a local (or shared) file system.
     overwrite : bool
         Replace an existing map written by xlandslide.  Anything else at ``path`` (a region
         store, a folder or file xlandslide did not write) raises
@@ -111,6 +120,10 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
         fingerprint is checked, else :class:`~xlandslide.errors.ResumeError`).  If the
         map is already complete under ``path``, nothing is computed.  Without ``resume``
         a leftover partial write is discarded and the map computed from scratch.
+    progress : bool or str
+        Report the computation's progress with an ETA on stderr (a bar on a terminal,
+        a line every ~30 s in a log; :mod:`xlandslide._progress`); a string is the
+        description (default ``"writing NAME"``).  Local dask schedulers only.
 
     Returns
     -------
@@ -138,16 +151,17 @@ def write_map(prob: xr.DataArray, path, *, overwrite: bool = False, resume: bool
     >>> xlandslide.open_map(out).shape
     (96, 96)
     """
+    if progress:
+        from .._progress import dask_progress
+
+        desc = progress if isinstance(progress, str) else f"writing {Path(str(path)).name}"
+        with dask_progress(desc):
+            return write_map(prob, path, overwrite=overwrite, resume=resume)
     _check_map(prob)
     url = is_url(path)
     path = str(path) if url else local_path(path)
     suffix = _suffix(Path(str(path).rstrip("/")))
     prob = prob.transpose("y", "x")
-    if suffix != ".zarr" and isinstance(prob, xr.Dataset):
-        raise ConfigError(
-            f"a GeoTIFF map holds one map, got {list(prob.data_vars)}; write them to a .zarr "
-            "store, or each to its own .tif"
-        )
     if url:
         if suffix != ".zarr":
             raise ConfigError(
@@ -211,8 +225,6 @@ def _replaceable_tif(path: Path) -> None:
 
 def _write_tif_resumably(prob: xr.DataArray, path: Path, *, overwrite: bool) -> Path:
     """The blocks into a resumable Zarr map beside ``path``, then the GeoTIFF from it."""
-    from .lock import output_lock
-
     with output_lock(path):  # for the whole write: blocks, then the conversion
         return _write_tif_resumably_locked(prob, path, overwrite=overwrite)
 
@@ -230,30 +242,50 @@ def _write_tif_resumably_locked(prob: xr.DataArray, path: Path, *, overwrite: bo
         _replaceable_tif(path)  # before any block is computed
     staging.mkdir(exist_ok=True)
     store = write_zarr_map(prob, staging / "map.zarr", overwrite=True, resume=True)
-    blocks = _open_zarr_map(store, None, verify=False, foreign=False, staged=True)
+    names = list(prob.data_vars) if isinstance(prob, xr.Dataset) else [None]
+    staged = [_open_zarr_map(store, n, verify=False, foreign=False, staged=True) for n in names]
+    blocks = xr.Dataset(dict(zip(names, staged)), attrs=prob.attrs) if names[0] else staged[0]
     _write_tif(blocks, path, overwrite=True, tags={FINGERPRINT_TAG: fingerprint})
     remove(staging)
     return path
 
 
-def _write_tif(prob: xr.DataArray, path: Path, *, overwrite: bool, tags=None) -> Path:
+def _write_tif(prob, path: Path, *, overwrite: bool, tags=None) -> Path:
+    """``prob`` (one map, or a Dataset of maps: one band each, named by its description)
+    to the Cloud Optimized GeoTIFF ``path``, block by block (:mod:`xlandslide.io.cog`)."""
+    import dask.array as da
     import rioxarray  # noqa: F401  (registers .rio)
 
-    from .._version import __version__
-
+    maps = list(prob.data_vars.values()) if isinstance(prob, xr.Dataset) else [prob]
+    bands = [
+        m.data if isinstance(m.data, da.Array) else da.from_array(np.asarray(m.data), NUMPY_CHUNK)
+        for m in maps
+    ]
     with atomic_output(path, overwrite=overwrite, replaceable=_replaceable_tif) as tmp:
-        out = prob.astype("float32").rio.write_nodata(np.nan, encoded=False)
-        out.rio.to_raster(
+        write_cog(
             tmp,
-            driver="GTiff",
-            tiled=True,
-            blockxsize=256,
-            blockysize=256,
-            compress="DEFLATE",
-            lock=threading.Lock(),
-            tags={TIFF_TAG: __version__, **(tags or {})},
+            bands,
+            crs=prob.rio.crs,
+            transform=prob.rio.transform(),
+            dtype="float32",
+            nodata=np.nan,
+            resampling="AVERAGE",  # probabilities: the mean of the pixels below
+            tags={**_tags(prob.attrs), TIFF_TAG: __version__, **(tags or {})},
+            band_tags=[_tags(m.attrs) for m in maps] if len(maps) > 1 else None,
+            descriptions=[str(m.name) for m in maps] if isinstance(prob, xr.Dataset) else None,
         )
     return path
+
+
+def _tags(attrs) -> dict[str, str]:
+    """GeoTIFF tags of a map's attrs: text as is, numbers as text, the rest as JSON."""
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, (str, int, float, np.number)) and not isinstance(value, bool):
+            out[str(key)] = str(value)
+        else:
+            out[str(key)] = json.dumps(value, default=str)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,6 +320,21 @@ def open_map(
         No manifest or tag (unfinished or foreign), or a chunk missing or truncated.
     CorruptChunkError
         A chunk or block that does not decode (``verify=True``, or at read time).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> dem = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]
+    >>> prob = ((dem - dem.min()) / (dem.max() - dem.min())).rename("susceptibility")
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("map.zarr", "map.tif"):
+    ...     back = xlandslide.open_map(xlandslide.write_map(prob, folder / name))  # lazy
+    ...     print(name, back.dims, back.rio.crs, np.array_equal(back, prob, equal_nan=True))
+    map.zarr ('y', 'x') EPSG:32632 True
+    map.tif ('y', 'x') EPSG:32632 True
     """
     url = is_url(path)
     path = str(path) if url else local_path(path)
@@ -338,27 +385,63 @@ def _open_zarr_map(
     return ds[key]
 
 
-def _sparse_blocks(src) -> list[str]:
-    """The blocks of band 1 that the file does not hold (a sparse tile: offset or byte count
-    0, read as no-data by GDAL); every block of a map xlandslide writes is there."""
+def _sparse_blocks(src, band: int = 1) -> list[str]:
+    """The blocks of ``band`` that the file does not hold (a sparse tile: offset or byte
+    count 0, read as no-data by GDAL); every block of a map xlandslide writes is there."""
     out = []
-    for (row, col), _ in src.block_windows(1):
-        offset = src.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1)
-        size = src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1)
+    for (row, col), _ in src.block_windows(band):
+        offset = src.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=band)
+        size = src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=band)
         if not offset or not size or int(offset) == 0 or int(size) == 0:
             out.append(f"block {(row, col)} is absent (a sparse tile)")
     return out
 
 
-def _tif_variable(path: str) -> xr.Variable:
-    return _tif_array(path).variable
+def _tif_variable(path: str, band: int = 1) -> xr.Variable:
+    return _tif_array(path, band).variable
 
 
-def _tif_array(path: str) -> xr.DataArray:
+def _tif_array(path: str, band: int = 1) -> xr.DataArray:
     import rioxarray
 
     da0 = rioxarray.open_rasterio(path, masked=True, chunks=None, cache=False)
-    return da0.squeeze("band", drop=True)
+    return da0.isel(band=band - 1, drop=True)
+
+
+def _tif_band(src, path, name) -> int:
+    """The band of the map ``name`` (one band: that one; several: by description, the
+    default as for a Zarr store of several maps)."""
+    if src.count == 1:
+        return 1
+    names = [str(d) for d in src.descriptions]
+    default = "mean" if "susceptibility" not in names and "mean" in names else "susceptibility"
+    key = name or default
+    if key not in names:
+        raise ConfigError(f"{str(path)!r} holds the bands {names}, not {key!r}; pass name=...")
+    return names.index(key) + 1
+
+
+def _tif_problems(path: Path, name, *, verify: bool) -> tuple:
+    """(tag, band, block shape, problems, band tags) of the GeoTIFF map ``path``."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            tag = src.tags().get(TIFF_TAG)
+            band = _tif_band(src, path, name)
+            problems = [] if tag is None else _sparse_blocks(src, band)
+            if verify:
+                for ij, window in src.block_windows(band):
+                    try:
+                        src.read(band, window=window)
+                    except rasterio.errors.RasterioError as exc:
+                        problems.append(f"block {ij} cannot be decoded ({exc})")
+            return tag, band, src.block_shapes[band - 1], problems, src.tags(band)
+    except rasterio.errors.RasterioError as exc:
+        raise CorruptChunkError(
+            f"{str(path)!r} is not a readable GeoTIFF ({exc}); write the map again with "
+            "xlandslide.write_map"
+        ) from exc
 
 
 def _open_tif(path: Path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
@@ -366,59 +449,46 @@ def _open_tif(path: Path, name, *, verify: bool, foreign: bool) -> xr.DataArray:
     from dask.base import tokenize
 
     label = str(path)
-    try:
-        with rasterio.open(path) as src:
-            tag = src.tags().get(TIFF_TAG)
-            by, bx = src.block_shapes[0]
-            problems = [] if tag is None else _sparse_blocks(src)
-            if verify:
-                for ij, window in src.block_windows(1):
-                    try:
-                        src.read(1, window=window)
-                    except rasterio.errors.RasterioError as exc:
-                        problems.append(f"block {ij} cannot be decoded ({exc})")
-    except rasterio.errors.RasterioError as exc:
-        raise CorruptChunkError(
-            f"{label!r} is not a readable GeoTIFF ({exc}); write the map again with "
-            "xlandslide.write_map"
-        ) from exc
+    tag, band, (by, bx), problems, band_tags = _tif_problems(path, name, verify=verify)
     if tag is None and not foreign:
         raise IncompleteStoreError(
             f"the GeoTIFF {label!r} has no {TIFF_TAG} tag: xlandslide.write_map did not "
             "write it, so it cannot tell whether it is complete; write it with write_map, or "
             "pass foreign=True to read it anyway"
         )
-    if problems and "absent" in problems[0]:
-        raise IncompleteStoreError(
-            f"the GeoTIFF {label!r} is incomplete: {'; '.join(problems[:3])}"
-            f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}; its blocks "
-            "would read as no-data: write the map again"
-        )
     if problems:
-        raise CorruptChunkError(
-            f"the GeoTIFF {label!r} is damaged: {'; '.join(problems[:3])}"
-            f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}; write the "
-            "map again"
+        what, fix = (
+            ("incomplete", "its blocks would read as no-data: write the map again")
+            if "absent" in problems[0]
+            else ("damaged", "write the map again")
         )
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        error = IncompleteStoreError if what == "incomplete" else CorruptChunkError
+        raise error(f"the GeoTIFF {label!r} is {what}: {'; '.join(problems[:3])}{more}; {fix}")
     try:
-        da0 = _tif_array(label)
+        da0 = _tif_array(label, band)
     except (rasterio.errors.RasterioError, OSError) as exc:  # pragma: no cover - opened above
         raise CorruptChunkError(f"{label!r} is not a readable GeoTIFF ({exc})") from exc
     chunks = (by * max(1, NUMPY_CHUNK // by), bx * max(1, NUMPY_CHUNK // bx))
     guard = GuardedArray(
         label,
         label,
-        "band 1",
+        f"band {band}",
         (by, bx),
         _tif_variable,
-        (label,),
+        (label, band),
         variable=da0.variable,
         dask_chunks=chunks,
     )
-    token = tokenize(str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size)
+    token = tokenize(str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size, band)
     var = guarded_variable(guard, dask=True, token=token)
     out = xr.DataArray(var, coords=da0.coords, name=name or "susceptibility")
     out.attrs.pop(TIFF_TAG, None)
+    if isinstance(out.attrs.get("long_name"), tuple):  # several bands: their descriptions
+        del out.attrs["long_name"]
+    out.attrs.update(band_tags)
+    if isinstance(out.attrs.get("members"), str):
+        out.attrs["members"] = json.loads(out.attrs["members"])
     return out
 
 

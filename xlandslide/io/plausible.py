@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError, CRSUnitsError, ImplausibleValuesError
+from ..grid import pixel_size
 from .raster import block_location
 
 #: Plausible elevations of a DEM in metres (-500: the Dead Sea shore; 9000: above Everest).
@@ -75,8 +76,6 @@ def check_dem_range(dem: xr.DataArray, dem_range=DEM_RANGE) -> xr.DataArray:
 
 def check_pixel_plausible(dem: xr.DataArray, what: str = "the DEM") -> None:
     """Refuse a metre grid whose pixel size or coordinates say it is not in metres."""
-    from ..grid import pixel_size
-
     px = pixel_size(dem)
     crs = dem.rio.crs
     name = crs.to_string() if crs is not None else "its CRS"

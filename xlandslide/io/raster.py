@@ -30,6 +30,8 @@ from ..errors import (
     LayerNotFoundError,
     NodataError,
 )
+from .guard import guarded_raster
+from .warp import reproject_lazy
 
 #: File suffixes read as rasters (anything else is read as a vector layer by geopandas).
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc", ".nc", ".jp2", ".bil", ".hgt")
@@ -192,14 +194,35 @@ def read_raster(
         The file does not exist.
     LayerError
         A multi-band source without ``band``, an unknown band, dims other than (y, x).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> region["dem"].rio.to_raster(folder / "dem.tif")
+    >>> dem = xlandslide.read_raster(folder / "dem.tif")  # lazy
+    >>> dem.dims, dem.shape, dem.chunks is not None, dem.rio.crs == region.rio.crs
+    (('y', 'x'), (96, 96), True, True)
+    >>> np.array_equal(dem.values, region["dem"].values, equal_nan=True)
+    True
+
+    A declared no-data value becomes NaN (here the codes' 255, "no class"):
+
+    >>> codes = region["categorical"].sel(group="lithology")
+    >>> codes.rio.write_nodata(255).rio.to_raster(folder / "lithology.tif")
+    >>> lith = xlandslide.read_raster(folder / "lithology.tif")
+    >>> lith.dtype.name, int(lith.isnull().sum()) == int((codes == 255).sum())
+    ('float32', True)
     """
 
     if isinstance(source, RasterLayer):
         band = source.band if band is None else band
         nodata = source.nodata if nodata is None else nodata
         source = source.source
-    from .guard import guarded_raster
-
     what = what or f"raster {source if not isinstance(source, xr.DataArray) else ''}".strip()
     if isinstance(source, xr.DataArray):
         da = source
@@ -327,8 +350,6 @@ def align_raster(
                 "da.rio.reproject_match(dem) yourself"
             )
         if isinstance(layer.source, xr.DataArray):
-            from .warp import reproject_lazy
-
             da = reproject_lazy(da, like, resampling, dtype=dtype)
         else:
             da = _warped(layer, like, resampling, dtype, what)

@@ -37,6 +37,7 @@ from .atomic import (
     writing,
 )
 from .integrity import is_url, read_manifest, replaceable_store, write_manifest
+from .lock import output_lock
 
 #: Chunk side of a numpy-backed map written to Zarr.
 NUMPY_CHUNK = 1024
@@ -261,8 +262,6 @@ def map_fingerprint(prob) -> str:
 def write_zarr_map(prob, path, *, overwrite: bool, resume: bool):
     """Write ``prob`` (a DataArray, or a Dataset of (y, x) maps) to the Zarr store ``path``
     block by block, resumably (module notes)."""
-
-    from .lock import output_lock
 
     with output_lock(path):  # one writer per map (a second: OutputLockedError)
         return _write_zarr_map(prob, path, overwrite=overwrite, resume=resume)

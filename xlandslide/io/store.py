@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import (
+    ForeignOutputError,
     GridError,
     IncompleteStoreError,
     LegacyStoreError,
@@ -22,7 +23,7 @@ from ..errors import (
 )
 from ..region import get_normalisation
 from ..validate import validate_region
-from .atomic import atomic_output, is_temporary
+from .atomic import atomic_output, is_temporary, writing
 from .guard import open_guarded_zarr, refuse_reading
 from .integrity import (
     Root,
@@ -109,6 +110,23 @@ def open_region(
     raises :class:`~xlandslide.errors.IncompleteStoreError` or
     :class:`~xlandslide.errors.CorruptChunkError` naming the store, variable and chunk; it
     is never read as a fill value.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlandslide
+    >>> store = Path(tempfile.mkdtemp()) / "region.zarr"
+    >>> _ = xlandslide.write_region(xlandslide.synthetic_region(shape=(96, 96), seed=0), store)
+    >>> region = xlandslide.open_region(store)  # the manifest checked; nothing read yet
+    >>> sorted(region.data_vars), region["dem"].chunks is not None
+    (['categorical', 'continuous', 'dem', 'label'], True)
+    >>> xlandslide.open_region(store, chunks=None)["dem"].chunks is None  # no dask
+    True
+    >>> xlandslide.open_region(store.parent / "elsewhere.zarr")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.RegionNotFoundError: ...
     """
 
     if chunks == "store" or (isinstance(chunks, dict) and not chunks):
@@ -316,8 +334,6 @@ def write_region(ds: xr.Dataset, store, *, overwrite: bool = False, chunks=None)
 def _write_url(out, encoding, url: str, overwrite: bool) -> str:
     import fsspec
 
-    from .atomic import writing
-
     fs, path = fsspec.core.url_to_fs(url)
     if fs.exists(path):
         if not overwrite:
@@ -326,8 +342,6 @@ def _write_url(out, encoding, url: str, overwrite: bool) -> str:
             )
         found = store_kind(url)
         if found != "region":
-            from ..errors import ForeignOutputError
-
             what = "no xlandslide manifest" if found is None else f"an xlandslide {found} store"
             raise ForeignOutputError(
                 f"{url!r} is not a region store of xlandslide ({what}); overwrite=True "

@@ -38,6 +38,7 @@ from ..errors import (
     UnmappedCodeError,
 )
 from ..mapping import code_key
+from ..region import map_like
 
 
 def _gpd():
@@ -208,20 +209,16 @@ def burn_points(points, like: xr.DataArray, values, *, fill, dtype="int8"):
 # Labels
 # ---------------------------------------------------------------------------------------------
 def _template(like: xr.DataArray, values, name: str) -> xr.DataArray:
-    out = xr.DataArray(
+    return map_like(
+        like,
         values,
-        dims=("y", "x"),
-        coords={k: v for k, v in like.coords.items() if set(v.dims) <= {"y", "x"}},
-        name=name,
-        attrs={
+        name,
+        {
             "long_name": "landslide label (1 landslide, 0 stable, -1 unknown)",
             "flag_values": [LABEL_UNKNOWN, LABEL_STABLE, LABEL_LANDSLIDE],
             "flag_meanings": "unknown stable landslide",
         },
     )
-    if "spatial_ref" in like.coords:
-        out = out.assign_coords(spatial_ref=like["spatial_ref"])
-    return out
 
 
 def point_flags(gdf, column: str) -> np.ndarray:
@@ -298,6 +295,24 @@ def labels_from_points(
     -----
     A point falls in the pixel that contains it; points outside the grid are ignored.  When
     a landslide and a stable point fall in the same pixel, the landslide wins.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> import xlandslide
+    >>> like = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]  # 10 m pixels
+    >>> x, y = like["x"].values, like["y"].values
+    >>> points = gpd.GeoDataFrame(
+    ...     {"slide": [True, False]},
+    ...     geometry=[Point(x[10] + 2, y[20] - 3), Point(x[50], y[60])],  # inside 2 pixels
+    ...     crs=like.rio.crs,
+    ... )
+    >>> label = xlandslide.labels_from_points(points, like, "slide")  # lazy
+    >>> label.dtype.name, int(label[20, 10]), int(label[60, 50])
+    ('int8', 1, 0)
+    >>> int((label == -1).sum()) == 96 * 96 - 2  # unknown elsewhere
+    True
     """
     gdf = read_vector(points, "the point layer")
     gdf = to_grid_crs(gdf, like, reproject=reproject, what="the point layer")
@@ -335,6 +350,21 @@ def labels_from_polygons(
     Notes
     -----
     A pixel is inside a polygon when its centre is (rasterio's default rasterisation).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import xlandslide
+    >>> like = xlandslide.synthetic_region(shape=(96, 96), seed=0)["dem"]  # NaN: outside
+    >>> x, y = like["x"].values, like["y"].values
+    >>> slide = box(x[40] - 5, y[49] - 5, x[49] + 5, y[40] + 5)  # rows and columns 40..49
+    >>> polygons = gpd.GeoDataFrame(geometry=[slide], crs=like.rio.crs)
+    >>> label = xlandslide.labels_from_polygons(polygons, like)  # lazy
+    >>> int((label == 1).sum()), bool((label[40:50, 40:50] == 1).all())
+    (100, True)
+    >>> int((label == -1).sum()) == int(like.isnull().sum())  # unknown outside the region
+    True
     """
     gdf = to_grid_crs(read_vector(polygons), like, reproject=reproject)
     burnt = rasterize(gdf.geometry, like, fill=0)
@@ -375,13 +405,14 @@ def unmapped_codes_error(what, unmapped: dict, mapping, counted: str) -> Unmappe
     )
 
 
-def polygon_codes(gdf, column: str, mapping, like, *, unmapped=None, what="the layer"):
+def polygon_codes(gdf, column: str, mapping, like, *, unmapped=None, what="the layer", record=None):
     """uint8 class codes of a coded polygon layer on ``like``'s grid (255 where no polygon).
 
     Every polygon's code (``column``) goes through ``mapping``
     (:class:`~xlandslide.catalog.ClassMapping`); codes it lacks — a missing value too — are
     refused with :class:`UnmappedCodeError` unless ``unmapped`` is ``"unknown"`` (the
     mapping's unknown class) or ``"nodata"`` (255).  Only polygons that touch the grid count.
+    ``record``, a dict, receives ``{source code: class code (255: none)}`` of those polygons.
     """
     if column not in gdf.columns:
         raise NameNotFoundError(
@@ -409,6 +440,8 @@ def polygon_codes(gdf, column: str, mapping, like, *, unmapped=None, what="the l
                 )
             fallback = mapping.classes.index(mapping.unknown)
     table = {key: (fallback if k is None else k) for key, (k, _, _) in found.items()}
+    if record is not None:
+        record.update({str(first): table[key] for key, (_, first, _) in found.items()})
     codes = np.array([table[code_key(v)] for v in raw], dtype=np.uint8)
     return rasterize(gdf.geometry, like, values=codes, fill=NODATA_CODE, dtype="uint8")
 

@@ -1,23 +1,20 @@
-"""The rules of spatial folds: how each is made from a region's label, and how it gives a
-pixel its fold (:func:`fold_of_pixels`); the checks made before and the counts made after
-(:func:`fold_counts`).  The rules themselves are described in
-:mod:`xlandslide.patches.folds`, whose :func:`~xlandslide.patches.folds.spatial_folds`
-calls the makers here.
+"""The rules of spatial folds: how each is made from a region's label and how it gives a
+pixel its fold (:func:`fold_of_pixels`, given a
+:class:`~xlandslide.patches.folds.SpatialFolds`, which this module does not import); the
+checks made before and the counts made after (:func:`fold_counts`).  The rules themselves
+are described in :mod:`xlandslide.patches.folds`, whose
+:func:`~xlandslide.patches.folds.spatial_folds` calls the makers here.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from .._hash import pixel_hash
 from ..errors import ConfigError, GridMismatchError, PatchError, RegionError
-
-if TYPE_CHECKING:
-    from .folds import SpatialFolds
 
 _NO_FOLD = -1
 _CHUNK = 1024
@@ -271,12 +268,12 @@ def _raster_runs(raster: xr.DataArray, nx: int):
     return _merge_runs(runs[0][order], runs[1][order])
 
 
-def _fold_block(block_info=None, *, folds: SpatialFolds) -> np.ndarray:
+def _fold_block(block_info=None, *, folds) -> np.ndarray:
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
     return fold_of_pixels(folds, np.arange(r0, r1), np.arange(c0, c1))
 
 
-def fold_of_pixels(folds: SpatialFolds, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def fold_of_pixels(folds, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """int16 (len(rows), len(cols)) fold ids of the pixels at ``rows`` x ``cols``."""
     g, rule = folds.grid, folds.rule
     _ny, nx = folds.shape
@@ -339,7 +336,7 @@ def _label_of(region) -> xr.DataArray:
     return label if label.chunks is not None else label.chunk(_CHUNK)
 
 
-def fold_counts(folds: SpatialFolds, region) -> dict:
+def fold_counts(folds, region) -> dict:
     """Labelled pixels, landslide pixels and landslides per fold (one pass over the label).
 
     ``"landslides"`` counts the separate landslides of each fold's test set: 8-connected

@@ -1,5 +1,5 @@
 """Shared pieces of the figures: the matplotlib import, one-panel axes, lazy downsampling,
-map extents and axes in map units with the CRS named."""
+map extents, the CRS's name, and writing a figure."""
 
 from __future__ import annotations
 
@@ -72,26 +72,6 @@ def crs_name(a) -> str | None:
     return f"EPSG:{epsg}" if epsg else crs.to_string()
 
 
-def map_axes(ax, a) -> None:
-    """Label ``ax`` in map units with the CRS named; full coordinates, no offsets."""
-    name = crs_name(a)
-    units = "m"
-    try:
-        crs = a.rio.crs
-        if crs is not None and crs.is_geographic:
-            units = "degrees"
-    except Exception:  # no grid mapping
-        pass
-    suffix = f" ({units}, {name})" if name else f" ({units})"
-    ax.set_xlabel("x" + suffix, fontsize=8)
-    ax.set_ylabel("y" + suffix, fontsize=8)
-    ax.ticklabel_format(useOffset=False, style="plain")
-    ax.tick_params(labelsize=7)
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(4))  # full map coordinates need room
-
-
 def reduction_factor(size: int, max_pixels: int) -> int:
     """The integer factor that brings ``size`` pixels to at most ``max_pixels``."""
     return max(1, math.ceil(math.sqrt(size / max(int(max_pixels), 1))))
@@ -117,4 +97,4 @@ def save_figure(fig, path, *, dpi: int = 150, overwrite: bool = True) -> Path:
     return path
 
 
-__all__ = ["crs_name", "map_axes", "reduction_factor", "save_figure"]
+__all__ = ["crs_name", "reduction_factor", "save_figure"]

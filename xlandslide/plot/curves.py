@@ -1,5 +1,5 @@
 """Curve and bar figures: ROC curves (all models, or per fold), reliability diagram,
-success / prediction-rate curves, importance bars."""
+success / prediction-rate curves, GAM partial effects; calibration with quantile bins."""
 
 from __future__ import annotations
 
@@ -58,13 +58,47 @@ def plot_roc(curves: dict, *, naive: bool = True, ax=None, title: str | None = N
     return fig
 
 
+def quantile_edges(prob, label, mask=None, *, n_bins: int = 10) -> np.ndarray:
+    """Bin edges from 0 to 1 that split the evaluated pixels into ``n_bins`` bins of equal
+    counts (within one pixel where no two probabilities tie).
+
+    Evaluated pixels: labelled, ``mask`` True, probability not NaN (as in
+    :func:`xlandslide.calibration`).  The inner edges are the probabilities of rank
+    ``round(i * N / n_bins)`` (exact up to 5e7 pixels, one histogram pass above, see
+    :func:`xlandslide.evaluate.zoning.zoning_breaks`); repeated edges (ties) are merged, so
+    fewer bins can come back.
+    """
+    from ..evaluate._histogram import prepare
+    from ..evaluate.zoning import zoning_breaks
+
+    n = int(n_bins)
+    if n != n_bins or n < 2:
+        raise ConfigError(f"n_bins must be an integer >= 2, got {n_bins!r}")
+    prob, label, mask = prepare(prob, label, mask)
+    evaluated = label >= 0
+    if mask is not None:
+        evaluated = evaluated & mask
+    inner = zoning_breaks(prob, "quantile", n, mask=evaluated)
+    edges = np.unique(np.clip(np.concatenate([[0.0], inner, [1.0]]), 0.0, 1.0))
+    return edges if edges[0] == 0.0 else np.concatenate([[0.0], edges])
+
+
+def quantile_calibration(prob, label, mask=None, *, n_bins: int = 10) -> dict:
+    """:func:`xlandslide.calibration` on :func:`quantile_edges`: ``n_bins`` points of equal
+    counts, so a map of rare landslides is not one point in the first uniform bin."""
+    from ..evaluate.calibration import calibration
+
+    return calibration(prob, label, mask, bins=quantile_edges(prob, label, mask, n_bins=n_bins))
+
+
 def plot_calibration(results: dict, *, ax=None, title: str | None = None, log: bool = True):
     """Reliability diagram: observed landslide frequency against mean predicted probability.
 
     Parameters
     ----------
     results : dict
-        ``name -> calibration(...)`` results (:func:`xlandslide.calibration`).
+        ``name -> calibration(...)`` results: :func:`quantile_calibration` (bins of equal
+        counts, recommended) or :func:`xlandslide.calibration`.
     ax : Axes, optional
     title : str, optional
     log : bool
@@ -85,7 +119,7 @@ def plot_calibration(results: dict, *, ax=None, title: str | None = None, log: b
         if log:
             positive = np.concatenate([pred[pred > 0], freq[freq > 0]])
             lows.append(positive.min() if positive.size else 1e-3)
-        ax.plot(pred, freq, marker="o", label=f"{name} (ECE = {r['ece']:.4f})")
+        ax.plot(pred, freq, marker="o", ms=4, label=f"{name} (ECE = {r['ece']:.4f})")
     lo = 0.0
     if log:
         lo = 10 ** math.floor(math.log10(min(lows))) if lows else 1e-3
@@ -154,36 +188,6 @@ def plot_rate_curves(curves: dict, *, ax=None, title: str | None = None):
     ax.set_ylabel("landslide pixels (%)")
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title or "success and prediction rates")
-    return fig
-
-
-def plot_importance(table, *, ax=None, title: str | None = None, value: str | None = None):
-    """Horizontal bars of an importance table, largest on top (error bars: the sd).
-
-    ``table``: :func:`xlandslide.permutation_importance` (``name``, ``importance``, ``sd``)
-    or :func:`xlandslide.llr_weights` (``feature``, ``weight``, ``sd``).
-    """
-    fig, ax = _single_axes(ax)
-    if "importance" in table.columns:
-        names, vals = table["name"].tolist(), table["importance"].to_numpy(dtype=float)
-        xlabel = value or "importance: drop of the held-out score when shuffled"
-    elif "weight" in table.columns:
-        names, vals = table["feature"].tolist(), table["weight"].to_numpy(dtype=float)
-        xlabel = value or "LLR weight (standardised / one-hot features)"
-    else:
-        raise ConfigError("give permutation_importance(...) or llr_weights(...) tables")
-    sd = table["sd"].to_numpy(dtype=float) if "sd" in table.columns else None
-    y = np.arange(len(names))[::-1]
-    colours = ["#d7301f" if v >= 0 else "#2c7fb8" for v in vals]
-    ax.barh(y, vals, xerr=sd, color=colours, edgecolor="0.3", capsize=3)
-    ax.set_yticks(y, names, fontsize=8)
-    ax.axvline(0, color="0.3", lw=0.8)
-    ax.set_xlabel(xlabel)
-    if "kind" in table.columns:
-        for tick, kind in zip(ax.get_yticklabels(), table["kind"].tolist()):
-            if kind == "group":
-                tick.set_fontweight("bold")
-    ax.set_title(title or "importance")
     return fig
 
 

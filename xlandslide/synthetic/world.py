@@ -132,7 +132,7 @@ def _cumulative(weights: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def _tables():
     """Per-class arrays handed to the numba kernel (checked against the catalog)."""
-    from ..kernels.terrain import RULE_FIELDS
+    from .block import RULE_FIELDS
 
     lith = catalog.INSPIRE_GROUPS["lithology"]
     lc = catalog.INSPIRE_GROUPS["land_cover"]
@@ -202,13 +202,13 @@ def generate_block(
 ) -> np.ndarray:
     """Generate one block as a packed float32 array ``(8, ny, nx)`` (eager, numpy).
 
-    The layers are :data:`xlandslide.kernels.terrain.PACKED_LAYERS` — standardised slope and
+    The layers are :data:`xlandslide.synthetic.block.PACKED_LAYERS` — standardised slope and
     DEM, the codes of the four INSPIRE groups (255 outside), the DEM in metres and the label
     (-1, 0, 1) — of the pixels ``rows[0]:rows[1]`` x ``cols[0]:cols[1]`` of a ``shape``
     region.  This is what
     :func:`synthetic_region` calls per block; it is public for tests and benchmarks.
     """
-    from ..kernels.terrain import synthetic_block
+    from .block import synthetic_block
 
     (r0, r1), (c0, c1) = rows, cols
     return synthetic_block(

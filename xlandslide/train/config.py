@@ -243,5 +243,55 @@ class TrainConfig:
             raise ConfigError(f"unknown TrainConfig keys {unknown}; known keys are {sorted(known)}")
         return cls(**dict(data))
 
+    @classmethod
+    def from_options(cls, name: str, options) -> TrainConfig:
+        """Settings of model ``name`` from a preset and the options a user gave.
+
+        ``options``: a mapping or an object with attributes (the command line's parsed
+        arguments): ``preset`` (``"default"``: :meth:`default`; ``"paper"``: :meth:`paper`;
+        ``"points"``: :func:`xlandslide.train.presets.point_inventory`), ``seed``, and
+        ``epochs``, ``lr``, ``batch_size``, ``max_batches_per_epoch``, ``early_stopping``,
+        ``device``, ``accept_margin``, which replace the preset's when not ``None``.  A
+        model fitted on a pixel table (not by torch: the learners) reads only the seed.
+
+        >>> cfg = TrainConfig.from_options("cnn", {"preset": "paper", "epochs": 3, "lr": None})
+        >>> cfg.optimizer, cfg.lr, cfg.epochs, cfg.seed
+        ('sgd', 0.125, 3, 0)
+        """
+        from ..models import model_entry
+
+        def get(key, default=None):
+            if isinstance(options, Mapping):
+                return options.get(key, default)
+            return getattr(options, key, default)
+
+        entry = model_entry(name)
+        seed = get("seed", 0)
+        seed = 0 if seed is None else seed
+        if entry.backend != "torch":  # fitted on a pixel table: no training settings
+            return cls.default(entry.name, seed=seed)
+        preset = get("preset", "default") or "default"
+        if preset == "points":
+            from .presets import point_inventory
+
+            config = point_inventory(entry.name)["config"]
+        elif preset == "paper":
+            config = cls.paper(entry.name)
+        elif preset == "default":
+            config = cls.default(entry.name)
+        else:
+            raise ConfigError(f"preset {preset!r}: use default, paper or points")
+        fields = (
+            "epochs",
+            "lr",
+            "batch_size",
+            "max_batches_per_epoch",
+            "early_stopping",
+            "device",
+            "accept_margin",
+        )
+        given = {k: get(k) for k in fields}
+        return config.replace(seed=seed, **{k: v for k, v in given.items() if v is not None})
+
 
 __all__ = ["TrainConfig"]

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..model import SpecFacts
 
 
-class EnsembleModel:
+class EnsembleModel(SpecFacts):
     """The mean probability of several models of one spec (seeds, or CV folds).
 
     Parameters
@@ -29,6 +30,28 @@ class EnsembleModel:
     Notes
     -----
     ``spec`` is the first member's; ``history`` lists the members' histories.
+
+    Examples
+    --------
+    Two LLRs trained on two random splits of the patches:
+
+    >>> import numpy as np
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> geometry = xlandslide.PatchGeometry(32, 16)
+    >>> a, b = (
+    ...     xlandslide.fit(region, "llr", progress=False,
+    ...                    patches=xlandslide.make_patches(region, geometry, seed=seed))
+    ...     for seed in (0, 1)
+    ... )
+    >>> ens = xlandslide.EnsembleModel([a, b])
+    >>> ens, ens.spec is a.spec
+    (EnsembleModel('llr', members=2), True)
+    >>> cont = region["continuous"].values[None, :, :32, :32]  # a batch of one patch
+    >>> codes = region["categorical"].values[None, :, :32, :32]
+    >>> mean = (a.predict_proba(cont, codes) + b.predict_proba(cont, codes)) / 2
+    >>> bool(np.allclose(ens.predict_proba(cont, codes), mean, atol=1e-6))
+    True
     """
 
     def __init__(self, members: Sequence):
@@ -67,14 +90,6 @@ class EnsembleModel:
         return ("xlandslide.EnsembleModel", *[tokenize(m) for m in self.members])
 
     @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def needs_offsets(self) -> bool:
-        return self.spec.needs_offsets
-
-    @property
     def device(self):
         return self.members[0].device
 
@@ -92,6 +107,18 @@ def fit_ensemble(region, model: str, *, seeds: Sequence[int] = (0, 1, 2), config
 
     ``kwargs`` go to :func:`xlandslide.fit` (``patches``, ``aligned``, masks...).  A single
     seed returns the plain :class:`~xlandslide.LandslideModel`.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> ens = xlandslide.fit_ensemble(region, "llr", seeds=(0, 1), patches=patches, progress=False)
+    >>> type(ens).__name__, len(ens.members)
+    ('EnsembleModel', 2)
+    >>> prob = region.landslide.predict(ens)  # lazy: the members' mean probability
+    >>> prob.dims
+    ('y', 'x')
     """
     from ..models import find_entry
     from .config import TrainConfig

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 import xarray as xr
 
 from ..errors import ConfigError, GridMismatchError, PatchError
-from ..grid import PatchGeometry, check_halo, pixel_size
+from ..grid import PAPER_DISTANCES, PatchGeometry, check_halo, pixel_size
 from ..io.identity import region_identity
 from ..model import LandslideModel, spec_for_region
 from ..patches import PatchDataset, PatchSet
@@ -25,6 +25,7 @@ from ..region import offset_distances, positive_ratio, select_offsets
 from ..validate import validate_region
 from .config import TrainConfig
 from .loop import train_module
+from .presets import DEFAULT_MODEL_CONFIG
 
 
 def suggest_geometry(shape, halo: int, n: int = 10) -> PatchGeometry:
@@ -175,88 +176,31 @@ def fit(
     >>> sel = xl.select_aligned_features(region, patches)  # doctest: +SKIP
     >>> model = xl.fit(region, "lacnn", patches=patches, aligned=sel.names)  # doctest: +SKIP
     """
-    from ..checkpoint import check_replaceable, save_model
-    from ..models import canonical_name, model_entry
+    from ..checkpoint import check_replaceable, save_model  # torch
+    from ..models import canonical_name, model_entry  # torch
 
     name = canonical_name(model)
     entry = model_entry(name)
-    validate_region(region)
-    _check_patches(region, patches)
-    for what, m in (("train_mask", train_mask), ("val_mask", val_mask)):
-        if m is not None and (m.sizes.get("y"), m.sizes.get("x")) != patches.shape:
-            raise GridMismatchError(
-                f"{what} has (y, x) sizes ({m.sizes.get('y')}, {m.sizes.get('x')}), not the "
-                f"region's {patches.shape}; give a (y, x) boolean DataArray on the region's grid"
-            )
+    _check_inputs(region, patches, train_mask, val_mask)
     if checkpoint is not None:
         check_replaceable(checkpoint)
-    from .presets import DEFAULT_MODEL_CONFIG
-
     options = {**DEFAULT_MODEL_CONFIG.get(name, {}), **dict(model_config or {})}
     fields: dict = {"geometry": patches.geometry, "model_config": options}
     if entry.needs_offsets:
-        if not aligned:
-            raise ConfigError(
-                f"the {name} model reads aligned features: pass aligned=[...feature names...], "
-                "for example xlandslide.select_aligned_features(region, patches).names"
-            )
-        if distances is None:
-            distances = offset_distances(region)
-        if not distances:
-            raise ConfigError(
-                f"the {name} model needs looking distances and the region holds no uphill "
-                "offsets: add them with region.landslide.with_offsets((30, 100, 300))"
-            )
-        check_halo(distances, pixel_size(region), patches.geometry.halo, what="fit")
-        region = select_offsets(region, distances)
+        region, distances = _aligned_region(name, region, patches, aligned, distances)
         fields.update(aligned=tuple(aligned), distances=tuple(distances))
     elif aligned or distances:
         raise ConfigError(
             f"the {name} model reads no aligned features; leave aligned and distances empty "
             "(the aligned models are 'lann' and 'lacnn')"
         )
-    if not entry.trained:
-        if config is not None:
-            raise ConfigError(f"the {name} model is not trained: pass no config")
-    else:
-        config = config if config is not None else TrainConfig.default(name)
-        if not isinstance(config, TrainConfig):
-            raise ConfigError(
-                f"config must be a TrainConfig (e.g. TrainConfig.paper({name!r}, epochs=5)), "
-                f"got {type(config).__name__}"
-            )
+    config = _config_of(name, entry, config)
+    if config is not None:
         fields["train_config"] = config.to_dict()
     spec = spec_for_region(name, region, **fields)
-    mask = patches.core_mask("train", like=region)
-    if train_mask is not None:
-        mask = mask & train_mask.astype(bool)
-    prior = positive_ratio(region["label"], mask)
-    if math.isnan(prior):
-        raise PatchError(
-            "the cores of the training patches hold no known pixel (label 0 or 1)"
-            + (" inside train_mask" if train_mask is not None else "")
-            + "; use another split or mask"
-        )
-    if not entry.trained:
-        module = spec.build_module()
-        module.init_prior(prior)
-        result = LandslideModel(module, spec, history={"train_ratio": prior})
-        if checkpoint is not None:
-            save_model(result, checkpoint)
-        return result
-    if config.uses_lbfgs(name) or entry.backend == "learner":
-        from ..checkpoint import save_model
-        from .exact import fit_exact, fit_learner
-
-        vmask = None
-        if patches.counts()["val"]["patches"]:
-            vmask = patches.core_mask("val", like=region)
-            if val_mask is not None:
-                vmask = vmask & val_mask.astype(bool)
-        how = fit_learner if entry.backend == "learner" else fit_exact
-        result = how(
-            region, spec, config, train_mask=mask, val_mask=vmask, prior=prior, progress=progress
-        )
+    mask, prior = _training_pixels(region, patches, train_mask)
+    if not entry.trained or config.uses_lbfgs(name) or entry.backend == "learner":
+        result = _fit_closed(region, spec, entry, config, patches, mask, val_mask, prior, progress)
         if checkpoint is not None:
             save_model(result, checkpoint)
         return result
@@ -278,6 +222,88 @@ def fit(
         init=init,
         validate_start=init is not None,
         data=region_identity(region),
+    )
+
+
+def _check_inputs(region, patches, train_mask, val_mask) -> None:
+    validate_region(region)
+    _check_patches(region, patches)
+    for what, m in (("train_mask", train_mask), ("val_mask", val_mask)):
+        if m is not None and (m.sizes.get("y"), m.sizes.get("x")) != patches.shape:
+            raise GridMismatchError(
+                f"{what} has (y, x) sizes ({m.sizes.get('y')}, {m.sizes.get('x')}), not the "
+                f"region's {patches.shape}; give a (y, x) boolean DataArray on the region's grid"
+            )
+
+
+def _aligned_region(name, region, patches, aligned, distances):
+    """The region with the offsets of an aligned model's distances (default: all it
+    holds), checked against the patches' halo; and the distances."""
+    if not aligned:
+        raise ConfigError(
+            f"the {name} model reads aligned features: pass aligned=[...feature names...], "
+            "for example xlandslide.select_aligned_features(region, patches).names"
+        )
+    if distances is None:
+        distances = offset_distances(region)
+    if not distances:
+        paper = tuple(int(d) for d in PAPER_DISTANCES)
+        raise ConfigError(
+            f"the {name} model needs looking distances and the region holds no uphill "
+            f"offsets: add them with region.landslide.with_offsets({paper})"
+        )
+    check_halo(distances, pixel_size(region), patches.geometry.halo, what="fit")
+    return select_offsets(region, distances), distances
+
+
+def _config_of(name, entry, config):
+    """The training config (default ``TrainConfig.default(name)``); None for a model that
+    is not trained."""
+    if not entry.trained:
+        if config is not None:
+            raise ConfigError(f"the {name} model is not trained: pass no config")
+        return None
+    config = config if config is not None else TrainConfig.default(name)
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(
+            f"config must be a TrainConfig (e.g. TrainConfig.paper({name!r}, epochs=5)), "
+            f"got {type(config).__name__}"
+        )
+    return config
+
+
+def _training_pixels(region, patches, train_mask):
+    """The training cores' pixels (within ``train_mask``) and their landslide ratio."""
+    mask = patches.core_mask("train", like=region)
+    if train_mask is not None:
+        mask = mask & train_mask.astype(bool)
+    prior = positive_ratio(region["label"], mask)
+    if math.isnan(prior):
+        raise PatchError(
+            "the cores of the training patches hold no known pixel (label 0 or 1)"
+            + (" inside train_mask" if train_mask is not None else "")
+            + "; use another split or mask"
+        )
+    return mask, prior
+
+
+def _fit_closed(region, spec, entry, config, patches, mask, val_mask, prior, progress):
+    """A model not trained by the epoch loop: the untrained prior, the L-BFGS fit of a
+    convex model, a non-torch learner."""
+    if not entry.trained:
+        module = spec.build_module()
+        module.init_prior(prior)
+        return LandslideModel(module, spec, history={"train_ratio": prior})
+    from .exact import fit_exact, fit_learner  # torch
+
+    vmask = None
+    if patches.counts()["val"]["patches"]:
+        vmask = patches.core_mask("val", like=region)
+        if val_mask is not None:
+            vmask = vmask & val_mask.astype(bool)
+    how = fit_learner if entry.backend == "learner" else fit_exact
+    return how(
+        region, spec, config, train_mask=mask, val_mask=vmask, prior=prior, progress=progress
     )
 
 

@@ -68,14 +68,10 @@ def choose_device(device):
 
 
 def _progress_bar(total: int, desc: str):
-    if not desc:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    # disable=None: no bar when stderr is not a terminal (logs, CI), the epoch lines remain
-    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, disable=None)
+    from .._progress import progress_bar
+
+    # a bar on a terminal; in a log (not a terminal) a line with the ETA every ~30 s
+    return progress_bar(total, desc, leave=False)
 
 
 class _Run:

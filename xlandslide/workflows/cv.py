@@ -30,17 +30,21 @@ model and fold.
 
 from __future__ import annotations
 
-import math
-import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError, EvaluationError
+from ..evaluate.paired import delong
+from ..grid import PAPER_DISTANCES, cv_geometry, pixel_size
+from ..models import canonical_name, model_entry
+from ..patches.folds import SpatialFolds
+from ..patches.grid import mask_patches
+from ..region import offset_distances
+from ..train.ensemble import EnsembleModel
 from ..train.quality import hanley_mcneil_se
+from ._folds import _fold_masks, _out_of_fold, _Plan, _run_fold
 
 #: The metrics of a fold, in table order.
 METRICS = ("auc", "pr_auc", "nll", "brier", "ece")
@@ -117,8 +121,6 @@ class CVResult:
         import dask.array as da
         import pandas as pd
 
-        from ..evaluate.paired import delong
-
         for name in (model, baseline):
             if name not in self.maps:
                 raise EvaluationError(f"no model {name!r} in this CV; it ran {list(self.maps)}")
@@ -145,43 +147,56 @@ class CVResult:
 
     def ensemble(self, name: str):
         """The fold models of ``name`` as one :class:`EnsembleModel` (all its members)."""
-        from ..train.ensemble import EnsembleModel
-
         members = []
         for m in self.models[name]:
             members.extend(getattr(m, "members", [m]))
         return EnsembleModel(members)
 
 
-def _per_model(value, name: str, default):
-    if isinstance(value, Mapping):
-        return value.get(name, default)
-    return default if value is None else value
-
-
-def _config_for(configs, name):
-    from ..train.config import TrainConfig
-
-    cfg = _per_model(configs, name, None)
-    if cfg is None:
-        return TrainConfig.default(name)
-    if not isinstance(cfg, TrainConfig):
+def _check_models(models, folds, validation) -> list[str]:
+    if not isinstance(folds, SpatialFolds):
         raise ConfigError(
-            f"configs must map model names to TrainConfig objects, got {type(cfg).__name__} "
-            f"for {name!r}"
+            f"folds must be SpatialFolds (xlandslide.spatial_folds(region, ...)), got "
+            f"{type(folds).__name__}"
         )
-    return cfg
+    names = [canonical_name(m) for m in models]
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"models must name distinct models, got {list(models)}")
+    if validation not in ("fold", None):
+        raise ConfigError(f"validation must be 'fold' or None, got {validation!r}")
+    return names
 
 
-def _materialise(mask: xr.DataArray, region: xr.Dataset) -> xr.DataArray:
-    """A mask in memory when the region is (small), else the lazy mask."""
-    lazy = any(region[v].chunks is not None for v in region.data_vars)
-    return mask if lazy else mask.compute()
+def _distances(region, names, distances):
+    """The aligned models' distances: those given, else all the region holds."""
+    if distances is not None or not any(model_entry(n).needs_offsets for n in names):
+        return None if distances is None else tuple(distances)
+    held = offset_distances(region)
+    if not held:
+        paper = tuple(int(d) for d in PAPER_DISTANCES)
+        raise ConfigError(
+            "aligned models need the region's uphill offsets: "
+            f"region = region.landslide.with_offsets({paper})"
+        )
+    return tuple(held)
 
 
-def _log(progress, msg):
-    if progress:
-        print(f"[xlandslide cv] {msg}", file=sys.stderr, flush=True)
+def _seeds(seeds, names) -> dict:
+    return {
+        n: [int(s) for s in (seeds.get(n, (0,)) if isinstance(seeds, Mapping) else seeds)]
+        for n in names
+    }
+
+
+def _table(rows, names):
+    import pandas as pd
+
+    order = {n: i for i, n in enumerate(names)}
+    return (
+        pd.DataFrame(rows)
+        .sort_values(["model", "fold"], key=lambda c: c.map(order) if c.name == "model" else c)
+        .reset_index(drop=True)
+    )
 
 
 def cross_validate(
@@ -216,8 +231,8 @@ def cross_validate(
     folds : SpatialFolds
         From :func:`xlandslide.spatial_folds` (their ``buffer`` applies).
     geometry : PatchGeometry, optional
-        Patch core and halo (default core 64, halo: the largest ring radius of the region's
-        offsets, at least 16 pixels).
+        Patch core and halo (default :func:`xlandslide.grid.cv_geometry`: core 64, halo the
+        largest ring radius of the distances, at least 16 pixels).
     configs : TrainConfig or mapping of name -> TrainConfig, optional
         Training settings (default ``TrainConfig.paper(name)``); see
         :func:`xlandslide.train.presets.point_inventory` for point inventories.
@@ -258,211 +273,65 @@ def cross_validate(
     CVResult
         ``table`` (per model and fold), ``summary()`` (mean ± sd), ``format()``,
         ``oof`` maps, ``models``, ``ensemble(name)``.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> folds = xlandslide.spatial_folds(region, "kmeans", k=3)
+    >>> result = xlandslide.cross_validate(region, ["naive", "llr"], folds)
+    >>> result.table[["model", "fold"]].values.tolist()  # a row per model and fold
+    [['naive', 0], ['naive', 1], ['naive', 2], ['llr', 0], ['llr', 1], ['llr', 2]]
+    >>> auc = result.summary()["auc_mean"]
+    >>> float(auc["naive"]), bool(auc["llr"] > auc["naive"])  # the naive model ranks nothing
+    (0.5, True)
+    >>> result.oof["llr"].dims, len(result.models["llr"])  # the out-of-fold map, a model a fold
+    (('y', 'x'), 3)
     """
-    import pandas as pd
-
-    from ..evaluate.calibration import calibration
-    from ..evaluate.metrics import evaluate
-    from ..grid import PatchGeometry, pixel_size, radius_pixels
-    from ..models import MODELS, canonical_name, model_entry
-    from ..patches.folds import SpatialFolds
-    from ..patches.grid import mask_patches
-    from ..predict import predict
-    from ..region import offset_distances
-    from ..train.ensemble import fit_ensemble
-    from ..train.fit import fit
-    from ..train.presets import DEFAULT_MODEL_CONFIG
-    from ..train.quality import is_degenerate
-    from ..train.select import rank_aligned
-
-    if not isinstance(folds, SpatialFolds):
-        raise ConfigError(
-            f"folds must be SpatialFolds (xlandslide.spatial_folds(region, ...)), got "
-            f"{type(folds).__name__}"
-        )
-    names = [canonical_name(m) for m in models]
-    if not names or len(set(names)) != len(names):
-        raise ConfigError(f"models must name distinct models, got {list(models)}")
-    if validation not in ("fold", None):
-        raise ConfigError(f"validation must be 'fold' or None, got {validation!r}")
-    needs_aligned = any(model_entry(n).needs_offsets for n in names)
-    if needs_aligned and distances is None:
-        distances = offset_distances(region)
-        if not distances:
-            raise ConfigError(
-                "aligned models need the region's uphill offsets: "
-                "region = region.landslide.with_offsets((30, 100, 300))"
-            )
+    names = _check_models(models, folds, validation)
+    distances = _distances(region, names, distances)
     if geometry is None:
-        halo = 16
-        if distances:
-            px = pixel_size(region)
-            halo = max(halo, *(radius_pixels(d, px) for d in distances))
-        geometry = PatchGeometry(core=64, halo=halo)
-    seed_of = {
-        n: [int(s) for s in (seeds.get(n, (0,)) if isinstance(seeds, Mapping) else seeds)]
-        for n in names
-    }
-    k = folds.k
-    rows, fold_models, fold_maps, chosen = [], {n: [] for n in names}, {n: [] for n in names}, {}
-    curves: dict = {}
-    label = region["label"]
-    for f in range(k):
-        test = _materialise(folds.test_mask(f, region), region)
-        if validation == "fold":
-            v = (f + 1) % k
-            train = _materialise(folds.train_mask(f, region, exclude=[v]), region)
-            val = _materialise(folds.test_mask(v, region), region)
-        else:
-            train = _materialise(folds.train_mask(f, region), region)
-            val = train
+        geometry = cv_geometry(distances or (), pixel_size(region) if distances else 1.0)
+    plan = _Plan(
+        names=names,
+        seeds=_seeds(seeds, names),
+        configs=configs,
+        model_configs=model_configs,
+        aligned=None if aligned is None else tuple(aligned),
+        distances=distances,
+        warm_start=warm_start,
+        chain=chain,
+        threshold=threshold,
+        max_aligned=max_aligned,
+        ece_bins=ece_bins,
+        progress=progress,
+    )
+    out = {"rows": [], "aligned": {}, **{key: {n: [] for n in names} for key in _PER_MODEL}}
+    for f, (train, val, test) in enumerate(_fold_masks(folds, region, validation)):
         patches = mask_patches(
             region, geometry, train=train, val=val, test=test, oversample=oversample
         )
         common = {"patches": patches, "train_mask": train, "val_mask": val, "progress": progress}
-        llr_model = None
-        trained: dict = {}
-        registry = list(MODELS)
-        for name in sorted(names, key=registry.index):  # the LLR first, bases before
-            t0 = time.perf_counter()
-            kwargs = dict(common)
-            opts = dict(_per_model(model_configs, name, {}) or {})
-            defaults = DEFAULT_MODEL_CONFIG.get(name, {})
-            base = model_entry(name).base
-            if chain and base in trained and model_entry(name).backend == "torch":
-                kwargs["warm_start"] = trained[base]
-            elif (
-                warm_start
-                and {**defaults, **opts}.get("linear_skip")
-                and not model_entry(name).linear
-            ):
-                if llr_model is None:
-                    llr_model = _fold_llr(region, seed_of, configs, model_configs, common)
-                kwargs["warm_start"] = llr_model
-            if not model_entry(name).trained:
-                model = fit(region, "naive", patches=patches, train_mask=train, progress=False)
-            else:
-                if model_entry(name).needs_offsets:
-                    if aligned is None:
-                        if llr_model is None:
-                            llr_model = _fold_llr(region, seed_of, configs, model_configs, common)
-                        chosen[f] = _choose(llr_model, threshold, max_aligned, rank_aligned)
-                    else:
-                        chosen[f] = tuple(aligned)
-                    kwargs.update(aligned=chosen[f], distances=tuple(distances))
-                model = fit_ensemble(
-                    region,
-                    name,
-                    seeds=seed_of[name],
-                    config=_config_for(configs, name),
-                    model_config=opts,
-                    **kwargs,
-                )
-                if model_entry(name).linear:
-                    llr_model = model
-            trained[name] = model
-            seconds = time.perf_counter() - t0
-            prob = predict(region, model)
-            m = evaluate(prob, label, test, roc=True)
-            ece = calibration(prob, label, test, bins=ece_bins)["ece"]
-            rows.append(
-                {
-                    "model": name,
-                    "fold": f,
-                    **{key: m[key] for key in ("auc", "pr_auc", "nll", "brier")},
-                    "ece": ece,
-                    "n_pixels": m["n_pixels"],
-                    "n_positive": m["n_positive"],
-                    "auc_error_bound": m["auc_error_bound"],
-                    "auc_se": hanley_mcneil_se(
-                        m["auc"], m["n_positive"], m["n_pixels"] - m["n_positive"]
-                    ),
-                    "best_epoch": _best_epoch(model),
-                    "kept": _kept(model),
-                    "degenerate": is_degenerate(model),
-                    "seconds": seconds,
-                }
-            )
-            curves.setdefault(name, []).append((m["fpr"], m["tpr"]))
-            fold_models[name].append(model)
-            fold_maps[name].append(prob)
-            _log(
-                progress,
-                f"fold {f + 1}/{k} {name}: AUC {m['auc']:.3f} "
-                f"({m['n_pixels']} pixels, {seconds:.1f} s)",
-            )
-    ids = folds.fold_ids(region)
-    oof = {}
-    for name in names:
-        out = xr.full_like(fold_maps[name][0], np.nan)
-        for f, prob in enumerate(fold_maps[name]):
-            out = xr.where(ids == f, prob, out)
-        oof[name] = (
-            out.astype(np.float32)
-            .rename("susceptibility")
-            .assign_attrs(
-                long_name=f"out-of-fold landslide susceptibility ({name}, {folds.method} folds)",
-                units="1",
-                model=name,
-            )
-        )
-    table = pd.DataFrame(rows)
-    order = {n: i for i, n in enumerate(names)}
-    table = table.sort_values(
-        ["model", "fold"], key=lambda c: c.map(order) if c.name == "model" else c
-    ).reset_index(drop=True)
+        _run_fold(region, plan, f, folds.k, common, test, out)
     settings = {
         "models": names,
         "method": folds.method,
-        "k": k,
+        "k": folds.k,
         "buffer": folds.buffer,
         "validation": validation,
-        "seeds": seed_of,
+        "seeds": plan.seeds,
         "oversample": oversample,
         "chain": chain,
         "geometry": {"core": geometry.core, "halo": geometry.halo},
     }
-    curves = {n: curves[n] for n in names}
-    return CVResult(table, fold_models, fold_maps, oof, chosen, folds, settings, curves)
-
-
-def _fold_llr(region, seed_of, configs, model_configs, common):
-    """The fold's LLR (for the aligned features and warm starts) when none is asked for."""
-    from ..train.ensemble import fit_ensemble
-
-    return fit_ensemble(
-        region,
-        "llr",
-        seeds=seed_of.get("llr", [0])[:1],
-        config=_config_for(configs, "llr"),
-        model_config=dict(_per_model(model_configs, "llr", {}) or {}),
-        **common,
+    oof = _out_of_fold(folds, region, names, out["maps"])
+    table = _table(out["rows"], names)
+    return CVResult(
+        table, out["models"], out["maps"], oof, out["aligned"], folds, settings, out["curves"]
     )
 
 
-def _choose(llr, threshold, max_aligned, rank_aligned):
-    members = getattr(llr, "members", [llr])
-    w = np.mean([m.module.linear_weights() for m in members], axis=0)
-    return rank_aligned(w, members[0].spec.feature_names, threshold, max_aligned)
-
-
-def _best_epoch(model):
-    members = getattr(model, "members", [model])
-    epochs = [m.history.get("best_epoch") for m in members]
-    epochs = [e for e in epochs if e is not None]
-    return float(np.mean(epochs)) if epochs else math.nan
-
-
-def _kept(model):
-    """Share of the members whose trained weights replaced their warm start."""
-    members = getattr(model, "members", [model])
-    kept = []
-    for m in members:
-        if "acceptance" in m.history:
-            kept.append(bool(m.history["acceptance"]["accepted"]))
-        elif "start_val_loss" in m.history:  # a warm start without a margin
-            kept.append(m.history.get("best_epoch", 0) > 0)
-    return float(np.mean(kept)) if kept else math.nan
+_PER_MODEL = ("models", "maps", "curves")
 
 
 def compare(results: Mapping[str, CVResult], metric: str = "auc"):

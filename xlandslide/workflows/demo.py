@@ -25,6 +25,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..evaluate.rates import rate_curve
+from ..evaluate.zoning import zoning, zoning_table
+from ..grid import PAPER_DISTANCES, PatchGeometry
+from ..io import open_map, open_region, write_map, write_region
+from ..io.atomic import atomic_output, replaceable_table
+from ..io.classed import write_classed
+from ..models import model_entry
+from ..patches import make_patches
+from ..plot import plot_rate_curves, plot_susceptibility, plot_zoning, save_figure
+from ..synthetic import synthetic_region
+from ..train import TrainConfig
+from .report import DISPLAY, paper_report
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -40,7 +53,7 @@ class DemoConfig:
     chunks: int = 256
     core: int = 128
     halo: int = 64
-    distances: tuple[float, ...] = (30.0, 100.0, 300.0)
+    distances: tuple[float, ...] = PAPER_DISTANCES
     train: dict = dataclasses.field(
         default_factory=lambda: {
             "nn": {"epochs": 3, "batch_size": 4, "max_batches_per_epoch": 12},
@@ -90,53 +103,27 @@ def configs(cfg: DemoConfig) -> tuple[dict, dict]:
     12 batches of 4 patches, the CNN and the LACNN 6 x 24; the LACNN starts from the CNN
     (:func:`xlandslide.paper_report` chains them).
     """
-    from ..train import TrainConfig
-
     names = ("llr", "nn", "lann", "cnn", "lacnn")
     train = {n: TrainConfig.default(n, seed=cfg.seed, **dict(cfg.train.get(n, {}))) for n in names}
     return train, {n: dict(v) for n, v in cfg.options.items()}
 
 
-def run_demo(out, config: DemoConfig | None = None) -> dict:
+def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True) -> dict:
     """Run the demo into folder ``out`` and return the metrics dict (also in metrics.json).
 
     The demo's own outputs in ``out`` are replaced when they exist (each atomically).
+    ``progress``: the training's per-epoch lines and bars and the report's step lines on
+    stderr (:func:`xlandslide.fit`, :func:`xlandslide.paper_report`); the demo's own step
+    lines go to stdout either way.
     """
-    import dask
-
-    from ..evaluate.rates import rate_curve
-    from ..evaluate.zoning import zoning, zoning_table
-    from ..grid import PatchGeometry
-    from ..io import open_map, open_region, write_map, write_region
-    from ..io.atomic import atomic_output, replaceable_table
-    from ..io.classed import write_classed
-    from ..models import model_entry
-    from ..patches import make_patches
-    from ..plot import plot_rate_curves, plot_susceptibility, plot_zoning, save_figure
-    from ..synthetic import synthetic_region
-    from .report import DISPLAY, paper_report
-
     cfg = config or DemoConfig()
     out = Path(out)
     log = _Progress()
     out.mkdir(parents=True, exist_ok=True)
     (out / "models").mkdir(exist_ok=True)
-
-    # 1. region + offsets -> region.zarr
-    log(f"building a {cfg.size} x {cfg.size} synthetic region (seed {cfg.seed}) and its offsets")
-    region = synthetic_region(shape=(cfg.size, cfg.size), seed=cfg.seed, chunks=cfg.chunks)
-    region = region.landslide.with_offsets(cfg.distances, halo=cfg.halo)
-    write_region(region, out / "region.zarr", overwrite=True)
-    log("wrote region.zarr")
-
-    # 2. patches and split
-    train_region = open_region(out / "region.zarr", chunks=None)
-    geometry = PatchGeometry(core=cfg.core, halo=cfg.halo)
-    patches = make_patches(train_region, geometry, seed=cfg.seed)
-    patches.to_json(out / "split.json")
+    train_region, patches = _region_and_patches(cfg, out, log)
     counts = patches.counts()
     log(f"patches: {counts}")
-
     # 3. the paper's Table 2 and Figures 4-6: six models, one split
     train_cfg, options = configs(cfg)
     region = open_region(out / "region.zarr")
@@ -150,18 +137,52 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
         max_aligned=cfg.max_aligned,
         out=out,
         predict_region=region,
-        progress=True,
+        progress=progress,
     )
     log(f"aligned features ({len(report.aligned)}): {', '.join(report.aligned)}")
+    lacnn = _write_maps(report, out)
+    log("wrote maps/*.zarr, susceptibility.zarr (LACNN), susceptibility.tif, table2.csv")
+    zoned = _zoning(cfg, lacnn, region, patches, out)
+    log("wrote zones.tif (+ .qml, .aux.xml), zoning.csv, zoning.png, rates.png, map.png")
+    metrics = _metrics(cfg, report, counts, *zoned)
+    own = replaceable_table("{")  # a JSON document (the demo's own metrics)
+    with atomic_output(out / "metrics.json", overwrite=True, replaceable=own) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, default=_plain))
+    _print_table(metrics)
+    _print_zoning(metrics)
+    return metrics
+
+
+def _region_and_patches(cfg: DemoConfig, out: Path, log):
+    """1. the region and its offsets, written to region.zarr; 2. its patches and split."""
+    log(f"building a {cfg.size} x {cfg.size} synthetic region (seed {cfg.seed}) and its offsets")
+    region = synthetic_region(shape=(cfg.size, cfg.size), seed=cfg.seed, chunks=cfg.chunks)
+    region = region.landslide.with_offsets(cfg.distances, halo=cfg.halo)
+    write_region(region, out / "region.zarr", overwrite=True)
+    log("wrote region.zarr")
+    train_region = open_region(out / "region.zarr", chunks=None)
+    geometry = PatchGeometry(core=cfg.core, halo=cfg.halo)
+    patches = make_patches(train_region, geometry, seed=cfg.seed)
+    patches.to_json(out / "split.json")
+    return train_region, patches
+
+
+def _write_maps(report, out: Path):
+    """The LACNN's and the LLR's maps to Zarr (the LACNN's also to GeoTIFF); the LACNN's
+    map, read back."""
+    import dask
+
     with dask.config.set(scheduler="threads"):
         for name, target in (("lacnn", "susceptibility.zarr"), ("llr", "susceptibility_llr.zarr")):
             write_map(report.maps[name], out / target, overwrite=True)
         write_map(report.maps["lacnn"], out / "susceptibility.tif", overwrite=True)
-    lacnn = open_map(out / "susceptibility.zarr")
-    label = region["label"]
-    log("wrote maps/*.zarr, susceptibility.zarr (LACNN), susceptibility.tif, table2.csv")
+    return open_map(out / "susceptibility.zarr")
 
-    # 4. zoning of the LACNN map; success and prediction rates
+
+def _zoning(cfg: DemoConfig, lacnn, region, patches, out: Path):
+    """4. zoning of the LACNN map (zones.tif, zoning.csv); success and prediction rates;
+    their figures and the map's."""
+    label = region["label"]
     inside = region["dem"].notnull()
     zones = zoning(lacnn, "quantile", cfg.zones, mask=inside)
     write_classed(zones, out / "zones.tif", overwrite=True)
@@ -185,33 +206,35 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
     save_figure(
         plot_rate_curves(rates, title="LACNN: success and prediction rates"), out / "rates.png"
     )
-    fig = plot_susceptibility(lacnn, label, title="LACNN susceptibility")
+    fig = plot_susceptibility(lacnn, label, title="LACNN susceptibility", stretch="log")
     save_figure(fig, out / "map.png")
-    log("wrote zones.tif (+ .qml, .aux.xml), zoning.csv, zoning.png, rates.png, map.png")
+    return zones, table, rates
 
+
+_METRIC_COLUMNS = (
+    ("auc", "auc"),
+    ("nll", "test_nll"),
+    ("train_nll", "train_nll"),
+    ("pr_auc", "pr_auc"),
+    ("brier", "brier"),
+    ("ece", "ece"),
+    ("auc_error_bound", "auc_error_bound"),
+    ("seconds", "seconds"),
+)
+
+
+def _metrics(cfg: DemoConfig, report, counts, zones, table, rates) -> dict:
+    """What metrics.json holds."""
     rows = {r["model"]: r for r in report.table.to_dict(orient="records")}
-    naive = report.models["naive"].module.ratio
     first = next(iter(report.results.values()))
-    metrics = {
+    return {
         "naive": {
             "nll": float(rows["Naive"]["test_nll"]),
             "train_nll": float(rows["Naive"]["train_nll"]),
-            "ratio": naive,
+            "ratio": report.models["naive"].module.ratio,
         },
         "models": {
-            DISPLAY[n]: {
-                key: float(rows[DISPLAY[n]][col])
-                for key, col in (
-                    ("auc", "auc"),
-                    ("nll", "test_nll"),
-                    ("train_nll", "train_nll"),
-                    ("pr_auc", "pr_auc"),
-                    ("brier", "brier"),
-                    ("ece", "ece"),
-                    ("auc_error_bound", "auc_error_bound"),
-                    ("seconds", "seconds"),
-                )
-            }
+            DISPLAY[n]: {key: float(rows[DISPLAY[n]][col]) for key, col in _METRIC_COLUMNS}
             for n in report.models
             if model_entry(n).trained
         },
@@ -233,12 +256,6 @@ def run_demo(out, config: DemoConfig | None = None) -> dict:
         },
         "config": dataclasses.asdict(cfg),
     }
-    own = replaceable_table("{")  # a JSON document (the demo's own metrics)
-    with atomic_output(out / "metrics.json", overwrite=True, replaceable=own) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2, default=_plain))
-    _print_table(metrics)
-    _print_zoning(metrics)
-    return metrics
 
 
 def _plain(value):

@@ -8,8 +8,8 @@ On one patch split (:func:`xlandslide.make_patches`, the paper's random 80 / 10 
    that the scores and figures read each map from disk instead of recomputing it;
 3. score: test NLL, train NLL and ROC AUC (Table 2), with PR AUC, Brier score and ECE;
 4. draw the ROC curves of all models on one plot (Figure 4) and every map over the whole
-   region and in a zoomed window beside the ground truth (Figures 5-6), and the
-   reliability diagram.
+   region and in a zoomed window inside the region beside the ground truth (Figures 5-6;
+   a logarithmic colour scale), and the reliability diagram on bins of equal counts.
 
 Which split every figure is on is said in the table (``split`` column) and the figure
 titles; for skill on held-out *space*, run :func:`xlandslide.cross_validate` instead.
@@ -27,6 +27,26 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..evaluate.calibration import calibration
+from ..evaluate.metrics import evaluate, naive_nll, nll
+from ..io.atomic import atomic_output, check_outputs, replaceable_figure, replaceable_table
+from ..io.integrity import foreign_output
+from ..io.maps import open_map, write_map
+from ..models import canonical_name, model_entry
+from ..plot import (
+    inside_window,
+    plot_calibration,
+    plot_model_maps,
+    plot_roc,
+    quantile_calibration,
+    save_figure,
+)
+from ..predict import predict
+from ..train.config import TrainConfig
+from ..train.fit import fit
+from ..train.presets import DEFAULT_MODEL_CONFIG
+from ..train.quality import is_degenerate
+from ..train.select import select_aligned_features
 
 #: The models of Table 2, in its order.
 PAPER_MODELS = ("naive", "llr", "nn", "lann", "cnn", "lacnn")
@@ -123,104 +143,134 @@ def paper_report(
         The region to predict (default ``region``): e.g. the same store opened with dask
         chunks.
     window : dict, optional
-        Pixel slices of the zoomed window (default: the test patch with most landslides).
+        Pixel slices of the zoomed window (default: the square of a patch core's side
+        inside the region holding most landslides, :func:`xlandslide.plot.inside_window`).
     progress : bool
 
     Returns
     -------
     Report
-    """
-    import dask
-    import pandas as pd
 
-    from ..evaluate.calibration import calibration
-    from ..evaluate.metrics import evaluate, naive_nll, nll
-    from ..models import canonical_name, model_entry
-    from ..predict import predict
-    from ..train.config import TrainConfig
-    from ..train.fit import fit
-    from ..train.presets import DEFAULT_MODEL_CONFIG
-    from ..train.quality import is_degenerate
-    from ..train.select import select_aligned_features
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> out = tempfile.mkdtemp()
+    >>> report = xlandslide.paper_report(
+    ...     region, patches, models=["naive", "llr"], out=out, progress=False
+    ... )
+    >>> report.table["model"].tolist(), float(report.table["auc"].iloc[0])  # Naive: 0.5
+    (['Naive', 'LLR'], 0.5)
+    >>> bool(report.table["auc"].iloc[1] > 0.7)
+    True
+    >>> sorted(report.files)
+    ['calibration', 'map_llr', 'map_naive', 'maps', 'roc', 'table_csv', 'table_json']
+    """
+    import pandas as pd
 
     names = [canonical_name(m) for m in models]
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"models must name distinct models, got {list(models)}")
     order = {n: i for i, n in enumerate(PAPER_MODELS)}
     names.sort(key=order.get)
-    configs = dict(configs or {})
-    model_configs = dict(model_configs or {})
     out = Path(out) if out is not None else None
     if out is not None:
-        from ..io.atomic import check_outputs
-
         check_outputs(_outputs(out), overwrite=True)  # only ours replaced: said before training
         (out / "models").mkdir(parents=True, exist_ok=True)
-    files: dict = {}
-    trained, seconds = {}, {}
-    needs = any(model_entry(n).needs_offsets for n in names)
+    trainer = _Trainer(region, patches, configs, model_configs, out, progress)
+    chosen = trainer.train_all(names, aligned, distances, threshold, max_aligned)
+    trained = {n: trainer.trained[n] for n in names}
+    target = region if predict_region is None else predict_region
+    maps, files = _predict_all(target, trained, out, progress)
+    label = target["label"]
+    rows, results = _score_all(target, patches, trained, maps, trainer, progress)
+    report = Report(pd.DataFrame(rows), results, trained, maps, tuple(chosen), files)
+    if out is not None:
+        _write(report, out, patches, label, window)
+    return report
 
-    def ckpt(name):
-        return None if out is None else out / "models" / f"{name}.pt"
 
-    def train(name, **kw):
+class _Trainer:
+    """Trains the report's models on one split, keeping each and its training time."""
+
+    def __init__(self, region, patches, configs, model_configs, out, progress):
+        self.region, self.patches, self.out, self.progress = region, patches, out, progress
+        self.configs = dict(configs or {})
+        self.model_configs = dict(model_configs or {})
+        self.trained: dict = {}
+        self.seconds: dict = {}
+
+    def train(self, name, **kw):
         t0 = time.perf_counter()
-        _log(progress, f"training {DISPLAY[name]}")
+        _log(self.progress, f"training {DISPLAY[name]}")
+        ckpt = None if self.out is None else self.out / "models" / f"{name}.pt"
         if not model_entry(name).trained:
-            m = fit(region, name, patches=patches, checkpoint=ckpt(name))
+            m = fit(self.region, name, patches=self.patches, checkpoint=ckpt)
         else:
-            cfg = configs.get(name) or TrainConfig.default(name)
             m = fit(
-                region,
+                self.region,
                 name,
-                patches=patches,
-                config=cfg,
-                model_config=model_configs.get(name),
-                checkpoint=ckpt(name),
-                progress=progress,
+                patches=self.patches,
+                config=self.configs.get(name) or TrainConfig.default(name),
+                model_config=self.model_configs.get(name),
+                checkpoint=ckpt,
+                progress=self.progress,
                 **kw,
             )
-        seconds[name] = time.perf_counter() - t0
-        trained[name] = m
+        self.seconds[name] = time.perf_counter() - t0
+        self.trained[name] = m
         return m
 
-    def warm(name):
+    def warm(self, name) -> dict:
         """The LLR for a network with a linear path (the package's default)."""
-        llr = trained.get("llr")
-        opts = {**DEFAULT_MODEL_CONFIG.get(name, {}), **(model_configs.get(name) or {})}
+        llr = self.trained.get("llr")
+        opts = {**DEFAULT_MODEL_CONFIG.get(name, {}), **(self.model_configs.get(name) or {})}
         if llr is None or not opts.get("linear_skip") or model_entry(name).linear:
             return {}
         return {"warm_start": llr}
 
-    for name in [n for n in names if not model_entry(n).needs_offsets]:
-        train(name, **warm(name))
-    chosen: tuple = ()
-    if needs:
-        if aligned is not None:
-            chosen = tuple(aligned)
-        else:
-            llr = trained.get("llr")
-            if llr is None:
-                cfg = configs.get("llr") or TrainConfig.default("llr")
-                llr = fit(region, "llr", patches=patches, config=cfg, progress=progress)
-            chosen = select_aligned_features(
-                region, patches, llr=llr, threshold=threshold, max_features=max_aligned
-            ).names
-        _log(progress, f"aligned features ({len(chosen)}): {', '.join(chosen)}")
-        for name in [n for n in names if model_entry(n).needs_offsets]:
-            base = trained.get(model_entry(name).base)
-            torch_base = base is not None and model_entry(name).backend == "torch"
-            kw = {"warm_start": base} if torch_base else warm(name)
-            train(name, aligned=chosen, distances=distances, **kw)
-    trained = {n: trained[n] for n in names}
+    def aligned(self, threshold, max_aligned) -> tuple:
+        """The LLR's choice of aligned features (an LLR trained for it when none is)."""
+        llr = self.trained.get("llr")
+        if llr is None:
+            cfg = self.configs.get("llr") or TrainConfig.default("llr")
+            llr = fit(self.region, "llr", patches=self.patches, config=cfg, progress=self.progress)
+        return select_aligned_features(
+            self.region,
+            self.patches,
+            llr=llr,
+            threshold=threshold,
+            max_features=max_aligned,
+            progress=self.progress,
+        ).names
 
-    target = region if predict_region is None else predict_region
-    maps = {}
+    def train_all(self, names, aligned, distances, threshold, max_aligned) -> tuple:
+        """Every model, the per-pixel and unaligned first; returns the aligned features."""
+        for name in [n for n in names if not model_entry(n).needs_offsets]:
+            self.train(name, **self.warm(name))
+        if not any(model_entry(n).needs_offsets for n in names):
+            return ()
+        chosen = tuple(aligned) if aligned is not None else self.aligned(threshold, max_aligned)
+        _log(self.progress, f"aligned features ({len(chosen)}): {', '.join(chosen)}")
+        for name in [n for n in names if model_entry(n).needs_offsets]:
+            base = self.trained.get(model_entry(name).base)
+            torch_base = base is not None and model_entry(name).backend == "torch"
+            kw = {"warm_start": base} if torch_base else self.warm(name)
+            self.train(name, aligned=chosen, distances=distances, **kw)
+        return chosen
+
+
+def _predict_all(target, trained, out, progress):
+    """Each model's lazy map of ``target`` (with ``out``: streamed to ``maps/NAME.zarr``
+    and read back); and the files written."""
+    import dask
+
+    maps, files = {}, {}
     for name, m in trained.items():
         prob = predict(target, m)
         if out is not None:
-            from ..io.maps import open_map, write_map
-
             path = out / "maps" / f"{name}.zarr"
             _log(progress, f"predicting {DISPLAY[name]} -> {path}")
             with dask.config.set(scheduler="threads"):
@@ -228,20 +278,24 @@ def paper_report(
             prob = open_map(path)
             files[f"map_{name}"] = path
         maps[name] = prob
+    return maps, files
+
+
+def _score_all(target, patches, trained, maps, trainer, progress):
+    """Table 2's rows and each model's metrics on the test cores."""
     label = target["label"]
     test = patches.core_mask("test", like=target)
     train_m = patches.core_mask("train", like=target)
-    rows, results, reliability = [], {}, {}
+    rows, results = [], {}
     for name, prob in maps.items():
         _log(progress, f"scoring {DISPLAY[name]}")
         r = evaluate(prob, label, test, roc=True)
         c = calibration(prob, label, test)
         if not model_entry(name).trained:
-            ratio = trained[name].module.ratio
-            train_nll = naive_nll(ratio, label, train_m)
+            train_nll = naive_nll(trained[name].module.ratio, label, train_m)
         else:
             train_nll = nll(prob, label, train_m)
-        results[name], reliability[name] = r, c
+        results[name] = r
         rows.append(
             {
                 "model": DISPLAY[name],
@@ -254,16 +308,12 @@ def paper_report(
                 "auc_error_bound": r["auc_error_bound"],
                 "n_test_pixels": r["n_pixels"],
                 "test_positive_ratio": r["positive_ratio"],
-                "seconds": seconds[name],
+                "seconds": trainer.seconds[name],
                 "degenerate": is_degenerate(trained[name]),
                 "split": "random patch split, test cores",
             }
         )
-    table = pd.DataFrame(rows)
-    report = Report(table, results, trained, maps, tuple(chosen), files)
-    if out is not None:
-        _write(report, out, patches, label, reliability, window)
-    return report
+    return rows, results
 
 
 def zoom_window(patches, label, split: str = "test") -> dict:
@@ -289,7 +339,6 @@ TABLE2_HEADER = "model,test_nll,"
 
 def _replaceable_json(path: Path) -> None:
     """Only a ``table2.json`` the report wrote: a list of rows with a model and its NLL."""
-    from ..io.integrity import foreign_output
 
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
@@ -304,7 +353,6 @@ def _replaceable_json(path: Path) -> None:
 
 def _outputs(out: Path) -> dict:
     """The files the report writes in ``out`` and what each may replace."""
-    from ..io.atomic import replaceable_figure, replaceable_table
 
     figures = {out / f"{n}.png": replaceable_figure for n in ("roc", "maps", "calibration")}
     return {
@@ -314,10 +362,7 @@ def _outputs(out: Path) -> dict:
     }
 
 
-def _write(report: Report, out: Path, patches, label, reliability, window) -> None:
-    from ..io.atomic import atomic_output
-    from ..models import model_entry
-    from ..plot import plot_calibration, plot_model_maps, plot_roc, save_figure
+def _write(report: Report, out: Path, patches, label, window) -> None:
 
     t = report.table
     checks = _outputs(out)
@@ -332,11 +377,19 @@ def _write(report: Report, out: Path, patches, label, reliability, window) -> No
     naive = any(not model_entry(n).trained for n in report.results)
     fig = plot_roc(curves, naive=naive, title="ROC on the test split (random patch split)")
     report.files["roc"] = save_figure(fig, out / "roc.png")
-    win = window if window is not None else zoom_window(patches, label)
-    fig = plot_model_maps({DISPLAY[n]: m for n, m in report.maps.items()}, label, window=win)
+    if window is None:
+        window = inside_window(label, report.maps, size=patches.geometry.core)
+    maps = {DISPLAY[n]: m for n, m in report.maps.items()}
+    fig = plot_model_maps(maps, label, window=window, stretch="log")  # rare slides: decades
     report.files["maps"] = save_figure(fig, out / "maps.png")
-    rel = {DISPLAY[n]: r for n, r in reliability.items() if model_entry(n).trained}
-    fig = plot_calibration(rel, title="reliability on the test split")
+    test = patches.core_mask("test", like=label)
+    rel = {
+        DISPLAY[n]: quantile_calibration(m, label, test)
+        for n, m in report.maps.items()
+        if model_entry(n).trained
+    }
+    title = "reliability on the test split (10 bins of equal counts)"
+    fig = plot_calibration(rel, title=title)
     report.files["calibration"] = save_figure(fig, out / "calibration.png")
 
 

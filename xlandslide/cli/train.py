@@ -1,46 +1,32 @@
-"""Model sub-commands: ``train`` (a checkpoint) and ``predict`` (a susceptibility map)."""
+"""``xlandslide train``: train one model on a region store and write its checkpoint."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ..errors import ConfigError, StoreExistsError
-from ..grid import HALO
-from ._common import (
-    add_training_options,
-    check_device,
-    check_output,
-    degenerate_exit,
-    split_patches,
-    training_settings,
-)
+from ._common import check_device, check_output, degenerate_exit, split_patches, training_settings
+from ._options import OVERWRITE, TRAINING_PARENTS
 
 
 def register(sub) -> None:
     t = sub.add_parser(
         "train",
+        parents=[*TRAINING_PARENTS, OVERWRITE],
         help="train a model on a region store",
         description="Train one model on a region store and write its checkpoint. An aligned "
         "model (lann, lacnn) first fits an LLR (exactly, in seconds) whose weights choose the "
         "features read uphill, unless --aligned or --llr is given; offsets missing from the "
-        "store are computed for the run.",
+        "store are computed for the run. Progress: one line per epoch and, per batch, a bar "
+        "(a terminal) or a line with the ETA every ~30 s (a log).",
     )
-    t.add_argument("store", help="the region store (.zarr)")
     t.add_argument(
         "--model",
         default="lacnn",
         help="model name: naive, llr, nn, lann, cnn, lacnn, or another of xlandslide.models.MODELS",
     )
     t.add_argument("--out", required=True, help="checkpoint path (.pt)")
-    add_training_options(t)
-    t.add_argument(
-        "--core",
-        type=int,
-        default=None,
-        help="patch core, pixels (default: the paper's 500, or the largest core leaving at "
-        "least 3 patches in each split of a small region)",
-    )
-    t.add_argument("--halo", type=int, default=None, help=f"patch halo, pixels (default: {HALO})")
     t.add_argument(
         "--aligned",
         nargs="+",
@@ -75,58 +61,20 @@ def register(sub) -> None:
         metavar="N",
         help="also write the checkpoint every N batches (default: at the end of each epoch)",
     )
-    t.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     t.add_argument(
         "--split",
         default=None,
         help="patch split JSON: reused when it exists, else written there "
         "(default: next to the checkpoint, MODEL.split.json)",
     )
-
     t.set_defaults(func=train)
 
-    r = sub.add_parser("predict", help="write a susceptibility map")
-    r.add_argument("store", help="the region store (.zarr)")
-    r.add_argument("model", help="a checkpoint written by `train` (.pt)")
-    r.add_argument("--out", required=True, help="output .zarr or .tif")
-    r.add_argument("--overwrite", action="store_true", help="replace a map xlandslide wrote")
-    r.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue a map (.zarr or .tif) whose write was killed: only the missing blocks "
-        "are computed",
-    )
-    r.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if any)")
-    r.add_argument(
-        "--core",
-        type=int,
-        default=None,
-        help="prediction tile core, pixels (CNN, LACNN; default: the training core)",
-    )
-    r.add_argument(
-        "--block-size", type=int, default=None, help="block side, pixels (default: 1024)"
-    )
-    r.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="tiles per forward call (default: 4 on CPU, sized to GPU memory on CUDA)",
-    )
-    r.set_defaults(func=predict)
 
-
-def train(args) -> int:
-    import warnings
-
-    from ..checkpoint import load_model
-    from ..io import open_region
+def _check_args(args, entry, split: Path) -> None:
+    """Everything that can be refused before the store is read."""
     from ..io.atomic import check_writable
-    from ..models import canonical_name, model_entry
 
-    name = canonical_name(args.model)
-    entry = model_entry(name)
     check_device(args.device)
-    split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
     inputs = {"the region store": args.store, "the LLR": args.llr, "the start": args.warm_start}
     check_output(args.out, inputs)
     check_writable(args.out)  # said now, not after the training
@@ -146,13 +94,18 @@ def train(args) -> int:
         )
     if not entry.trained and (args.resume or args.save_every is not None or args.warm_start):
         raise ConfigError(
-            f"the {name} model is not trained: --resume, --save-every and --warm-start do not "
-            "apply to it"
+            f"the {entry.name} model is not trained: --resume, --save-every and --warm-start "
+            "do not apply to it"
         )
-    region = open_region(args.store, chunks=None)
-    config, options, _ = training_settings(name, args)
-    kwargs = {}
+
+
+def _fit_options(args, entry, region) -> dict:
+    """The keywords of ``fit`` beyond the patches (saying what is done behind the scenes)."""
+    from ..checkpoint import load_model
+
+    kwargs = {"progress": not args.quiet}
     if entry.trained:
+        config, options, _ = training_settings(entry.name, args)
         kwargs.update(
             config=config,
             model_config=options or None,
@@ -177,52 +130,30 @@ def train(args) -> int:
                 "the network from (--llr PATH reuses one)"
             )
     elif args.llr:
-        raise ConfigError(f"the {name} model uses no LLR: --llr does not apply")
+        raise ConfigError(f"the {entry.name} model uses no LLR: --llr does not apply")
     if args.aligned and not entry.needs_offsets:
-        raise ConfigError(f"the {name} model reads no aligned features: --aligned does not apply")
+        raise ConfigError(
+            f"the {entry.name} model reads no aligned features: --aligned does not apply"
+        )
+    return kwargs
+
+
+def train(args) -> int:
+    from ..io import open_region
+    from ..models import canonical_name, model_entry
+
+    entry = model_entry(canonical_name(args.model))
+    split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
+    _check_args(args, entry, split)
+    region = open_region(args.store, chunks=None)
+    kwargs = _fit_options(args, entry, region)
     patches = split_patches(region, args, split)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         model = region.landslide.fit(
-            name, patches=patches, aligned=args.aligned, checkpoint=args.out, **kwargs
+            entry.name, patches=patches, aligned=args.aligned, checkpoint=args.out, **kwargs
         )
     if model.spec.aligned:
         print(f"aligned features ({len(model.spec.aligned)}): {', '.join(model.spec.aligned)}")
     print(f"wrote {args.out}")
-    return degenerate_exit({name: model}, args.keep_degenerate)
-
-
-def predict(args) -> int:
-    from ..checkpoint import load_model
-    from ..io import open_region, write_map
-    from ..io.atomic import check_writable
-
-    check_output(args.out, {"the region store": args.store, "the model": args.model})
-    check_writable(args.out)
-    check_device(args.device)
-    model = load_model(args.model, device=args.device)
-    region = open_region(args.store)
-    kwargs = {
-        k: v
-        for k, v in (
-            ("core", args.core),
-            ("block_size", args.block_size),
-            ("batch_size", args.batch_size),
-        )
-        if v is not None
-    }
-    prob = region.landslide.predict(model, **kwargs)
-    write_map(prob, args.out, overwrite=args.overwrite, resume=args.resume)
-    print(f"wrote {args.out}")
-    _check_spread(args.out)
-    return 0
-
-
-def _check_spread(path) -> None:
-    """Print the map's deciles; warn when they are flat (a degenerate model's map)."""
-    from ..evaluate.zoning import warn_if_flat, zoning_breaks
-    from ..io import open_map
-
-    deciles = zoning_breaks(open_map(path), "quantile", 10)
-    print("deciles: " + " ".join(f"{d:.4g}" for d in deciles))
-    warn_if_flat(deciles, f"the deciles of {path}")
+    return degenerate_exit({entry.name: model}, args.keep_degenerate)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 
 from ..errors import ConfigError
-from .defaults import DEFAULT_SETTINGS
+from .defaults import DEFAULT_SETTINGS, point_config
 
 
 def _integer(name: str, value, low: int) -> int:
@@ -272,9 +272,7 @@ class TrainConfig:
             return cls.default(entry.name, seed=seed)
         preset = get("preset", "default") or "default"
         if preset == "points":
-            from .presets import point_inventory
-
-            config = point_inventory(entry.name)["config"]
+            config = cls(**point_config(entry.name))
         elif preset == "paper":
             config = cls.paper(entry.name)
         elif preset == "default":

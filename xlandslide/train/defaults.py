@@ -2,7 +2,8 @@
 
 :meth:`xlandslide.TrainConfig.default` reads :data:`DEFAULT_SETTINGS`; :func:`xlandslide.fit`,
 :func:`xlandslide.cross_validate` and the paper report add :data:`DEFAULT_MODEL_CONFIG`.
-A module of data alone (it imports nothing), so that :mod:`xlandslide.train.config` and
+The settings of point inventories (:data:`POINT_SETTINGS`, :func:`point_config`) are here
+too.  A module of data (it imports nothing), so that :mod:`xlandslide.train.config` and
 :mod:`xlandslide.train.presets` both read it without importing each other.
 """
 
@@ -52,4 +53,53 @@ DEFAULT_MODEL_CONFIG = {
 }
 
 
-__all__ = ["DEFAULT_MODEL_CONFIG", "DEFAULT_SETTINGS"]
+#: Per model: TrainConfig changes and model options for point inventories.
+POINT_SETTINGS = {
+    "llr": ({"optimizer": "adam", "lr": 0.05, "epochs": 30, "batch_size": 8}, {}),
+    "nn": (
+        {"optimizer": "adam", "lr": 0.01, "epochs": 30, "batch_size": 8},
+        {"hidden": [16], "dropout": 0.3, "linear_skip": True},
+    ),
+    "lann": (
+        {"optimizer": "adam", "lr": 0.01, "epochs": 30, "batch_size": 8},
+        {"hidden": [16], "dropout": 0.3, "linear_skip": True},
+    ),
+    "cnn": (
+        {"optimizer": "adam", "lr": 0.003, "epochs": 30, "batch_size": 4},
+        {"base_width": 4, "depth": 2, "dropout": 0.3, "linear_skip": True},
+    ),
+    "lacnn": (
+        {"optimizer": "adam", "lr": 0.003, "epochs": 30, "batch_size": 4},
+        {"base_width": 4, "depth": 2, "dropout": 0.3, "linear_skip": True},
+    ),
+}
+#: Epochs without a better validation loss before training stops.
+POINT_PATIENCE = 6
+#: A warm start (the fold's LLR) gives way to the trained network only when the network's
+#: validation loss is lower by more than this many standard errors of the paired per-point
+#: difference (:mod:`xlandslide.train.accept`): the best of 30 noisy epochs on ~70 points
+#: beats the LLR by chance alone.
+POINT_ACCEPT_MARGIN = 2.0
+
+
+def point_config(name: str) -> dict:
+    """The :class:`~xlandslide.TrainConfig` keywords of model ``name`` (a canonical name of
+    :data:`POINT_SETTINGS`) for a point inventory
+    (:func:`xlandslide.train.presets.point_inventory`)."""
+    return {
+        **POINT_SETTINGS[name][0],
+        "weight_decay": 1e-3,
+        "early_stopping": POINT_PATIENCE,
+        "patience": 3,
+        "accept_margin": POINT_ACCEPT_MARGIN,
+    }
+
+
+__all__ = [
+    "DEFAULT_MODEL_CONFIG",
+    "DEFAULT_SETTINGS",
+    "POINT_ACCEPT_MARGIN",
+    "POINT_PATIENCE",
+    "POINT_SETTINGS",
+    "point_config",
+]

@@ -72,7 +72,7 @@ _LAZY = {
     "PatchDataset": "patches.dataset",
     "split_sizes": "patches.splits",
     "spatial_folds": "patches.folds",
-    "SpatialFolds": "patches.splits",
+    "SpatialFolds": "patches.folds",
     "mask_patches": "patches.grid",
     # models and training
     "ModelSpec": "model",

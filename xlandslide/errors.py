@@ -181,6 +181,11 @@ class DegenerateMapWarning(XLandslideWarning):
     differ in the sixth decimal)."""
 
 
+class SmallFoldWarning(XLandslideWarning):
+    """A cross-validation fold whose test set holds too few landslides for a meaningful
+    AUC (:func:`xlandslide.patches.folds.check_fold_support`)."""
+
+
 class GeometryWarning(XLandslideWarning):
     """The default patch geometry was adapted to a small region (the paper's 500-pixel
     core would leave too few patches in a split)."""
@@ -232,6 +237,7 @@ __all__ = [
     "RegionNotFoundError",
     "ResumeError",
     "ShapeError",
+    "SmallFoldWarning",
     "StoreExistsError",
     "StoreIntegrityError",
     "UnmappedCodeError",

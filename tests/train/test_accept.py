@@ -76,6 +76,25 @@ def test_the_acceptance_rule():
     assert PairedGain(0.1, 0.04, 50).to_dict() == {"gain": 0.1, "se": 0.04, "n": 50, "z": 2.5}
 
 
+def test_the_gain_of_the_base_rate_over_a_coin_in_closed_form():
+    """Start: logit 0 everywhere (p = 1/2); trained: the validation base rate q everywhere.
+    Per pixel the gain is log 2 + log q (landslide) or log 2 + log(1 - q) (stable), so its
+    mean is log 2 - H(q) and its standard error |logit q| sqrt(q (1 - q) / (n - 1))."""
+    data = FakePatches(6, seed=4)
+    halo = GEOM.halo
+    y = data.label[:, halo:-halo, halo:-halo].numpy()
+    n = int((y >= 0).sum())
+    q = float((y == 1).sum()) / n
+    logit = math.log(q / (1 - q))
+    got = paired_gain(Fixed(0.0, 0.0), Fixed(0.0, logit), batches_of(data, 4), to_inputs, halo)
+    gain = math.log(2) + q * math.log(q) + (1 - q) * math.log(1 - q)
+    se = abs(logit) * math.sqrt(q * (1 - q) / (n - 1))
+    np.testing.assert_allclose([got.gain, got.se, got.z], [gain, se, gain / se], rtol=1e-5)
+    # the rule: kept exactly when z exceeds the margin
+    for margin in (0.0, 1.0, 2.0, gain / se - 1e-3, gain / se + 1e-3):
+        assert got.accepts(margin) == (gain / se > margin)
+
+
 def test_accept_margin_is_validated():
     assert TrainConfig(accept_margin=2).accept_margin == 2.0
     assert TrainConfig().accept_margin is None

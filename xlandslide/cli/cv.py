@@ -76,8 +76,7 @@ def register(sub) -> None:
 
 
 def _folds(region, args):
-    from ..patches.folds import spatial_folds
-    from ..patches.splits import SpatialFolds
+    from ..patches.folds import SpatialFolds, spatial_folds
 
     if Path(args.folds).suffix == ".json":
         return SpatialFolds.from_json(args.folds)

@@ -1,30 +1,255 @@
-""":func:`spatial_folds`: build the :class:`~xlandslide.patches.splits.SpatialFolds` of a
-region by one of the rules of :mod:`xlandslide.patches.splits` (k-means, blocks, polygons,
-user folds, random).
+""":func:`spatial_folds` and :class:`SpatialFolds`: spatial cross-validation folds of a region.
 
-Building reads the label once or twice (counts, a coordinate sample), chunk by chunk; the
-folds themselves are small rules (centroids, block tables, polygons, runs) that give every
-pixel its fold lazily.
+Random splits of autocorrelated pixels overstate skill (DESIGN §5); spatial folds do not.
+:func:`spatial_folds` assigns every pixel to one of ``k`` folds by a spatial rule and
+returns a :class:`SpatialFolds`, which gives each fold as lazy pixel masks (test pixels,
+training pixels outside an optional buffer) and round-trips through JSON like a
+:class:`~xlandslide.PatchSet`.  Pixel masks, not patches, because landslide inventories
+are points as often as polygons: :func:`~xlandslide.patches.grid.mask_patches` makes the
+patches whose cores hold a mask's pixels, and the loss counts only those pixels.
+
+Fold rules (``SpatialFolds.method``)
+------------------------------------
+- ``"kmeans"``: k-means (``scipy.cluster.vq.kmeans2``, k-means++ start, seeded) on the map
+  coordinates of the labelled pixels (Brenning 2012) — all of them when there are at most
+  ``sample``, else a seeded uniform sample of about ``sample`` (each labelled pixel kept
+  when a hash of its position and the seed falls below ``sample / n_labelled``, so the
+  sample does not depend on the chunks); a pixel belongs to the fold of its nearest
+  centroid (Voronoi cells: compact and disjoint).  Folds are numbered by their centroids,
+  north to south.
+- ``"blocks"``: square blocks of ``block_size`` metres on a grid anchored at the region's
+  first pixel; the blocks holding labelled pixels are dealt to folds balanced by their
+  landslide pixels and their labelled pixels
+  (:func:`~xlandslide.patches.fold_rules.deal_blocks`: seeded deals in random order, each
+  block to the fold whose larger share stays smallest; the most even of 16 deals is kept, as
+  blockCV's ``cv_spatial`` keeps the most even of its random assignments).  Landslides
+  cluster: a deal balanced by labelled pixels alone once gave a fold 57 of a region's 3466
+  landslide pixels.
+- ``"polygons"``: leave-region-out — the pixels whose centre lies in a polygon belong to its
+  fold (one fold per polygon, or per value of ``column``; a later polygon wins where they
+  overlap); pixels outside every polygon are in no fold.
+- ``"user"``: the fold ids given, as a (y, x) raster (negative or NaN: no fold) or as one id
+  per labelled pixel in row-major order; stored run-length encoded.
+- ``"random"``: pixel-wise random folds (a hash of the position and the seed): the
+  non-spatial cross-validation to put beside the spatial one.
+
+After the folds are made, :func:`check_fold_support` warns about a fold whose test set holds
+too few landslides for a meaningful AUC.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
 
-from .._hash import pixel_hash
 from ..errors import ConfigError, GridMismatchError, PatchError
-from .splits import (
+from .fold_rules import (
     _CHUNK,
-    _NO_FOLD,
-    FOLD_METHODS,
-    KMEANS_SAMPLE,
-    SpatialFolds,
+    _check_buffer,
+    _check_fold_count,
+    _crs_wkt,
+    _fold_block,
+    _fold_count,
     _label_of,
-    grid_of,
+    blocks_rule,
+    fold_counts,
+    kmeans_rule,
+    polygon_rule,
+    user_rule,
 )
+from .splits import JsonRecord, yx_chunks
+
+FOLD_METHODS = ("kmeans", "blocks", "polygons", "user", "random")
+_FOLDS_VERSION = 1
+#: Default largest number of labelled pixels k-means sees (a seeded sample above it).
+KMEANS_SAMPLE = 100_000
+
+
+@dataclass(frozen=True)
+class SpatialFolds(JsonRecord):
+    """``k`` folds of a region's pixels, by a spatial rule (see :func:`spatial_folds`).
+
+    Attributes
+    ----------
+    method : str
+        One of :data:`FOLD_METHODS` (the rules are in the module notes).
+    k : int
+        Number of folds; fold ids are ``0 .. k - 1``.
+    grid : dict
+        ``shape`` (ny, nx), ``x0``/``y0`` (coordinates of the first pixel's centre) and
+        ``dx``/``dy`` (signed steps) of the region the folds were made for.
+    rule : dict
+        What decides a pixel's fold (JSON-ready): k-means ``centroids`` (map units),
+        ``blocks`` (block side in pixels and the fold of every block), ``polygons`` (WKT
+        and fold of each), ``runs`` (user folds, run-length encoded over row-major pixels).
+    buffer : float
+        Metres around each test fold's labelled pixels excluded from training.
+    seed : int
+        The seed of the rule (k-means start, block order, random folds).
+    counts : dict
+        Labelled pixels, landslide pixels and separate landslides per fold when made
+        (``{"labelled": [...], "landslide": [...], "landslides": [...]}``; folds saved
+        by an older version lack ``"landslides"``), for reports and
+        :func:`check_fold_support`.
+    crs : str, optional
+        The region's CRS (WKT), for polygons and reports.
+    """
+
+    _what = "spatial folds"  # in messages (a plain class attribute, not a field)
+
+    method: str
+    k: int
+    grid: dict
+    rule: dict
+    buffer: float = 0.0
+    seed: int = 0
+    counts: dict = field(default_factory=dict)
+    crs: str | None = None
+
+    def __post_init__(self):
+        if self.method not in FOLD_METHODS:
+            raise ConfigError(f"unknown fold method {self.method!r}; use one of {FOLD_METHODS}")
+        k = int(self.k)
+        if k < 2:
+            raise ConfigError(f"cross-validation needs at least 2 folds, got k={self.k!r}")
+        buffer = float(self.buffer)
+        if not math.isfinite(buffer) or buffer < 0:
+            raise ConfigError(f"buffer must be a distance >= 0 in metres, got {self.buffer!r}")
+        object.__setattr__(self, "k", k)
+        object.__setattr__(self, "buffer", buffer)
+        object.__setattr__(self, "seed", int(self.seed))
+        g = dict(self.grid)
+        g["shape"] = tuple(int(n) for n in g["shape"])
+        object.__setattr__(self, "grid", g)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.grid["shape"]
+
+    # ------------------------------------------------------------------ masks
+
+    def fold_ids(self, like=None) -> xr.DataArray:
+        """Lazy int16 (y, x) raster of the fold of every pixel (-1: in no fold).
+
+        Defined for every pixel, labelled or not (k-means and blocks cover the whole grid;
+        polygons their inside; user folds where given): the out-of-fold map of
+        :func:`xlandslide.cross_validate` follows it.  ``like`` (a region or a map on its
+        grid) gives the chunks and coordinates; its grid must be the folds'.
+        """
+        import dask.array as da
+
+        chunks, coords = self._layout(like)
+        data = da.map_blocks(
+            _fold_block,
+            chunks=chunks,
+            dtype=np.int16,
+            meta=np.array((), dtype=np.int16),
+            folds=self,
+            token=f"xlandslide-folds-{self.method}",
+        )
+        return xr.DataArray(
+            data, dims=("y", "x"), coords=coords, name="fold", attrs={"long_name": "fold id"}
+        )
+
+    def test_mask(self, fold: int, region) -> xr.DataArray:
+        """Lazy bool (y, x): the labelled pixels of ``fold`` (what fold ``fold`` scores)."""
+        fold = self._check_fold(fold)
+        label = _label_of(region)
+        return (self.fold_ids(label) == fold) & (label >= 0)
+
+    def train_mask(self, fold: int, region, *, exclude: Sequence[int] = ()) -> xr.DataArray:
+        """Lazy bool (y, x): the labelled pixels that train the model tested on ``fold``.
+
+        Labelled pixels of the other folds, except those of ``exclude`` (e.g. a validation
+        fold) and those within ``buffer`` metres of a labelled pixel of ``fold`` or of
+        ``exclude``.
+        """
+        fold = self._check_fold(fold)
+        held = [fold, *(self._check_fold(f) for f in exclude)]
+        label = _label_of(region)
+        ids = self.fold_ids(label)
+        known = label >= 0
+        out = known & (ids >= 0)
+        for f in held:
+            out = out & (ids != f)
+        if self.buffer > 0:
+            held_pixels = known & ids.isin(held)
+            from ._buffer import near
+
+            out = out & ~near(held_pixels, self.buffer, chunk=_CHUNK)
+        return out
+
+    def _check_fold(self, fold) -> int:
+        if isinstance(fold, bool) or int(fold) != fold or not 0 <= int(fold) < self.k:
+            raise ConfigError(f"fold must be an integer in 0 .. {self.k - 1}, got {fold!r}")
+        return int(fold)
+
+    def _layout(self, like):
+        """(normalised dask chunks, coords) for masks on ``like``'s grid."""
+        import dask.array as da
+
+        ny, nx = self.shape
+        coords: dict = {}
+        chunks = None
+        if like is not None:
+            check_fold_grid(self, like)
+            for name in ("y", "x", "spatial_ref"):
+                if name in like.coords:
+                    coords[name] = like.coords[name]
+            chunks = yx_chunks(like)
+        if chunks is None:
+            chunks = (min(_CHUNK, ny), min(_CHUNK, nx))
+        return da.core.normalize_chunks(chunks, (ny, nx)), coords
+
+    # ------------------------------------------------------------------ serialisation
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict holding everything needed to rebuild the folds."""
+        return {
+            "format": "xlandslide.SpatialFolds",
+            "version": _FOLDS_VERSION,
+            "method": self.method,
+            "k": self.k,
+            "grid": {**self.grid, "shape": list(self.shape)},
+            "rule": self.rule,
+            "buffer": self.buffer,
+            "seed": self.seed,
+            "counts": self.counts,
+            "crs": self.crs,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SpatialFolds:
+        """Rebuild folds written by :meth:`to_dict`."""
+        cls._check_record(d, _FOLDS_VERSION)
+        try:
+            return cls(
+                method=d["method"],
+                k=d["k"],
+                grid=d["grid"],
+                rule=d["rule"],
+                buffer=d.get("buffer", 0.0),
+                seed=d.get("seed", 0),
+                counts=d.get("counts", {}),
+                crs=d.get("crs"),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            if isinstance(err, ConfigError):
+                raise
+            what = f"no {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: {err}"
+            raise PatchError(
+                f"damaged spatial folds ({what}); make them anew with spatial_folds"
+            ) from None
+
+    def with_buffer(self, buffer: float) -> SpatialFolds:
+        """The same folds with another training buffer (metres)."""
+        import dataclasses
+
+        return dataclasses.replace(self, buffer=buffer)
 
 
 def spatial_folds(
@@ -48,7 +273,7 @@ def spatial_folds(
         A region with ``label`` (1 landslide, 0 stable, -1 unknown) and ``y``/``x``
         coordinates in metres; numpy-, store- or dask-backed.
     method : {"kmeans", "blocks", "polygons", "user", "random"}
-        The rule (see :mod:`xlandslide.patches.splits`).
+        The rule (see the module notes).
     k : int
         Number of folds (k-means, blocks, random); polygons and user folds take theirs from
         the data.
@@ -114,15 +339,15 @@ def spatial_folds(
         k = _fold_count(k)
         _check_fold_count(label, k)
     if method == "kmeans":
-        rule = _kmeans_rule(label, grid, k, seed, int(sample))
+        rule = kmeans_rule(label, grid, k, seed, int(sample))
     elif method == "blocks":
-        rule = _blocks_rule(label, k, seed, block_size)
+        rule = blocks_rule(label, k, seed, block_size)
     elif method == "random":
         rule = {}
     elif method == "polygons":
-        rule, k = _polygon_rule(label, polygons, column)
+        rule, k = polygon_rule(label, polygons, column)
     else:
-        rule, k = _user_rule(label, folds)
+        rule, k = user_rule(label, folds)
     out = SpatialFolds(method=method, k=k, rule=rule, **common)
     counts = fold_counts(out, label)
     empty = [f for f, n in enumerate(counts["labelled"]) if n == 0]
@@ -140,305 +365,96 @@ def spatial_folds(
             "stable pixel, so they cannot be scored; use fewer folds (k), larger blocks, or "
             "polygons that each cover both"
         )
-    return SpatialFolds(method=method, k=k, rule=rule, counts=counts, **common)
+    out = SpatialFolds(method=method, k=k, rule=rule, counts=counts, **common)
+    check_fold_support(out, stacklevel=3)
+    return out
 
 
-def fold_counts(folds: SpatialFolds, region) -> dict:
-    """Labelled and landslide pixels per fold (one pass over the label)."""
-    import dask
-
-    label = _label_of(region)
-    ids = folds.fold_ids(label)
-    k = folds.k
-    lab = label.data
-    fid = ids.data
-
-    import dask.array as da
-
-    def block(lab_b, id_b):
-        sel = (lab_b >= 0) & (id_b >= 0)
-        f = id_b[sel].astype(np.int64)
-        y = lab_b[sel] == 1
-        return np.concatenate([np.bincount(f, minlength=k), np.bincount(f[y], minlength=k)]).astype(
-            np.int64
-        )[None, None, :]
-
-    fid = fid.rechunk(lab.chunks)
-    cy, cx = lab.chunks
-    vec = da.map_blocks(
-        block,
-        lab,
-        fid,
-        new_axis=2,
-        chunks=((1,) * len(cy), (1,) * len(cx), (2 * k,)),
-        dtype=np.int64,
-        meta=np.empty((0, 0, 0), np.int64),
-    )
-    (total,) = dask.compute(vec.sum(axis=(0, 1)))
-    return {"labelled": total[:k].tolist(), "landslide": total[k:].tolist()}
+#: A fold's test set needs at least this many landslide pixels ...
+MIN_FOLD_LANDSLIDE_PIXELS = 100
+#: ... and this many separate landslides for its AUC to mean something
+#: (:func:`check_fold_support`).
+MIN_FOLD_LANDSLIDES = 10
 
 
-# --------------------------------------------------------------------------- rules
+def check_fold_support(folds: SpatialFolds, *, stacklevel: int = 2) -> list[int]:
+    """Warn about the folds whose test sets hold too few landslides for a meaningful AUC.
 
+    Rule: fewer than :data:`MIN_FOLD_LANDSLIDE_PIXELS` (100) landslide pixels, or fewer than
+    :data:`MIN_FOLD_LANDSLIDES` (10) separate landslides (``folds.counts``, from
+    :func:`~xlandslide.patches.fold_rules.fold_counts`). Why: the AUC's standard error
+    (Hanley & McNeil 1982) is about ``sqrt((Q2 - A^2) / n1)`` when the stable pixels are
+    many, with ``n1`` independent landslide pixels and ``Q2 = 2 A^2 / (1 + A)``: at ``A =
+    0.75``, 0.028 with 100 of them (0.021 at ``A = 0.9``) — about the gap between two models
+    —, 0.038 with 57; and the pixels of one landslide are not independent, so with 10
+    landslides the error is that of about 10 cases, 0.09. Such a fold's AUC is noise, or (a
+    fold of a few scattered pixels where the region's landslides cluster elsewhere) measures
+    another population.
 
-def _fold_count(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-        raise ConfigError(f"k must be an integer >= 2 (the number of folds), got {k!r}")
-    return int(k)
-
-
-def _check_buffer(label, buffer: float) -> None:
-    """A buffer needs a metric grid (said now, not at training), and one as wide as the
-    region leaves no training pixel: refused before any work."""
-    from ..grid import pixel_size
-
-    px = pixel_size(label)
-    across = px * math.hypot(label.sizes["y"], label.sizes["x"])
-    if not math.isfinite(buffer) or buffer >= across:
-        raise ConfigError(
-            f"a buffer of {buffer:g} m excludes every training pixel: the region is "
-            f"{across:.0f} m across; use a buffer well below that (a few times the pixel "
-            f"size, {px:g} m, or the landslides' size)"
-        )
-
-
-def _check_fold_count(label, k: int) -> None:
-    """Each fold is scored on its landslide and stable pixels: ``k`` at most the number of
-    either (one pass over the label, before any fold is made)."""
-    import dask
-
-    lab = label.data
-    landslide, stable = dask.compute((lab == 1).sum(), (lab == 0).sum())
-    fewest = int(min(landslide, stable))
-    if k > fewest:
-        raise PatchError(
-            f"k = {k} folds need a landslide and a stable pixel each, but the region has "
-            f"{int(landslide)} landslide and {int(stable)} stable pixels; use at most "
-            f"{fewest} folds (5 or 10 is usual)"
-        )
-
-
-def _crs_wkt(label) -> str | None:
-    try:
-        import rioxarray  # noqa: F401
-
-        crs = label.rio.crs
-    except Exception:  # no grid mapping
-        return None
-    return None if crs is None else crs.to_wkt()
-
-
-def _per_block(data, func) -> list:
-    """``func(block, r0, c0)`` on every block of a dask array, computed at once (a list)."""
-    import dask
-
-    rows = np.r_[0, np.cumsum(data.chunks[0])]
-    cols = np.r_[0, np.cumsum(data.chunks[1])]
-    blocks = data.to_delayed()
-    tasks = [
-        dask.delayed(func)(blocks[i, j], int(rows[i]), int(cols[j]))
-        for i in range(blocks.shape[0])
-        for j in range(blocks.shape[1])
-    ]
-    return list(dask.compute(*tasks))
-
-
-def _labelled_positions(label: xr.DataArray, keep=None):
-    """(rows, cols) of the labelled pixels (row-major), optionally thinned by ``keep``.
-
-    ``keep(flat) -> bool array`` selects pixels by their row-major index.  One compute.
+    Returns the folds warned about.  Issues :class:`~xlandslide.errors.SmallFoldWarning`
+    naming the fix: larger blocks, fewer folds (``k``), or k-means folds.
     """
-    nx = label.sizes["x"]
+    import warnings
 
-    def block(lab, r0, c0):
-        r, c = np.nonzero(np.asarray(lab) >= 0)
-        flat = (r + r0).astype(np.int64) * nx + (c + c0)
-        return flat if keep is None else flat[keep(flat)]
+    from ..errors import SmallFoldWarning
 
-    parts = _per_block(label.data, block)
-    flat = np.sort(np.concatenate([np.zeros(0, np.int64), *parts]))
-    return flat // nx, flat % nx
-
-
-def _count_known(label) -> int:
-    import dask
-
-    return int(dask.compute((label >= 0).sum().data)[0])
-
-
-def _kmeans_rule(label, grid, k: int, seed: int, sample: int) -> dict:
-    from scipy.cluster.vq import ClusterError, kmeans2
-
-    if sample < k:
-        raise ConfigError(f"sample must be at least k = {k}, got {sample}")
-    n = _count_known(label)
-    if n < k:
-        raise PatchError(f"{n} labelled pixels cannot make {k} k-means folds; use fewer folds")
-    rate = min(1.0, sample / n)
-    keep = None if rate >= 1.0 else (lambda flat: pixel_hash(flat, seed + 1) < rate)
-    rows, cols = _labelled_positions(label, keep)
-    xy = np.column_stack([grid["y0"] + grid["dy"] * rows, grid["x0"] + grid["dx"] * cols])
-    centre = xy.mean(axis=0)
-    scale = float(xy.std()) or 1.0
-    try:
-        cent, _ = kmeans2(
-            (xy - centre) / scale, k, minit="++", seed=np.random.default_rng(seed), missing="raise"
+    pixels = folds.counts.get("landslide")
+    if not pixels:
+        return []
+    areas = folds.counts.get("landslides") or pixels
+    small = [
+        f
+        for f, (p, a) in enumerate(zip(pixels, areas))
+        if p < MIN_FOLD_LANDSLIDE_PIXELS or a < MIN_FOLD_LANDSLIDES
+    ]
+    if small:
+        shown = "; ".join(f"fold {f}: {pixels[f]} pixels, {areas[f]} landslides" for f in small[:5])
+        warnings.warn(
+            f"{len(small)} of the {folds.k} {folds.method} folds hold fewer than "
+            f"{MIN_FOLD_LANDSLIDE_PIXELS} landslide pixels or {MIN_FOLD_LANDSLIDES} separate "
+            f"landslides ({shown}{' ...' if len(small) > 5 else ''}): their AUC "
+            "has a standard error of 0.03 or more and says little; use larger blocks, fewer "
+            "folds (k) or k-means folds",
+            SmallFoldWarning,
+            stacklevel=stacklevel,
         )
-    except ClusterError:
-        raise PatchError(
-            f"k-means left a fold empty with k = {k} on {len(xy)} labelled pixels; use fewer "
-            "folds or another seed"
-        ) from None
-    cent = cent * scale + centre
-    order = np.lexsort((cent[:, 1], -cent[:, 0]))  # north to south, then west to east
-    cent = cent[order]
-    return {"centroids": cent.tolist(), "n_clustered": len(xy)}
+    return small
 
 
-def _blocks_rule(label, k: int, seed: int, block_size) -> dict:
-    import dask
-    import dask.array as da
-
-    from ..grid import pixel_size
-
-    if block_size is None:
-        raise ConfigError("the 'blocks' folds need block_size=... (metres, e.g. 1000)")
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, float, np.number)):
-        raise ConfigError(f"block_size is a side in metres, got {block_size!r}")
-    if not math.isfinite(block_size) or block_size <= 0:
-        raise ConfigError(
-            f"block_size must be a positive side in metres (e.g. 1000), got {block_size!r}"
-        )
-    px = pixel_size(label)
-    side = max(1, round(float(block_size) / px))
-    ny, nx = label.sizes["y"], label.sizes["x"]
-    gy, gx = -(-ny // side), -(-nx // side)
-    known = (label >= 0).data.astype(np.int64)
-    padded = da.pad(known, ((0, gy * side - ny), (0, gx * side - nx)))
-    padded = padded.rechunk((side * max(1, _CHUNK // side),) * 2)
-    (counts,) = dask.compute(da.coarsen(np.sum, padded, {0: side, 1: side}))
-    counts = np.asarray(counts).ravel()
-    used = np.flatnonzero(counts > 0)
-    if used.size < k:
-        raise PatchError(
-            f"only {used.size} blocks of {block_size} m hold labelled pixels, fewer than "
-            f"k = {k} folds; use smaller blocks or fewer folds"
-        )
-    order = np.random.default_rng(seed).permutation(used)
-    assign = np.full(gy * gx, _NO_FOLD, dtype=np.int64)
-    load = np.zeros(k, dtype=np.int64)
-    for b in order:  # to the fold with the fewest labelled pixels so far
-        f = int(np.argmin(load))
-        assign[b] = f
-        load[f] += counts[b]
-    return {"size": [side, side], "grid": [gy, gx], "assign": assign.tolist()}
+def grid_of(like) -> dict:
+    """The ``grid`` dict (shape, first centre, signed steps) of a region or map."""
+    ny, nx = like.sizes["y"], like.sizes["x"]
+    out = {"shape": (int(ny), int(nx)), "x0": 0.0, "dx": 1.0, "y0": 0.0, "dy": -1.0}
+    if "x" in like.coords and "y" in like.coords and nx > 1 and ny > 1:
+        x = np.asarray(like["x"].values, dtype=np.float64)
+        y = np.asarray(like["y"].values, dtype=np.float64)
+        out.update(x0=float(x[0]), dx=float(x[1] - x[0]), y0=float(y[0]), dy=float(y[1] - y[0]))
+    return out
 
 
-def _polygon_rule(label, polygons, column):
-    from ..io.vector import _gpd
-
-    if polygons is None:
-        raise ConfigError("the 'polygons' folds need polygons=... (a GeoDataFrame or a path)")
-    gpd = _gpd()
-    gdf = polygons if isinstance(polygons, gpd.GeoDataFrame) else gpd.read_file(polygons)
-    crs = label.rio.crs
-    if gdf.crs is None or crs is None or gdf.crs != crs:
+def check_fold_grid(folds: SpatialFolds, like) -> None:
+    """Raise :class:`GridMismatchError` unless ``like`` is on the folds' grid."""
+    mine, theirs = folds.grid, grid_of(like)
+    if tuple(theirs["shape"]) != tuple(mine["shape"]):
         raise GridMismatchError(
-            f"the polygons' CRS ({gdf.crs}) is not the region's ({crs}); reproject them "
-            "explicitly with gdf.to_crs(region.rio.crs)"
+            f"the folds were made for a region of shape {tuple(mine['shape'])}, this one is "
+            f"{tuple(theirs['shape'])}; make the folds from this region (spatial_folds)"
         )
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    if len(gdf) < 2:
-        raise ConfigError(f"leave-region-out needs at least 2 polygons, got {len(gdf)}")
-    if column is None:
-        ids = np.arange(len(gdf))
-    else:
-        if column not in gdf.columns:
-            raise ConfigError(f"no column {column!r} in the polygons; columns: {list(gdf)}")
-        values = gdf[column].to_numpy()
-        uniq = sorted(set(values.tolist()))
-        ids = np.array([uniq.index(v) for v in values.tolist()])
-    k = int(ids.max()) + 1
-    if k < 2:
-        raise ConfigError(f"the column {column!r} gives a single fold; leave-region-out needs 2")
-    rule = {"wkt": [g.wkt for g in gdf.geometry], "folds": ids.tolist()}
-    return rule, k
-
-
-def _user_rule(label, folds):
-    if folds is None:
-        raise ConfigError("the 'user' folds need folds=... (a fold-id raster or array)")
-    nx = label.sizes["x"]
-    if isinstance(folds, xr.DataArray) and {"y", "x"} <= set(folds.dims):
-        from ..grid import check_same_grid
-
-        check_same_grid(folds, label, "the fold raster and the region")
-        starts, values = _raster_runs(folds.transpose("y", "x"), nx)
-    else:
-        ids = np.asarray(folds)
-        if ids.ndim != 1:
-            raise ConfigError(
-                f"user folds are a (y, x) DataArray or a 1-D array (one id per labelled "
-                f"pixel, row-major), got an array of shape {ids.shape}"
+    step = max(abs(mine["dx"]), abs(mine["dy"]))
+    for key in ("x0", "y0", "dx", "dy"):
+        if abs(mine[key] - theirs[key]) > 1e-6 * step:
+            raise GridMismatchError(
+                f"the folds were made on another grid ({key} {mine[key]} vs {theirs[key]}); "
+                "make the folds from this region (spatial_folds)"
             )
-        rows, cols = _labelled_positions(label)
-        if ids.size != rows.size:
-            raise ConfigError(
-                f"{ids.size} fold ids for {rows.size} labelled pixels; give one id per "
-                "labelled pixel (label >= 0) in row-major order"
-            )
-        ids = _integer_ids(ids)
-        flat = rows * nx + cols
-        # runs: each labelled pixel starts its value, the pixel after it starts "no fold"
-        starts = np.concatenate([flat + 1, flat])
-        values = np.concatenate([np.full(ids.size, _NO_FOLD), ids])
-        order = np.argsort(starts, kind="stable")
-        starts, values = starts[order], values[order]
-        # at one start the later entry wins: a labelled pixel right after another one
-        last = np.r_[starts[1:] != starts[:-1], True]
-        starts, values = starts[last], values[last]
-        starts, values = _merge_runs(starts, values)
-    valid = values[values >= 0]
-    if valid.size == 0:
-        raise ConfigError("the user folds give no pixel a fold (every id is negative)")
-    k = int(valid.max()) + 1
-    return {"starts": starts.tolist(), "values": values.tolist()}, k
 
 
-def _integer_ids(ids: np.ndarray) -> np.ndarray:
-    if ids.dtype.kind == "f":
-        bad = np.isfinite(ids) & (ids != np.round(ids))
-        if bad.any():
-            raise ConfigError("fold ids must be integers (negative or NaN: no fold)")
-        ids = np.where(np.isfinite(ids), ids, _NO_FOLD)
-    elif ids.dtype.kind not in "iu":
-        raise ConfigError(f"fold ids must be integers, got dtype {ids.dtype}")
-    ids = ids.astype(np.int64)
-    if ids.size and ids.max() > 32000:
-        raise ConfigError(f"fold ids must be below 32000, got {ids.max()}")
-    return np.where(ids < 0, _NO_FOLD, ids)
-
-
-def _merge_runs(starts, values):
-    keep = np.r_[True, values[1:] != values[:-1]]
-    return starts[keep], values[keep]
-
-
-def _raster_runs(raster: xr.DataArray, nx: int):
-    """Run-length encoding (row-major) of a fold-id raster, block by block, one compute."""
-    data = raster.data if raster.chunks is not None else raster.chunk(_CHUNK).data
-
-    def block(b, r0, c0):
-        b = np.asarray(b)
-        ids = _integer_ids(b.ravel()).reshape(b.shape)
-        change = np.ones(ids.shape, dtype=bool)
-        change[:, 1:] = ids[:, 1:] != ids[:, :-1]
-        r, c = np.nonzero(change)
-        return np.stack([(r + r0).astype(np.int64) * nx + (c + c0), ids[r, c]])
-
-    runs = np.concatenate(_per_block(data, block), axis=1)
-    order = np.argsort(runs[0], kind="stable")
-    return _merge_runs(runs[0][order], runs[1][order])
-
-
-__all__ = ["fold_counts", "spatial_folds"]
+__all__ = [
+    "FOLD_METHODS",
+    "KMEANS_SAMPLE",
+    "SpatialFolds",
+    "check_fold_grid",
+    "check_fold_support",
+    "grid_of",
+    "spatial_folds",
+]

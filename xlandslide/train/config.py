@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 
 from ..errors import ConfigError
+from .defaults import DEFAULT_SETTINGS, point_config
 
 
 def _integer(name: str, value, low: int) -> int:
@@ -196,7 +197,7 @@ class TrainConfig:
 
         The LLR is fitted exactly (L-BFGS); the networks use AdamW with a warm-up, a cosine
         decay, gradient clipping and early stopping on the validation loss
-        (:data:`xlandslide.train.presets.DEFAULT_SETTINGS`).  Table 1 of the paper is
+        (:data:`xlandslide.train.defaults.DEFAULT_SETTINGS`).  Table 1 of the paper is
         :meth:`paper`.
 
         >>> cfg = TrainConfig.default("lacnn")
@@ -204,7 +205,6 @@ class TrainConfig:
         ('adamw', 'cosine', 1.0)
         """
         from ..models import model_entry
-        from .presets import DEFAULT_SETTINGS
 
         entry = model_entry(name)
         if entry.name not in DEFAULT_SETTINGS:
@@ -272,9 +272,7 @@ class TrainConfig:
             return cls.default(entry.name, seed=seed)
         preset = get("preset", "default") or "default"
         if preset == "points":
-            from .presets import point_inventory
-
-            config = point_inventory(entry.name)["config"]
+            config = cls(**point_config(entry.name))
         elif preset == "paper":
             config = cls.paper(entry.name)
         elif preset == "default":

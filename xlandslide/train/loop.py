@@ -42,7 +42,7 @@ from ..model import LandslideModel, ModelSpec
 from ._feed import Loaders, amp_settings, batch_to, epoch_batches
 from .config import TrainConfig
 from .loss import masked_bce_sum
-from .quality import QualityAccumulator, warn_if_degenerate
+from .quality import validation_quality, warn_if_degenerate
 from .schedule import make_optimizer, make_scheduler
 from .state import read_resume
 
@@ -286,8 +286,37 @@ def train_module(
     (:func:`xlandslide.io.identity.region_identity`): it is stored in the checkpoints and a
     resume on other data is refused.  See :func:`xlandslide.fit` for the rest.
     """
-    import torch
+    _check_run_args(train, checkpoint, save_every)
+    run = _new_run(spec, train, config, prior, init, data)
+    if resume is not None and Path(resume).exists():
+        _resume(run, resume, progress)
+    halo = int(spec.geometry.halo)
+    if validate_start and run.epoch == 1 and run.best_state is None:
+        _score_start(run, val, halo)
+    import contextlib
 
+    from ..io.lock import output_lock
+
+    hold = output_lock(checkpoint) if checkpoint is not None else contextlib.nullcontext()
+    with hold:  # one training run per checkpoint, for the whole run
+        try:
+            _epochs(run, train, val, halo, progress, checkpoint, save_every, callbacks)
+            if run.start_state is not None and config.accept_margin is not None:
+                _accept(run, val, halo, progress)
+            if prior is not None:
+                run.history["quality"] = validation_quality(run, val, halo, prior)
+            if checkpoint is not None:
+                run.save(checkpoint)  # what load_model reads is what is returned
+        finally:
+            run.loaders.close()
+    result = run.best_model()
+    result.module.eval()
+    warn_if_degenerate(spec.name, run.history.get("quality", {}), stacklevel=3)
+    return result
+
+
+def _check_run_args(train, checkpoint, save_every) -> None:
+    """Refuse an empty training set and bad checkpoint settings before any work."""
     if len(train) == 0:
         raise PatchError("the training set holds no patch; use more data or another split")
     if save_every is not None and (
@@ -303,8 +332,13 @@ def train_module(
         from ..checkpoint import check_replaceable
 
         check_replaceable(checkpoint)  # before any epoch is spent, not after the first
+
+
+def _new_run(spec, train, config, prior, init, data) -> _Run:
+    """The seeded module (prior bias, warm start applied) and its run state."""
+    import torch
+
     device = choose_device(config.device)
-    halo = int(spec.geometry.halo)
     torch.manual_seed(int(config.seed))
     module = spec.build_module()
     if prior is not None:
@@ -314,74 +348,36 @@ def train_module(
     steps = len(epoch_batches(len(train), config, 1, shuffle=True))
     run = _Run(spec, module.to(device), config, device, steps)
     run.data = data
-    if resume is not None and Path(resume).exists():
-        state = read_resume(resume, spec, config, data=data)
-        try:
-            run.restore(state)
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            detail = " ".join(str(err).split())
-            raise CheckpointError(
-                f"cannot resume from {str(resume)!r}: its training state does not fit this "
-                f"run ({type(err).__name__}: {detail}); train anew"
-            ) from err
-        if progress:
-            print(
-                f"[xlandslide] {spec.name}: resuming from {resume} at epoch {run.epoch}, "
-                f"batch {run.batch}",
-                file=sys.stderr,
-                flush=True,
-            )
-    if validate_start and run.epoch == 1 and run.best_state is None:
-        score = _validate(run, val, halo, progress=False)
-        if not math.isnan(score):
-            run.best_score, run.best_epoch = score, 0
-            run.best_state = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
-            run.start_state = run.best_state
-            run.history["start_val_loss"] = [score]
-    import contextlib
-
-    from ..io.lock import output_lock
-
-    hold = output_lock(checkpoint) if checkpoint is not None else contextlib.nullcontext()
-    with hold:  # one training run per checkpoint, for the whole run
-        try:
-            _epochs(run, train, val, halo, progress, checkpoint, save_every, callbacks)
-            if run.start_state is not None and config.accept_margin is not None:
-                _accept(run, val, halo, progress)
-            if prior is not None:
-                run.history["quality"] = _quality(run, val, halo, prior)
-            if checkpoint is not None:
-                run.save(checkpoint)  # what load_model reads is what is returned
-        finally:
-            run.loaders.close()
-    result = run.best_model()
-    result.module.eval()
-    warn_if_degenerate(spec.name, run.history.get("quality", {}), stacklevel=3)
-    return result
+    return run
 
 
-def _quality(run: _Run, val, halo: int, prior: float) -> dict:
-    """The returned weights against the Naive model on the validation pixels
-    (:mod:`xlandslide.train.quality`)."""
-    import torch
+def _resume(run: _Run, resume, progress: bool) -> None:
+    state = read_resume(resume, run.spec, run.config, data=run.data)
+    try:
+        run.restore(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        detail = " ".join(str(err).split())
+        raise CheckpointError(
+            f"cannot resume from {str(resume)!r}: its training state does not fit this "
+            f"run ({type(err).__name__}: {detail}); train anew"
+        ) from err
+    if progress:
+        print(
+            f"[xlandslide] {run.spec.name}: resuming from {resume} at epoch {run.epoch}, "
+            f"batch {run.batch}",
+            file=sys.stderr,
+            flush=True,
+        )
 
-    from .loss import _core
 
-    acc = QualityAccumulator(prior, seed=int(run.config.seed))
-    if val is None or len(val) == 0:
-        return acc.result()
-    module = run.best_model().module.to(run.device).eval()
-    amp_dtype = run.amp[0]
-    batches = epoch_batches(len(val), run.config, run.epoch, shuffle=False)
-    with torch.no_grad():
-        for batch in run.loaders(val, batches):
-            inputs, label = batch_to(batch, run.device, run.spec.needs_offsets)
-            with torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                z = module(*inputs)
-            z, y = _core(z.float(), halo), _core(label, halo)
-            known = y >= 0
-            acc.add(z[known].cpu().numpy(), (y[known] > 0).cpu().numpy())
-    return acc.result()
+def _score_start(run: _Run, val, halo: int) -> None:
+    """The untrained (warm-started) module's validation loss as epoch 0."""
+    score = _validate(run, val, halo, progress=False)
+    if not math.isnan(score):
+        run.best_score, run.best_epoch = score, 0
+        run.best_state = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
+        run.start_state = run.best_state
+        run.history["start_val_loss"] = [score]
 
 
 def _accept(run: _Run, val, halo: int, progress: bool) -> bool:

@@ -15,75 +15,21 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .config import TrainConfig
+from .defaults import (
+    DEFAULT_MODEL_CONFIG,
+    DEFAULT_SETTINGS,
+    POINT_ACCEPT_MARGIN,
+    POINT_SETTINGS,
+    point_config,
+)
 
-_NETWORK = {
-    "optimizer": "adamw",
-    "weight_decay": 1e-4,
-    "schedule": "cosine",
-    "warmup": 0.05,
-    "clip_norm": 1.0,
-    "early_stopping": 5,
-}
-#: The package's default training settings per model (:meth:`TrainConfig.default`), for
-#: polygon inventories of any pixel size: AdamW (decoupled weight decay), a 5 % linear
-#: warm-up then cosine decay, the gradient's norm clipped at 1, early stopping after 5
-#: epochs without a better validation loss; the LLR fitted exactly (L-BFGS, L2 1e-4).
-DEFAULT_SETTINGS = {
-    "llr": {"solver": "lbfgs", "weight_decay": 1e-4, "epochs": 1},
-    "nn": {**_NETWORK, "lr": 3e-3, "epochs": 20, "batch_size": 8},
-    "lann": {**_NETWORK, "lr": 3e-3, "epochs": 20, "batch_size": 8},
-    "cnn": {**_NETWORK, "lr": 2e-3, "epochs": 20, "batch_size": 4},
-    "lacnn": {**_NETWORK, "lr": 2e-3, "epochs": 20, "batch_size": 4},
-    # the learners are fitted on a pixel table (their options are model options); only
-    # the seed of the table's sample is read
-    **{
-        name: {"epochs": 1}
-        for learner in ("fr", "woe", "gam", "gbm")
-        for name in (learner, "la" + learner)
-    },
-}
-#: Model options that :func:`xlandslide.fit` adds by default (the caller's win): a linear
-#: path beside every network (wide and deep: warm-started from the LLR, the untrained
-#: network *is* the LLR, and the deep part is kept only where it lowers the validation
-#: loss) and group normalisation in the U-Net of the convolutional models.
-DEFAULT_MODEL_CONFIG = {
-    "nn": {"linear_skip": True},
-    "lann": {"linear_skip": True},
-    "cnn": {"norm": "group", "linear_skip": True},
-    "lacnn": {"norm": "group", "linear_skip": True},
-}
+# The settings above live in train/defaults.py (data only), which TrainConfig reads without
+# importing this module; they are re-exported here.
 
-#: Per model: TrainConfig changes and model options for point inventories.
-POINT_SETTINGS = {
-    "llr": ({"optimizer": "adam", "lr": 0.05, "epochs": 30, "batch_size": 8}, {}),
-    "nn": (
-        {"optimizer": "adam", "lr": 0.01, "epochs": 30, "batch_size": 8},
-        {"hidden": [16], "dropout": 0.3, "linear_skip": True},
-    ),
-    "lann": (
-        {"optimizer": "adam", "lr": 0.01, "epochs": 30, "batch_size": 8},
-        {"hidden": [16], "dropout": 0.3, "linear_skip": True},
-    ),
-    "cnn": (
-        {"optimizer": "adam", "lr": 0.003, "epochs": 30, "batch_size": 4},
-        {"base_width": 4, "depth": 2, "dropout": 0.3, "linear_skip": True},
-    ),
-    "lacnn": (
-        {"optimizer": "adam", "lr": 0.003, "epochs": 30, "batch_size": 4},
-        {"base_width": 4, "depth": 2, "dropout": 0.3, "linear_skip": True},
-    ),
-}
 #: Core of the patches for point inventories (pixels).
 POINT_CORE = 64
 #: Seeds of the ensemble for point inventories.
 POINT_SEEDS = (0, 1, 2)
-#: Epochs without a better validation loss before training stops.
-POINT_PATIENCE = 6
-#: A warm start (the fold's LLR) gives way to the trained network only when the network's
-#: validation loss is lower by more than this many standard errors of the paired per-point
-#: difference (:mod:`xlandslide.train.accept`): the best of 30 noisy epochs on ~70 points
-#: beats the LLR by chance alone.
-POINT_ACCEPT_MARGIN = 2.0
 #: Positive patches are not repeated: balanced points put a landslide in nearly every patch.
 POINT_OVERSAMPLE = 1
 
@@ -105,16 +51,8 @@ def point_inventory(model: str, **changes) -> dict:
     name = canonical_name(model)
     if name not in POINT_SETTINGS:
         raise ConfigError(f"the {name} model is not trained; it needs no settings")
-    cfg, opts = POINT_SETTINGS[name]
-    config = TrainConfig(
-        **{
-            **cfg,
-            "weight_decay": 1e-3,
-            "early_stopping": POINT_PATIENCE,
-            "patience": 3,
-            "accept_margin": POINT_ACCEPT_MARGIN,
-        },
-    ).replace(**changes)
+    config = TrainConfig(**point_config(name)).replace(**changes)
+    opts = POINT_SETTINGS[name][1]
     return {
         "config": config,
         "model_config": dict(opts),

@@ -176,6 +176,32 @@ def is_degenerate(model) -> bool:
     )
 
 
+def validation_quality(run, val, halo: int, prior: float) -> dict:
+    """The best weights of a training run (:mod:`xlandslide.train.loop`'s run state)
+    against the Naive model on the validation patches ``val``
+    (:meth:`QualityAccumulator.result`)."""
+    import torch
+
+    from ._feed import batch_to, epoch_batches
+    from .loss import _core
+
+    acc = QualityAccumulator(prior, seed=int(run.config.seed))
+    if val is None or len(val) == 0:
+        return acc.result()
+    module = run.best_model().module.to(run.device).eval()
+    amp_dtype = run.amp[0]
+    batches = epoch_batches(len(val), run.config, run.epoch, shuffle=False)
+    with torch.no_grad():
+        for batch in run.loaders(val, batches):
+            inputs, label = batch_to(batch, run.device, run.spec.needs_offsets)
+            with torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                z = module(*inputs)
+            z, y = _core(z.float(), halo), _core(label, halo)
+            known = y >= 0
+            acc.add(z[known].cpu().numpy(), (y[known] > 0).cpu().numpy())
+    return acc.result()
+
+
 __all__ = [
     "MIN_LOGIT_SPREAD",
     "QUALITY_Z",
@@ -183,5 +209,6 @@ __all__ = [
     "hanley_mcneil_se",
     "is_degenerate",
     "rank_auc",
+    "validation_quality",
     "warn_if_degenerate",
 ]

@@ -39,8 +39,8 @@ from ..errors import ConfigError, EvaluationError
 from ..evaluate.paired import delong
 from ..grid import PAPER_DISTANCES, cv_geometry, pixel_size
 from ..models import canonical_name, model_entry
+from ..patches.folds import SpatialFolds
 from ..patches.grid import mask_patches
-from ..patches.splits import SpatialFolds
 from ..region import offset_distances
 from ..train.ensemble import EnsembleModel
 from ..train.quality import hanley_mcneil_se

@@ -76,10 +76,12 @@ def register(sub) -> None:
 
 
 def _folds(region, args):
-    from ..patches.folds import SpatialFolds, spatial_folds
+    from ..patches.folds import SpatialFolds, check_fold_support, spatial_folds
 
     if Path(args.folds).suffix == ".json":
-        return SpatialFolds.from_json(args.folds)
+        folds = SpatialFolds.from_json(args.folds)
+        check_fold_support(folds)  # as spatial_folds does for new folds
+        return folds
     if args.folds not in FOLD_CHOICES:
         raise ConfigError(
             f"--folds {args.folds!r}: use kmeans, blocks, random or a folds JSON file"

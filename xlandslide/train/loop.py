@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._device import autocast, choose_device
 from ..errors import CheckpointError, ConfigError, PatchError
 from ..model import LandslideModel, ModelSpec
 from ._feed import Loaders, amp_settings, batch_to, epoch_batches
@@ -45,26 +46,6 @@ from .loss import masked_bce_sum
 from .quality import validation_quality, warn_if_degenerate
 from .schedule import make_optimizer, make_scheduler
 from .state import read_resume
-
-
-def choose_device(device):
-    """``torch.device`` for ``device`` (``None``: CUDA when available, else the CPU)."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ConfigError(
-            f"unknown device {device!r} ({err}); use 'cpu', 'cuda' or 'cuda:N'"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "device 'cuda' was asked for but torch sees no CUDA device; use device='cpu' "
-            "or None (automatic)"
-        )
-    return device
 
 
 def _progress_bar(total: int, desc: str):
@@ -173,11 +154,10 @@ class _Run:
 
 def _step(run: _Run, batch, halo: int, train: bool):
     """One batch: (sum of BCE, number of known core pixels) and, training, an update."""
-    import torch
 
     amp_dtype, scaler = run.amp
     inputs, label = batch_to(batch, run.device, run.spec.needs_offsets)
-    with torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+    with autocast(run.device, amp_dtype):
         logits = run.module(*inputs)
     s, n = masked_bce_sum(logits, label, halo)
     n_known = float(n.item())
@@ -386,8 +366,6 @@ def _accept(run: _Run, val, halo: int, progress: bool) -> bool:
     Returns whether a test was made (a finished run resumed has made it already)."""
     import copy
 
-    import torch
-
     from .accept import paired_gain
 
     if run.best_epoch == 0:
@@ -397,8 +375,8 @@ def _accept(run: _Run, val, halo: int, progress: bool) -> bool:
     best.load_state_dict(run.best_state)
     amp_dtype = run.amp[0]
 
-    def autocast():  # as in _step
-        return torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+    def mixed():  # as in _step
+        return autocast(run.device, amp_dtype)
 
     batches = epoch_batches(len(val), run.config, run.epoch, shuffle=False)
     result = paired_gain(
@@ -407,7 +385,7 @@ def _accept(run: _Run, val, halo: int, progress: bool) -> bool:
         run.loaders(val, batches),
         lambda b: batch_to(b, run.device, run.spec.needs_offsets),
         halo,
-        autocast,
+        mixed,
     )
     margin = float(run.config.accept_margin)
     accepted = result.accepts(margin)

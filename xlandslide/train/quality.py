@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 
+from .._device import autocast
 from ..errors import DegenerateModelWarning
 
 #: A model must beat the Naive model's validation loss by this many standard errors.
@@ -194,7 +195,7 @@ def validation_quality(run, val, halo: int, prior: float) -> dict:
     with torch.no_grad():
         for batch in run.loaders(val, batches):
             inputs, label = batch_to(batch, run.device, run.spec.needs_offsets)
-            with torch.autocast(run.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            with autocast(run.device, amp_dtype):
                 z = module(*inputs)
             z, y = _core(z.float(), halo), _core(label, halo)
             known = y >= 0

@@ -128,7 +128,8 @@ def test_learners_import_no_torch_dask_or_lightgbm():
 
 
 def test_learners_import_only_numpy_scipy_pandas_and_lightgbm():
-    """No xarray, dask or torch inside (numba for the trees' kernel): every import of the subpackage, read from its source."""
+    """No xarray, dask or torch inside (numba for the trees' kernel): every import of the
+    subpackage, read from its source."""
     import ast
     from pathlib import Path
 

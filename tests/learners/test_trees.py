@@ -17,7 +17,7 @@ def _data(n, seed, missing):
     """Two continuous columns, a categorical one of 30 codes (some NaN, unseen, negative)."""
     rng = np.random.default_rng(seed)
     x = np.c_[rng.normal(size=(n, 2)), rng.integers(0, 30, n).astype(float)]
-    y = (rng.random(n) < 1 / (1 + np.exp(-2 * x[:, 0] + np.sin(x[:, 1]) - (x[:, 2] % 3 == 0))))
+    y = rng.random(n) < 1 / (1 + np.exp(-2 * x[:, 0] + np.sin(x[:, 1]) - (x[:, 2] % 3 == 0)))
     if missing:
         x[rng.random((n, 3)) < missing] = np.nan
     return x, y.astype(float)

@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ..kernels._jit import jit
@@ -131,7 +130,6 @@ def compile_trees(dump: dict) -> CompiledTrees:
         leaf_start=np.asarray(leaf_start, dtype=np.int32),
         span=np.asarray(out["span"], dtype=np.int32).reshape(-1, 2),
     )
-
 
 
 class BitTables(NamedTuple):
@@ -294,9 +292,7 @@ def _table_trees(
         out[i] = (s0 + s1) + (s2 + s3)
 
 
-def tree_logits(
-    trees: CompiledTrees, x: np.ndarray, tables: BitTables | None = None
-) -> np.ndarray:
+def tree_logits(trees: CompiledTrees, x: np.ndarray, tables: BitTables | None = None) -> np.ndarray:
     """(n,) float64 raw scores of the ensemble for the rows of ``x`` (F, n), feature-major.
 
     With ``tables`` (:func:`bit_tables` of the same trees) the tabulated kernel runs, else

@@ -13,6 +13,7 @@ leaves, a minimum leaf size, row and feature bagging and an L2 penalty on leaf v
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -149,6 +150,50 @@ class GBM(LearnerBase):
         self.booster_ = lgb.train(
             self.lightgbm_params(), data, num_boost_round=self.num_boost_round
         )
+        self._compiled = None
+        return self
+
+    def fit_dask(self, table, client) -> GBM:
+        """Boost the same trees on a Dask cluster with LightGBM's own Dask interface.
+
+        Parameters
+        ----------
+        table : DistributedTable
+            The pixel table as dask arrays on the workers
+            (:func:`xlandslide.train.table.distributed_pixel_table`: ``continuous``,
+            ``codes``, ``label``, ``weight`` and ``layout``).
+        client : dask.distributed.Client
+            The cluster; every worker holding rows trains (``lightgbm.dask``'s data-parallel
+            ``DaskLGBMClassifier``, the workers' histograms summed over its network).
+
+        The booster is then the same kind of object as :meth:`fit`'s: it saves as its text
+        model and predicts by the compiled trees.
+        """
+        import dask.array as da
+
+        lgb = import_lightgbm()
+        from lightgbm.dask import DaskLGBMClassifier
+
+        self.layout = table.layout
+        n_classes = np.asarray(self.layout.n_classes, dtype=np.int64)
+        cats = table.codes.map_blocks(
+            lambda g: gbm_features(np.zeros((g.shape[0], 0)), g, n_classes), dtype=np.float64
+        )
+        x = da.concatenate([table.continuous.astype(np.float64), cats], axis=1)
+        x = x.rechunk({1: -1})
+        params = self.lightgbm_params()
+        model = DaskLGBMClassifier(
+            client=client, n_estimators=self.num_boost_round, random_state=self.seed,
+            **{k: v for k, v in params.items() if k not in ("seed", "num_threads")},
+        )  # fmt: skip
+        with warnings.catch_warnings():  # the sklearn wrapper's n_jobs: the workers' threads
+            warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
+            model.fit(
+                x, table.label, sample_weight=table.weight,
+                feature_name=list(self._feature_names()),
+                categorical_feature=self._categorical(),
+            )  # fmt: skip
+        self.booster_ = lgb.Booster(model_str=model.booster_.model_to_string())
         self._compiled = None
         return self
 

@@ -86,17 +86,50 @@ def _aligned_columns(region, spec):
     return region.landslide.aligned_features(list(spec.aligned)).fillna(0.0)
 
 
+def _fit_on_cluster(region, module, mask, seed, extra, client):
+    """The gbm learner trained by ``lightgbm.dask`` on ``client``'s workers from the
+    distributed pixel table; the local table of the same pixels for the losses."""
+    from ..errors import ConfigError
+    from .table import distributed_pixel_table
+
+    learner = build_learner(module.learner_name, **module.options)
+    if not hasattr(learner, "fit_dask"):
+        raise ConfigError(
+            f"the {module.learner_name} learner does not train on a Dask cluster (gbm and "
+            "lagbm do): leave client=None"
+        )
+    kw = {"max_pixels": MAX_PIXELS, "seed": seed, "extra": extra}
+    learner.fit_dask(distributed_pixel_table(region, mask, client=client, **kw), client)
+    return learner
+
+
 def fit_learner(
-    region, spec, config, *, train_mask, val_mask=None, prior: float, progress: bool = True
+    region,
+    spec,
+    config,
+    *,
+    train_mask,
+    val_mask=None,
+    prior: float,
+    progress: bool = True,
+    client=None,
 ) -> LandslideModel:
     """Fit the learner of ``spec`` (fr, woe, gam, gbm and their aligned variants) on the
-    pixels of ``train_mask`` and wrap it in its module (:mod:`xlandslide.models.learner`)."""
+    pixels of ``train_mask`` and wrap it in its module (:mod:`xlandslide.models.learner`).
+
+    ``client`` (a :class:`dask.distributed.Client`): the gbm learners train on its workers
+    with LightGBM's Dask interface (:meth:`~xlandslide.learners.GBM.fit_dask`) from the
+    same stratified, seeded, chunk-independent sample of pixels, left on the workers.
+    """
     t0 = time.perf_counter()
     extra = _aligned_columns(region, spec)
     seed = int(config.seed)
-    table = pixel_table(region, train_mask, max_pixels=MAX_PIXELS, seed=seed, extra=extra)
     module = spec.build_module()
-    learner = build_learner(module.learner_name, **module.options).fit(table)
+    if client is not None:
+        learner = _fit_on_cluster(region, module, train_mask, seed, extra, client)
+    table = pixel_table(region, train_mask, max_pixels=MAX_PIXELS, seed=seed, extra=extra)
+    if client is None:
+        learner = build_learner(module.learner_name, **module.options).fit(table)
     module.set_learner(learner)
     module.eval()
     z = learner.predict_logit(table.continuous, table.codes)

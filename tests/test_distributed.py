@@ -101,6 +101,7 @@ def test_gbm_trains_on_the_cluster_with_lightgbm_dask(client):
 
     import xlandslide
     from xlandslide.learners import GBM, learner_from_state
+    from xlandslide.train.exact import gbm_dask_features
     from xlandslide.train.table import distributed_pixel_table, pixel_table
 
     region = xlandslide.synthetic_region((256, 256), seed=2, chunks=64)
@@ -112,7 +113,9 @@ def test_gbm_trains_on_the_cluster_with_lightgbm_dask(client):
     np.testing.assert_array_equal(table.codes.compute()[flat], local.codes[ref])
     np.testing.assert_array_equal(table.weight.compute()[flat], local.weight[ref])
 
-    remote = GBM(num_boost_round=100, num_threads=1).fit_dask(table, client)
+    x = gbm_dask_features(table)
+    remote = GBM(num_boost_round=100, num_threads=1)
+    remote.fit_dask(x, table.label, table.weight, table.layout, client)
     near = GBM(num_boost_round=100, num_threads=1).fit(local)
     auc = [
         roc_auc_score(local.label, m.predict_logit(local.continuous, local.codes))

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, MissingOptionalDependency
 from .base import LearnerBase
-from .table import PixelTable
+from .table import Layout, PixelTable
 
 __all__ = ["DEFAULT_PARAMS", "GBM"]
 
@@ -153,15 +153,18 @@ class GBM(LearnerBase):
         self._compiled = None
         return self
 
-    def fit_dask(self, table, client) -> GBM:
+    def fit_dask(self, x, label, weight, layout: Layout, client) -> GBM:
         """Boost the same trees on a Dask cluster with LightGBM's own Dask interface.
 
         Parameters
         ----------
-        table : DistributedTable
-            The pixel table as dask arrays on the workers
-            (:func:`xlandslide.train.table.distributed_pixel_table`: ``continuous``,
-            ``codes``, ``label``, ``weight`` and ``layout``).
+        x : dask array (n, C + G) float64
+            :func:`gbm_features` of the pixel table's rows, blocks left on the workers (see
+            :func:`xlandslide.train.exact.fit_learner` with ``client=``).
+        label, weight : dask arrays (n,)
+            Labels (0/1) and sampling weights, chunked as ``x``'s rows.
+        layout : Layout
+            The table's layout (names, class counts).
         client : dask.distributed.Client
             The cluster; every worker holding rows trains (``lightgbm.dask``'s data-parallel
             ``DaskLGBMClassifier``, the workers' histograms summed over its network).
@@ -169,18 +172,10 @@ class GBM(LearnerBase):
         The booster is then the same kind of object as :meth:`fit`'s: it saves as its text
         model and predicts by the compiled trees.
         """
-        import dask.array as da
-
         lgb = import_lightgbm()
         from lightgbm.dask import DaskLGBMClassifier
 
-        self.layout = table.layout
-        n_classes = np.asarray(self.layout.n_classes, dtype=np.int64)
-        cats = table.codes.map_blocks(
-            lambda g: gbm_features(np.zeros((g.shape[0], 0)), g, n_classes), dtype=np.float64
-        )
-        x = da.concatenate([table.continuous.astype(np.float64), cats], axis=1)
-        x = x.rechunk({1: -1})
+        self.layout = layout
         params = self.lightgbm_params()
         model = DaskLGBMClassifier(
             client=client, n_estimators=self.num_boost_round, random_state=self.seed,
@@ -189,7 +184,7 @@ class GBM(LearnerBase):
         with warnings.catch_warnings():  # the sklearn wrapper's n_jobs: the workers' threads
             warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
             model.fit(
-                x, table.label, sample_weight=table.weight,
+                x, label, sample_weight=weight,
                 feature_name=list(self._feature_names()),
                 categorical_feature=self._categorical(),
             )  # fmt: skip

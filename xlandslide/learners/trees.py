@@ -250,6 +250,31 @@ def _walk_trees(
 
 
 @jit
+def _find_bin(edges, start, stop, v, guess):  # pragma: no cover - compiled
+    """``searchsorted(edges[start:stop], v)``, first looking next to the previous row's bin
+    ``guess`` (neighbouring pixels of a block fall in the same or a near bin)."""
+    k = start + guess
+    if k <= stop and (k == start or edges[k - 1] < v) and (k == stop or v <= edges[k]):
+        return guess
+    lo, hi = start, stop
+    if k < stop and edges[k] < v:  # above the guess
+        lo = k + 1
+        if lo < stop and v <= edges[lo]:
+            return lo - start
+    elif k > start:  # below it
+        hi = k - 1
+        if hi > start and edges[hi - 1] < v:
+            return hi - start
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if edges[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - start
+
+
+@jit
 def _table_trees(
     x, features, categorical, edges, edge_start, row_start, table, leaves, out
 ):  # pragma: no cover - compiled
@@ -257,6 +282,7 @@ def _table_trees(
     n_feat, n_trees = features.shape[0], table.shape[1]
     bits = np.empty(n_trees, dtype=table.dtype)
     rows = np.empty(n_feat, dtype=np.int64)
+    last = np.zeros(n_feat, dtype=np.int64)  # every feature's previous bin
     for i in range(x.shape[1]):
         for u in range(n_feat):
             v = x[features[u], i]
@@ -264,15 +290,9 @@ def _table_trees(
                 b = MAX_CATEGORY if (v != v or v < 0.0 or v >= MAX_CATEGORY) else int(v)
             elif v != v:
                 b = edge_start[u + 1] - edge_start[u] + 1
-            else:  # first edge >= v (searchsorted "left"), inline: numba's is slower
-                lo, hi = edge_start[u], edge_start[u + 1]
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if edges[mid] < v:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                b = lo - edge_start[u]
+            else:  # first edge >= v (searchsorted "left")
+                b = _find_bin(edges, edge_start[u], edge_start[u + 1], v, last[u])
+                last[u] = b
             rows[u] = row_start[u] + b
         bits[:] = table[rows[0]]
         for u in range(1, n_feat):

@@ -99,8 +99,24 @@ def _fit_on_cluster(region, module, mask, seed, extra, client):
             "lagbm do): leave client=None"
         )
     kw = {"max_pixels": MAX_PIXELS, "seed": seed, "extra": extra}
-    learner.fit_dask(distributed_pixel_table(region, mask, client=client, **kw), client)
+    table = distributed_pixel_table(region, mask, client=client, **kw)
+    learner.fit_dask(gbm_dask_features(table), table.label, table.weight, table.layout, client)
     return learner
+
+
+def gbm_dask_features(table):
+    """The gbm learner's feature matrix (:func:`~xlandslide.learners.gbm.gbm_features`) of a
+    :class:`~xlandslide.train.table.DistributedTable`, block by block on the workers."""
+    import dask.array as da
+
+    from ..learners.gbm import gbm_features
+
+    n_classes = np.asarray(table.layout.n_classes, dtype=np.int64)
+    cats = table.codes.map_blocks(
+        lambda g: gbm_features(np.zeros((g.shape[0], 0)), g, n_classes), dtype=np.float64
+    )
+    x = da.concatenate([table.continuous.astype(np.float64), cats], axis=1)
+    return x.rechunk({1: -1})
 
 
 def fit_learner(
@@ -163,4 +179,4 @@ def fit_learner(
     return LandslideModel(module, spec, history=history)
 
 
-__all__ = ["fit_exact", "fit_learner", "set_llr_weights"]
+__all__ = ["fit_exact", "fit_learner", "gbm_dask_features", "set_llr_weights"]

@@ -9,6 +9,12 @@ holding its code as a float, with codes >= the group's class count (255: no clas
 into NaN, declared ``categorical_feature``.  The defaults suit imbalanced landslide pixels
 without reweighting the classes (so the output stays a probability, as NLL needs): few
 leaves, a minimum leaf size, row and feature bagging and an L2 penalty on leaf values.
+
+Prediction does not call LightGBM: the booster's JSON dump is compiled once into bit tables
+evaluated by a single-threaded numba kernel (:mod:`xlandslide.learners.trees`; equal to
+``booster.predict(raw_score=True)`` within 1e-12, about 15x faster on one core and with no
+OpenMP threads of its own inside dask's).  On a cluster, :meth:`GBM.fit_dask` trains with
+``lightgbm.dask`` from a pixel table left on the workers.
 """
 
 from __future__ import annotations

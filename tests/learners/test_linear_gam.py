@@ -102,9 +102,9 @@ def test_fit_logistic_checks():
 
 
 def test_gam_defaults_unit_prior_and_constant_terms_beyond_the_range():
-    """Default l2 = 1 / min(n, 10_000): on few rows scikit-learn's C=1 on the same design (the oracle); beyond the
-    training range each term holds its boundary value; a state written before the option
-    existed predicts linearly, as it was fitted."""
+    """Default l2 = 1 / min(n, 10_000): on few rows scikit-learn's C=1 on the same design
+    (the oracle); beyond the training range each term holds its boundary value; a state
+    written before the option existed predicts linearly, as it was fitted."""
     table = synthetic_table(n=400, seed=6, nonlinear=True)
     gam = GAM().fit(table)
     assert gam.l2_ == 1 / 400 and gam.extrapolation == "constant"

@@ -6,7 +6,10 @@ fold's training pixels ``folds.train_mask(f, region, exclude=[(f + 1) % k])`` �
 cross_validate trains on, the next fold being its validation — and test pixels
 ``folds.test_mask(f, region)``, as :func:`xlandslide.train.table.pixel_table` rows), two
 scikit-learn peers on the one-hot features: ``sk_glm`` (LogisticRegression, C=1,
-max_iter 1000) and ``sk_gbm`` (HistGradientBoostingClassifier, defaults, random_state 0).
+max_iter 1000), ``sk_gam`` (a spline GAM: ``SplineTransformer`` — cubic B-splines, 5
+uniform knots — on every continuous column, the one-hot columns as they are, then the same
+``LogisticRegression``; the issue's "B-splines, L2") and ``sk_gbm``
+(HistGradientBoostingClassifier, defaults, random_state 0).
 
 Cases: ``synthetic30`` (600 x 600 synthetic region at 30 m, seed 3, offsets 30/100/300 m,
 5 block folds of 5000 m), ``synthetic10`` (768 x 768 at 10 m, 5 block folds of 2500 m) and
@@ -60,7 +63,7 @@ import xlandslide as xl
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ("synthetic30", "synthetic10", "ecuador")
 MODELS = ("naive", "llr", "nn", "lann", "cnn", "lacnn")
-PEERS = ("sk_glm", "sk_gbm")
+PEERS = ("sk_glm", "sk_gam", "sk_gbm")
 NETWORKS = ("nn", "lann", "cnn", "lacnn")  # budgets apply to these
 UNETS = ("cnn", "lacnn")
 DISTANCES = (30.0, 100.0, 300.0)
@@ -165,8 +168,20 @@ def peers(region, folds, cv, names, which) -> list[dict]:
     from xlandslide.evaluate.paired import delong
     from xlandslide.train.table import pixel_table
 
+    def spline_gam(c):
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import SplineTransformer
+
+        splines = ColumnTransformer(
+            [("spline", SplineTransformer(n_knots=5, degree=3), list(range(c)))],
+            remainder="passthrough",
+        )
+        return make_pipeline(splines, LogisticRegression(C=1.0, max_iter=1000))
+
     make = {
         "sk_glm": lambda: LogisticRegression(C=1.0, max_iter=1000),
+        "sk_gam": lambda: spline_gam(n_cont),
         "sk_gbm": lambda: HistGradientBoostingClassifier(random_state=0),
     }
     rows, k = [], folds.k
@@ -177,6 +192,7 @@ def peers(region, folds, cv, names, which) -> list[dict]:
         # the table's rows: the test mask's labelled pixels in row-major order (no sampling)
         index = np.flatnonzero((test_mask & (region["label"] >= 0)).values.ravel())
         x, y, xt, yt = train.onehot(), train.label, test.onehot(), test.label
+        n_cont = train.continuous.shape[1]
         ref = {r: cv.maps[r][f].values.ravel()[index] for r in ("cnn", "llr") if r in names}
         for name in which:
             t0 = time.perf_counter()

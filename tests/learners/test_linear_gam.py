@@ -99,3 +99,29 @@ def test_fit_logistic_checks():
         GAM(penalty="lasso")
     with pytest.raises(ConfigError, match="n_basis"):
         GAM(n_basis=3, degree=3)
+
+
+def test_gam_defaults_unit_prior_and_constant_terms_beyond_the_range():
+    """Default l2 = 1 / min(n, 10_000): on few rows scikit-learn's C=1 on the same design
+    (the oracle); beyond the training range each term holds its boundary value; a state
+    written before the option existed predicts linearly, as it was fitted."""
+    table = synthetic_table(n=400, seed=6, nonlinear=True)
+    gam = GAM().fit(table)
+    assert gam.l2_ == 1 / 400 and gam.extrapolation == "constant"
+    assert GAM(n_basis=4).fit(synthetic_table(n=12_000, seed=7)).l2_ == 1e-4  # 1 / 10_000
+    x = gam.design(table.continuous, table.codes)
+    ref = LogisticRegression(C=1.0, tol=1e-12, max_iter=100_000).fit(x, table.label)
+    np.testing.assert_allclose(gam.coef_, ref.coef_[0], atol=1e-3)
+    lo, hi = np.nanmin(table.continuous, 0), np.nanmax(table.continuous, 0)
+    far = np.array([lo - 5, lo - 1, hi + 1, hi + 5], dtype=np.float32)
+    codes = np.zeros((4, 2), np.uint8)
+    edge = np.array([lo, lo, hi, hi], dtype=np.float32)
+    np.testing.assert_allclose(gam.predict_logit(far, codes), gam.predict_logit(edge, codes))
+    state = gam.to_state()
+    old = {**state, "options": {k: v for k, v in state["options"].items() if k != "extrapolation"}}
+    linear = GAM.from_state(old)
+    assert linear.extrapolation == "linear"
+    z = linear.predict_logit(far, codes)
+    assert not np.allclose(z, gam.predict_logit(far, codes))
+    with pytest.raises(ConfigError, match="extrapolation"):
+        GAM(extrapolation="cubic")

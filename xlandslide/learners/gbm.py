@@ -9,17 +9,24 @@ holding its code as a float, with codes >= the group's class count (255: no clas
 into NaN, declared ``categorical_feature``.  The defaults suit imbalanced landslide pixels
 without reweighting the classes (so the output stays a probability, as NLL needs): few
 leaves, a minimum leaf size, row and feature bagging and an L2 penalty on leaf values.
+
+Prediction does not call LightGBM: the booster's JSON dump is compiled once into bit tables
+evaluated by a single-threaded numba kernel (:mod:`xlandslide.learners.trees`; equal to
+``booster.predict(raw_score=True)`` within 1e-12, about 15x faster on one core and with no
+OpenMP threads of its own inside dask's).  On a cluster, :meth:`GBM.fit_dask` trains with
+``lightgbm.dask`` from a pixel table left on the workers.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, MissingOptionalDependency
 from .base import LearnerBase
-from .table import PixelTable
+from .table import Layout, PixelTable
 
 __all__ = ["DEFAULT_PARAMS", "GBM"]
 
@@ -110,6 +117,7 @@ class GBM(LearnerBase):
         self.num_boost_round, self.seed = int(num_boost_round), int(seed)
         self.num_threads, self.params = int(num_threads), params
         self.booster_ = None
+        self._compiled = None
 
     def options(self) -> dict[str, Any]:
         return {
@@ -148,6 +156,46 @@ class GBM(LearnerBase):
         self.booster_ = lgb.train(
             self.lightgbm_params(), data, num_boost_round=self.num_boost_round
         )
+        self._compiled = None
+        return self
+
+    def fit_dask(self, x, label, weight, layout: Layout, client) -> GBM:
+        """Boost the same trees on a Dask cluster with LightGBM's own Dask interface.
+
+        Parameters
+        ----------
+        x : dask array (n, C + G) float64
+            :func:`gbm_features` of the pixel table's rows, blocks left on the workers (see
+            :func:`xlandslide.train.exact.fit_learner` with ``client=``).
+        label, weight : dask arrays (n,)
+            Labels (0/1) and sampling weights, chunked as ``x``'s rows.
+        layout : Layout
+            The table's layout (names, class counts).
+        client : dask.distributed.Client
+            The cluster; every worker holding rows trains (``lightgbm.dask``'s data-parallel
+            ``DaskLGBMClassifier``, the workers' histograms summed over its network).
+
+        The booster is then the same kind of object as :meth:`fit`'s: it saves as its text
+        model and predicts by the compiled trees.
+        """
+        lgb = import_lightgbm()
+        from lightgbm.dask import DaskLGBMClassifier
+
+        self.layout = layout
+        params = self.lightgbm_params()
+        model = DaskLGBMClassifier(
+            client=client, n_estimators=self.num_boost_round, random_state=self.seed,
+            **{k: v for k, v in params.items() if k not in ("seed", "num_threads")},
+        )  # fmt: skip
+        with warnings.catch_warnings():  # the sklearn wrapper's n_jobs: the workers' threads
+            warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
+            model.fit(
+                x, label, sample_weight=weight,
+                feature_name=list(self._feature_names()),
+                categorical_feature=self._categorical(),
+            )  # fmt: skip
+        self.booster_ = lgb.Booster(model_str=model.booster_.model_to_string())
+        self._compiled = None
         return self
 
     def _feature_names(self) -> tuple[str, ...]:
@@ -158,13 +206,37 @@ class GBM(LearnerBase):
         names = layout.continuous_names + layout.group_names
         return tuple(re.sub(r'[\s",:\[\]{}]', "_", n) for n in names)
 
+    def compiled(self):
+        """The booster's trees as arrays and bit tables (:mod:`xlandslide.learners.trees`),
+        built once from its JSON dump."""
+        if self._compiled is None:
+            from .trees import bit_tables, compile_trees
+
+            trees = compile_trees(self.booster_.dump_model())
+            self._compiled = (trees, bit_tables(trees))
+        return self._compiled
+
     def predict_logit(self, continuous: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
-        """(n,) float64 raw scores (logits) of the boosted trees."""
-        x = self.features(continuous, codes)
-        if x.shape[0] == 0:
+        """(n,) float64 raw scores (logits) of the boosted trees.
+
+        Evaluated by the compiled trees (:func:`~xlandslide.learners.trees.tree_logits`, one
+        thread, equal to ``booster.predict(raw_score=True)`` within 1e-12), about 15x faster
+        than LightGBM's own predict on one core and free of its OpenMP threads inside
+        dask's.
+        """
+        from .trees import tree_logits
+
+        continuous, codes = self._check(continuous, codes)
+        c, n = continuous.shape[1], continuous.shape[0]
+        if n == 0:
             return np.zeros(0)
-        raw = self.booster_.predict(x, raw_score=True, num_threads=self.num_threads)
-        return np.asarray(raw, dtype=np.float64)
+        x = np.empty((c + codes.shape[1], n))  # feature-major, as the kernel reads it
+        x[:c] = continuous.T
+        x[c:] = codes.T
+        limits = np.asarray(self.layout.n_classes, dtype=np.float64)[:, None]
+        x[c:][x[c:] >= limits] = np.nan
+        trees, tables = self.compiled()
+        return tree_logits(trees, x, tables)
 
     def importance(self, kind: str = "gain"):
         """Importance per feature (``"gain"``, default, or ``"split"``) as a pandas Series."""
@@ -184,4 +256,5 @@ class GBM(LearnerBase):
         lgb = import_lightgbm()
         learner = cls._from_header(state)
         learner.booster_ = lgb.Booster(model_str=state["model"])
+        learner._compiled = None
         return learner

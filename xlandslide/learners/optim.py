@@ -13,6 +13,7 @@ penalised.  With ``P = I`` this is scikit-learn's ``LogisticRegression(C=1 / (l2
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from scipy.special import expit
 
 from ..errors import ConfigError, XLandslideWarning
 
-__all__ = ["LogisticFit", "fit_logistic"]
+__all__ = ["LogisticFit", "fit_logistic", "fit_logistic_linear"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class LogisticFit:
     n_iter: int
     grad_norm: float
     converged: bool
+    message: str = ""
 
 
 def check_l2(l2: float) -> float:
@@ -89,11 +91,42 @@ def fit_logistic(
     (-0.9551, array([0.6367]), True)
     """
     x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ConfigError(f"x must be a 2-D design matrix, got shape {x.shape}")
+    return fit_logistic_linear(
+        lambda beta: x @ beta, lambda r: x.T @ r, x.shape[1], y, weight,
+        l2=l2, penalty=penalty, gtol=gtol, max_iter=max_iter,
+    )  # fmt: skip
+
+
+def fit_logistic_linear(
+    matvec: Callable[[np.ndarray], np.ndarray],
+    rmatvec: Callable[[np.ndarray], np.ndarray],
+    p: int,
+    y: np.ndarray,
+    weight: np.ndarray | None = None,
+    *,
+    l2: float = 0.0,
+    penalty: np.ndarray | None = None,
+    gtol: float = 1e-7,
+    max_iter: int = 5000,
+    warn: bool = True,
+) -> LogisticFit:
+    """:func:`fit_logistic` with the design given as an operator (the one L-BFGS owner).
+
+    ``matvec(beta)`` returns ``X @ beta`` (n,) and ``rmatvec(r)`` returns ``X.T @ r`` (p,),
+    so a design that is never built (the LLR's one-hot classes gathered by code,
+    :func:`xlandslide.train.glm.fit_glm`) is fitted by the same optimiser as a dense one.
+    ``warn=False``: no warning when the gradient stays above ``10 * gtol`` (the caller
+    reports :attr:`LogisticFit.converged` itself).
+    """
     y = np.asarray(y, dtype=np.float64)
-    n, p = x.shape
-    if y.shape != (n,):
-        raise ConfigError(f"y must have shape ({n},), got {y.shape}")
+    n = y.shape[0]
+    if y.ndim != 1:
+        raise ConfigError(f"y must be 1-D, got shape {y.shape}")
     w = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise ConfigError(f"weight must have shape ({n},), got {w.shape}")
     l2 = check_l2(l2)
     total = w.sum()
     if not total > 0:
@@ -106,13 +139,13 @@ def fit_logistic(
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         b0, beta = theta[0], theta[1:]
-        z = b0 + x @ beta
+        z = b0 + matvec(beta)
         pb = beta if penalty is None else penalty @ beta
         value = w @ (np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * (beta @ pb)
         r = w * (expit(z) - y)
         grad = np.empty_like(theta)
         grad[0] = r.sum()
-        grad[1:] = x.T @ r + l2 * pb
+        grad[1:] = rmatvec(r) + l2 * pb
         return float(value), grad
 
     mean = np.clip(w @ y, 1e-12, 1 - 1e-12)
@@ -128,16 +161,17 @@ def fit_logistic(
     value, grad = objective(result.x)
     grad_norm = float(np.abs(grad).max())
     converged = grad_norm <= 10 * gtol
-    if not converged:
+    if warn and not converged:
         warnings.warn(
             f"L-BFGS stopped after {result.nit} iterations with gradient {grad_norm:.2e} > "
             f"{10 * gtol:.0e} ({result.message}); raise max_iter or l2",
             XLandslideWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return LogisticFit(
-        float(result.x[0]), result.x[1:].copy(), value, int(result.nit), grad_norm, converged
-    )
+        float(result.x[0]), result.x[1:].copy(), value, int(result.nit), grad_norm, converged,
+        str(result.message),
+    )  # fmt: skip
 
 
 def calibrate(score: np.ndarray, y: np.ndarray, weight: np.ndarray | None) -> tuple[float, float]:

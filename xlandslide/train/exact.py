@@ -86,17 +86,66 @@ def _aligned_columns(region, spec):
     return region.landslide.aligned_features(list(spec.aligned)).fillna(0.0)
 
 
+def _fit_on_cluster(region, module, mask, seed, extra, client):
+    """The gbm learner trained by ``lightgbm.dask`` on ``client``'s workers from the
+    distributed pixel table; the local table of the same pixels for the losses."""
+    from ..errors import ConfigError
+    from .table import distributed_pixel_table
+
+    learner = build_learner(module.learner_name, **module.options)
+    if not hasattr(learner, "fit_dask"):
+        raise ConfigError(
+            f"the {module.learner_name} learner does not train on a Dask cluster (gbm and "
+            "lagbm do): leave client=None"
+        )
+    kw = {"max_pixels": MAX_PIXELS, "seed": seed, "extra": extra}
+    table = distributed_pixel_table(region, mask, client=client, **kw)
+    learner.fit_dask(gbm_dask_features(table), table.label, table.weight, table.layout, client)
+    return learner
+
+
+def gbm_dask_features(table):
+    """The gbm learner's feature matrix (:func:`~xlandslide.learners.gbm.gbm_features`) of a
+    :class:`~xlandslide.train.table.DistributedTable`, block by block on the workers."""
+    import dask.array as da
+
+    from ..learners.gbm import gbm_features
+
+    n_classes = np.asarray(table.layout.n_classes, dtype=np.int64)
+    cats = table.codes.map_blocks(
+        lambda g: gbm_features(np.zeros((g.shape[0], 0)), g, n_classes), dtype=np.float64
+    )
+    x = da.concatenate([table.continuous.astype(np.float64), cats], axis=1)
+    return x.rechunk({1: -1})
+
+
 def fit_learner(
-    region, spec, config, *, train_mask, val_mask=None, prior: float, progress: bool = True
+    region,
+    spec,
+    config,
+    *,
+    train_mask,
+    val_mask=None,
+    prior: float,
+    progress: bool = True,
+    client=None,
 ) -> LandslideModel:
     """Fit the learner of ``spec`` (fr, woe, gam, gbm and their aligned variants) on the
-    pixels of ``train_mask`` and wrap it in its module (:mod:`xlandslide.models.learner`)."""
+    pixels of ``train_mask`` and wrap it in its module (:mod:`xlandslide.models.learner`).
+
+    ``client`` (a :class:`dask.distributed.Client`): the gbm learners train on its workers
+    with LightGBM's Dask interface (:meth:`~xlandslide.learners.GBM.fit_dask`) from the
+    same stratified, seeded, chunk-independent sample of pixels, left on the workers.
+    """
     t0 = time.perf_counter()
     extra = _aligned_columns(region, spec)
     seed = int(config.seed)
-    table = pixel_table(region, train_mask, max_pixels=MAX_PIXELS, seed=seed, extra=extra)
     module = spec.build_module()
-    learner = build_learner(module.learner_name, **module.options).fit(table)
+    if client is not None:
+        learner = _fit_on_cluster(region, module, train_mask, seed, extra, client)
+    table = pixel_table(region, train_mask, max_pixels=MAX_PIXELS, seed=seed, extra=extra)
+    if client is None:
+        learner = build_learner(module.learner_name, **module.options).fit(table)
     module.set_learner(learner)
     module.eval()
     z = learner.predict_logit(table.continuous, table.codes)
@@ -130,4 +179,4 @@ def fit_learner(
     return LandslideModel(module, spec, history=history)
 
 
-__all__ = ["fit_exact", "fit_learner", "set_llr_weights"]
+__all__ = ["fit_exact", "fit_learner", "gbm_dask_features", "set_llr_weights"]

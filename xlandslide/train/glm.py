@@ -84,7 +84,8 @@ def fit_glm(
     max_iter : int
         L-BFGS iterations at most.
     tol : float
-        Convergence tolerance on the projected gradient.
+        Convergence tolerance on the largest gradient entry (the L-BFGS is
+        :func:`xlandslide.learners.optim.fit_logistic_linear`, the package's one owner).
 
     Examples
     --------
@@ -98,7 +99,7 @@ def fit_glm(
     >>> bool(abs(fit.weights[0] - 2) < 0.3 and abs(fit.bias + 1) < 0.2)
     True
     """
-    from scipy.optimize import minimize
+    from ..learners.optim import fit_logistic_linear
 
     if not (isinstance(l2, (int, float)) and np.isfinite(l2) and l2 >= 0):
         raise ConfigError(f"l2 must be a finite number >= 0, got {l2!r}")
@@ -108,45 +109,30 @@ def fit_glm(
             "the GLM's training pixels hold a single class "
             f"({'none' if len(y) == 0 else int(y[0])}); it needs landslide and stable pixels"
         )
-    s = table.weights()
-    s = s / s.sum()
     x = np.nan_to_num(table.continuous.astype(np.float64), nan=0.0)
-    codes = table.codes
-    n_cont, n_classes = x.shape[1], table.n_classes
-    n_feat = n_cont + sum(n_classes)
-    prior = float(np.clip(np.sum(s * y), 1e-12, 1 - 1e-12))
-    theta0 = np.zeros(1 + n_feat)
-    theta0[0] = np.log(prior / (1 - prior))
+    codes, n_classes = table.codes, table.n_classes
+    n_cont = x.shape[1]
 
-    def objective(theta):
-        z = _logits(theta, x, codes, n_classes)
-        w = theta[1:]
-        loss = float(np.sum(s * bce(z, y))) + 0.5 * l2 * float(w @ w)
-        r = s * (1.0 / (1.0 + np.exp(-z)) - y)
-        grad = np.empty_like(theta)
-        grad[0] = r.sum()
-        grad[1 : 1 + n_cont] = x.T @ r if n_cont else 0.0
-        start = 1 + n_cont
-        for g, k in enumerate(n_classes):
-            grad[start : start + k] = np.bincount(codes[:, g], weights=r, minlength=256)[:k]
-            start += k
-        grad[1:] += l2 * w
-        return loss, grad
+    def matvec(w):  # the logits without intercept: continuous times weights + class weights
+        return _logits(np.concatenate([[0.0], w]), x, codes, n_classes)
 
-    res = minimize(
-        objective,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": int(max_iter), "gtol": tol, "ftol": 1e-15, "maxcor": 20},
-    )
+    def rmatvec(r):  # the one-hot design's transpose: a bincount per group
+        parts = [x.T @ r] + [
+            np.bincount(codes[:, g], weights=r, minlength=256)[:k] for g, k in enumerate(n_classes)
+        ]
+        return np.concatenate(parts)
+
+    fit = fit_logistic_linear(
+        matvec, rmatvec, n_cont + sum(n_classes), y, table.weights(),
+        l2=float(l2), gtol=tol, max_iter=max_iter, warn=False,
+    )  # fmt: skip
     return GLMFit(
-        weights=res.x[1:].copy(),
-        bias=float(res.x[0]),
-        loss=float(res.fun),
-        iterations=int(res.nit),
-        converged=bool(res.success),
-        message=str(res.message),
+        weights=fit.coef,
+        bias=fit.intercept,
+        loss=fit.objective,
+        iterations=fit.n_iter,
+        converged=fit.converged,
+        message=fit.message,
     )
 
 

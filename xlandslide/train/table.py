@@ -16,12 +16,14 @@ any chunking, and the rows are sorted by pixel index.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import xarray as xr
 
 from ..errors import PatchError
 from ..learners.sampling import sampling_rates
-from ..learners.table import PixelTable
+from ..learners.table import Layout, PixelTable
 
 #: Labelled pixels kept in a table before sampling (about 13 bytes a pixel for the paper's
 #: 2 continuous layers and 4 groups: 52 MB).
@@ -54,6 +56,50 @@ def _block(cont, codes, label, mask, r0, c0, nx, rates, seed):
     cont = np.asarray(cont)[:, rows, cols].T.astype(np.float32)
     codes = np.asarray(codes)[:, rows, cols].T.astype(np.uint8)
     return cont, codes, lab, 1.0 / rate, flat
+
+
+def _block_tasks(region, mask, max_pixels, seed, extra):
+    """The delayed ``_block`` of every chunk of the region, the layout and the column names
+    (one cheap reduction first: the class counts that fix the sampling rates)."""
+    import dask
+
+    from ..region import as_dask, feature_layout
+
+    layout = feature_layout(region)
+    label = as_dask(region["label"])
+    chunks = label.chunks
+    yx = {"y": chunks[0], "x": chunks[1]}
+    m = xr.ones_like(region["label"], dtype=bool) if mask is None else mask.astype(bool)
+    m = as_dask(m).chunk(yx)
+    keep = (label >= 0) & m
+    n, n_pos = dask.compute(keep.sum().data, (keep & (label == 1)).sum().data)
+    n, n_pos = int(n), int(n_pos)
+    if n == 0:
+        raise PatchError("the mask holds no labelled pixel (label 0 or 1); use another mask")
+    rates = tuple(float(r) for r in sampling_rates(n - n_pos, n_pos, int(max_pixels)))
+    cont = _layers(region, "continuous", "layer", np.float32, yx)
+    names = list(layout.continuous)
+    if extra is not None:
+        dim = next(d for d in extra.dims if d not in ("y", "x"))
+        more = as_dask(extra).chunk(yx).astype(np.float32).rename({dim: "layer"})
+        more = more.assign_coords(layer=[str(v) for v in extra[dim].values])
+        cont = xr.concat([cont, more], dim="layer").chunk({"layer": -1})
+        names += [str(v) for v in extra[dim].values]
+    cat = _layers(region, "categorical", "group", np.uint8, yx)
+    nx = region.sizes["x"]
+    starts = [np.cumsum((0, *c[:-1])) for c in chunks]
+    tasks = []
+    blocks = zip(
+        cont.data.to_delayed().reshape(-1),
+        cat.data.to_delayed().reshape(-1),
+        label.data.to_delayed().reshape(-1),
+        m.data.to_delayed().reshape(-1),
+    )
+    for b, (c, g, lab, mk) in enumerate(blocks):
+        i, j = divmod(b, len(chunks[1]))
+        r0, c0 = int(starts[0][i]), int(starts[1][j])
+        tasks.append(dask.delayed(_block)(c, g, lab, mk, r0, c0, nx, rates, int(seed)))
+    return tasks, layout, tuple(names), rates != (1.0, 1.0)
 
 
 def pixel_table(
@@ -91,55 +137,66 @@ def pixel_table(
     """
     import dask
 
-    from ..region import as_dask, feature_layout
-
-    layout = feature_layout(region)
-    label = as_dask(region["label"])
-    chunks = label.chunks
-    yx = {"y": chunks[0], "x": chunks[1]}
-    m = xr.ones_like(region["label"], dtype=bool) if mask is None else mask.astype(bool)
-    m = as_dask(m).chunk(yx)
-    keep = (label >= 0) & m
-    n, n_pos = dask.compute(keep.sum().data, (keep & (label == 1)).sum().data)
-    n, n_pos = int(n), int(n_pos)
-    if n == 0:
-        raise PatchError("the mask holds no labelled pixel (label 0 or 1); use another mask")
-    rates = tuple(float(r) for r in sampling_rates(n - n_pos, n_pos, int(max_pixels)))
-    cont = _layers(region, "continuous", "layer", np.float32, yx)
-    dim = None
-    if extra is not None:
-        dim = next(d for d in extra.dims if d not in ("y", "x"))
-        more = as_dask(extra).chunk(yx).astype(np.float32).rename({dim: "layer"})
-        more = more.assign_coords(layer=[str(v) for v in extra[dim].values])
-        cont = xr.concat([cont, more], dim="layer").chunk({"layer": -1})
-    cat = _layers(region, "categorical", "group", np.uint8, yx)
-    nx = region.sizes["x"]
-    starts = [np.cumsum((0, *c[:-1])) for c in chunks]
-    parts = []
-    blocks = zip(
-        cont.data.to_delayed().reshape(-1),
-        cat.data.to_delayed().reshape(-1),
-        label.data.to_delayed().reshape(-1),
-        m.data.to_delayed().reshape(-1),
-    )
-    for b, (c, g, lab, mk) in enumerate(blocks):
-        i, j = divmod(b, len(chunks[1]))
-        r0, c0 = int(starts[0][i]), int(starts[1][j])
-        parts.append(dask.delayed(_block)(c, g, lab, mk, r0, c0, nx, rates, int(seed)))
-    parts = dask.compute(*parts)
+    tasks, layout, names, sampled = _block_tasks(region, mask, max_pixels, seed, extra)
+    parts = dask.compute(*tasks)
     flat = np.concatenate([p[4] for p in parts])
     order = np.argsort(flat, kind="stable")
-    sampled = rates != (1.0, 1.0)
-    names = list(layout.continuous) + ([] if extra is None else [str(v) for v in extra[dim]])
     return PixelTable(
         continuous=np.concatenate([p[0] for p in parts])[order],
         codes=np.concatenate([p[1] for p in parts])[order],
         label=np.concatenate([p[2] for p in parts])[order],
         weight=np.concatenate([p[3] for p in parts])[order] if sampled else None,
         n_classes=layout.n_classes,
-        continuous_names=tuple(names),
+        continuous_names=names,
         group_names=layout.group_names,
     )
 
 
-__all__ = ["MAX_PIXELS", "pixel_table"]
+class DistributedTable(NamedTuple):
+    """The pixel table's columns as dask arrays whose blocks stay on the cluster's workers
+    (:func:`distributed_pixel_table`); one block per region chunk that kept a pixel."""
+
+    continuous: object  # dask array (n, C) float32
+    codes: object  # dask array (n, G) uint8
+    label: object  # dask array (n,) int8
+    weight: object  # dask array (n,) float64 (1 / rate; ones when nothing was sampled)
+    layout: Layout
+
+
+def distributed_pixel_table(
+    region: xr.Dataset,
+    mask: xr.DataArray | None = None,
+    *,
+    client,
+    max_pixels: int = MAX_PIXELS,
+    seed: int = 0,
+    extra: xr.DataArray | None = None,
+) -> DistributedTable:
+    """:func:`pixel_table`'s rows (the same stratified, seeded, chunk-independent sample)
+    left on the workers of a :class:`dask.distributed.Client` as dask arrays.
+
+    Every chunk's rows are computed and kept (``persist``) where the chunk was read; only
+    their lengths come back.  The rows are in chunk order (not sorted by pixel index):
+    the same set of rows as :func:`pixel_table`.
+    """
+    import dask
+    import dask.array as da
+
+    tasks, layout, names, _ = _block_tasks(region, mask, max_pixels, seed, extra)
+    tasks = client.persist(tasks)
+    lengths = client.compute([dask.delayed(len)(t[2]) for t in tasks], sync=True)
+    layout = Layout(names, layout.group_names, layout.n_classes)
+    c, g = layout.n_continuous, layout.n_groups
+    columns = [(0, (c,), np.float32), (1, (g,), np.uint8), (2, (), np.int8), (3, (), np.float64)]
+    arrays = []
+    for k, tail, dtype in columns:
+        blocks = [
+            da.from_delayed(t[k], shape=(n, *tail), dtype=dtype)
+            for t, n in zip(tasks, lengths)
+            if n
+        ]
+        arrays.append(da.concatenate(blocks, axis=0))
+    return DistributedTable(*arrays, layout)
+
+
+__all__ = ["MAX_PIXELS", "DistributedTable", "distributed_pixel_table", "pixel_table"]

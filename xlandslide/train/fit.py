@@ -80,6 +80,7 @@ def fit(
     callbacks: Sequence[Callable] | None = None,
     cache_bytes: int = CACHE_BYTES,
     warm_start=None,
+    client=None,
 ) -> LandslideModel:
     """Train one landslide model on a region, as in the paper.
 
@@ -140,6 +141,11 @@ def fit(
         point-inventory preset: 2; :mod:`xlandslide.train.accept`).  Not recorded in the
         spec: a resumed run restores its own weights.
 
+    client : dask.distributed.Client, optional
+        ``gbm`` and ``lagbm`` train on the cluster's workers with LightGBM's own Dask
+        interface (``lightgbm.dask``), from the same pixel sample as a local fit; other models
+        refuse a client.
+
     Returns
     -------
     LandslideModel
@@ -199,8 +205,15 @@ def fit(
         fields["train_config"] = config.to_dict()
     spec = spec_for_region(name, region, **fields)
     mask, prior = _training_pixels(region, patches, train_mask)
+    if client is not None and entry.backend != "learner":
+        raise ConfigError(
+            f"the {name} model does not train on a Dask cluster (gbm and lagbm do): leave "
+            "client=None"
+        )
     if not entry.trained or config.uses_lbfgs(name) or entry.backend == "learner":
-        result = _fit_closed(region, spec, entry, config, patches, mask, val_mask, prior, progress)
+        result = _fit_closed(
+            region, spec, entry, config, patches, mask, val_mask, prior, progress, client
+        )
         if checkpoint is not None:
             save_model(result, checkpoint)
         return result
@@ -287,7 +300,7 @@ def _training_pixels(region, patches, train_mask):
     return mask, prior
 
 
-def _fit_closed(region, spec, entry, config, patches, mask, val_mask, prior, progress):
+def _fit_closed(region, spec, entry, config, patches, mask, val_mask, prior, progress, client):
     """A model not trained by the epoch loop: the untrained prior, the L-BFGS fit of a
     convex model, a non-torch learner."""
     if not entry.trained:
@@ -301,10 +314,10 @@ def _fit_closed(region, spec, entry, config, patches, mask, val_mask, prior, pro
         vmask = patches.core_mask("val", like=region)
         if val_mask is not None:
             vmask = vmask & val_mask.astype(bool)
-    how = fit_learner if entry.backend == "learner" else fit_exact
-    return how(
-        region, spec, config, train_mask=mask, val_mask=vmask, prior=prior, progress=progress
-    )
+    common = {"train_mask": mask, "val_mask": vmask, "prior": prior, "progress": progress}
+    if entry.backend == "learner":
+        return fit_learner(region, spec, config, client=client, **common)
+    return fit_exact(region, spec, config, **common)
 
 
 def _warm_start_init(model, spec):

@@ -228,3 +228,14 @@ def test_the_command_line_prints_the_cli_fix(small, capsys):
     line = capsys.readouterr().err.strip()
     assert line.startswith("xlandslide: error: ") and "--overwrite" in line
     assert "overwrite=True" not in line
+
+
+def test_blocks_without_a_block_size_name_the_option(tmp_path, capsys):
+    """A real library message through ``main``: the fix is ``--block-size``, not
+    ``block_size=...``."""
+    store = tmp_path / "s.zarr"
+    assert main(["synthetic", str(store), "--shape", "64", "64", "--quiet"]) == 0
+    argv = ["cv", str(store), "--models", "llr", "--folds", "blocks", "--out", str(tmp_path / "cv")]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--block-size METRES" in err and "block_size=" not in err

@@ -12,6 +12,7 @@ CLI_FIXES = (
     (r"overwrite=True \((?:or )?--overwrite\)", "--overwrite"),
     (r"overwrite=True", "--overwrite"),
     (r"pass foreign=True", "pass --foreign"),
+    (r"need block_size=\.\.\. \(metres", "need --block-size METRES (in metres"),
     (r"use device='cpu' or None \(automatic\)", "use --device cpu (or leave --device out)"),
     (r"write with resume=False to start again", "run it again without --resume to start again"),
     (

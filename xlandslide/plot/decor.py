@@ -80,6 +80,21 @@ def axis_units(a) -> dict:
     }
 
 
+def exact_decimals(values, most: int = 6) -> int:
+    """The fewest decimals that write every one of ``values`` exactly (at most ``most``):
+    ticks at 700, 702.5, 705 km need one, so that 702.5 is not printed as "702".
+
+    >>> exact_decimals([700.0, 702.5, 705.0]), exact_decimals([5100.0, 5102.0])
+    (1, 0)
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    for d in range(most + 1):
+        if np.all(np.abs(np.round(v, d) - v) <= 1e-9 * np.maximum(1.0, np.abs(v))):
+            return d
+    return most
+
+
 def _tick_formatter(scale: float):
     from matplotlib.ticker import Formatter
 
@@ -94,10 +109,7 @@ def _tick_formatter(scale: float):
             self.ticks = np.asarray(locs, dtype=float)
 
         def __call__(self, value, pos=None):
-            locs = self.ticks / scale
-            step = float(np.min(np.abs(np.diff(locs)))) if locs.size > 1 else 1.0
-            decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 0
-            return f"{value / scale:,.{min(decimals, 6)}f}"
+            return f"{value / scale:,.{exact_decimals(self.ticks / scale)}f}"
 
     return MapFormatter()
 

@@ -164,7 +164,11 @@ def plot_importance(
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False
     )
-    notes = [f"{absent} classes absent from the region not shown"] if absent else []
+    notes = (
+        [f"{absent} class{'es' if absent != 1 else ''} absent from the region not shown"]
+        if absent
+        else []
+    )
     if len(names) - absent > len(keep):
         notes.append(f"the top {len(keep)} of {len(names) - absent}")
     head = title or "importance"

@@ -195,6 +195,27 @@ class PatchDataset:
     shuffling and oversampling are plain index lists.  An ``IterableDataset`` (such as
     xbatcher's) is copied whole into every worker, which would then each yield every patch
     unless it sharded itself with ``get_worker_info``.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> train = xlandslide.PatchDataset(region, patches, "train")
+    >>> c = patches.counts()["train"]  # 7 patches, all positive, each 5 times in all
+    >>> len(train) == c["patches"] + 4 * c["positive"] == 35
+    True
+    >>> len(xlandslide.PatchDataset(region, patches, "val"))  # not oversampled
+    1
+    >>> item = train[0]  # patch 2: the top-right core, origin (0, 64)
+    >>> item["index"], patches.origins[item["index"]]
+    (2, (0, 64))
+    >>> {k: tuple(v.shape) for k, v in item.items() if k != "index"}  # S = 32 + 2 x 16
+    {'continuous': (2, 64, 64), 'categorical': (4, 64, 64), 'label': (64, 64)}
+    >>> bool((item["label"][:16] == -1).all())  # the halo above the region is padding
+    True
+    >>> bool(item["continuous"][:, :16].isnan().all())
+    True
     """
 
     def __init__(

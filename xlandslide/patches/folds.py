@@ -97,6 +97,28 @@ class SpatialFolds(JsonRecord):
         :func:`check_fold_support`.
     crs : str, optional
         The region's CRS (WKT), for polygons and reports.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> folds = xlandslide.spatial_folds(region, "kmeans", k=2, seed=0)
+    >>> folds.method, folds.k, folds.shape, folds.grid["dx"]
+    ('kmeans', 2, (96, 96), 10.0)
+    >>> labelled = int((region.label >= 0).sum())
+    >>> times = sum(folds.test_mask(f, region).astype(int) for f in range(folds.k))
+    >>> int(times.max()), int(times.sum()) == labelled  # the test masks partition them
+    (1, True)
+    >>> sum(folds.counts["labelled"]) == labelled
+    True
+    >>> train = folds.train_mask(0, region)  # k = 2, no buffer: the labelled pixels of fold 1
+    >>> int(train.sum()) == folds.counts["labelled"][1]
+    True
+    >>> buffered = folds.with_buffer(100.0).train_mask(0, region)  # 10 pixels off fold 0
+    >>> bool((buffered & ~train).any()), int(buffered.sum()) < int(train.sum())
+    (False, True)
+    >>> xlandslide.SpatialFolds.from_dict(folds.to_dict()) == folds
+    True
     """
 
     _what = "spatial folds"  # in messages (a plain class attribute, not a field)
@@ -315,9 +337,9 @@ def spatial_folds(
     --------
     >>> import xlandslide
     >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
-    >>> folds = xlandslide.spatial_folds(region, "kmeans", k=3)
+    >>> folds = xlandslide.spatial_folds(region, "kmeans", k=2)  # k=3: a SmallFoldWarning
     >>> folds.k, len(folds.counts["labelled"])
-    (3, 3)
+    (2, 2)
     >>> test = folds.test_mask(0, region)  # lazy bool (y, x)
     >>> test.dims, int(test.sum()) == folds.counts["labelled"][0]
     (('y', 'x'), True)

@@ -14,10 +14,9 @@ pixel (every label -1) is dropped.
 split and the "holds a landslide" flags — which round-trips through JSON so that a split can
 be recorded and reused.  :func:`mask_patches` makes the patch set of pixel masks instead
 (the train / val / test pixels of a spatial fold): a patch belongs to every split whose
-pixels its core holds, so one core may appear in several splits; the masks, passed to
-:func:`xlandslide.fit` as ``train_mask`` / ``val_mask``, decide which of its pixels count.
-:class:`~xlandslide.patches.dataset.PatchDataset` reads the patches
-of one split as a map-style torch Dataset.
+pixels its core holds; the masks, passed to :func:`xlandslide.fit` as ``train_mask`` /
+``val_mask``, decide which of its pixels count.  :class:`~xlandslide.PatchDataset` reads the
+patches of one split as a map-style torch Dataset.
 """
 
 from __future__ import annotations
@@ -48,6 +47,26 @@ class PatchSet(JsonRecord):
     least one landslide pixel.  Ids follow the grid in row-major order.  A patch set made
     from pixel masks (:func:`mask_patches`) lists a core once per split whose pixels it
     holds, and ``positive[k]`` then says whether it holds a landslide pixel of that split.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> patches.grid_shape, len(patches), patches.n_dropped  # 96 / 32 = 3 cores a side
+    ((3, 3), 9, 0)
+    >>> {s: c["patches"] for s, c in patches.counts().items()}  # 0.8 / 0.1 / 0.1 of 9
+    {'train': 7, 'val': 1, 'test': 1}
+    >>> patches.window(0)  # core 32 + 2 x 16 halo, sticking out of the top-left corner
+    (-16, 48, -16, 48)
+    >>> cover = sum(patches.core_mask(s, like=region).astype(int) for s in ("train", "val", "test"))
+    >>> int(cover.min()), int(cover.max())  # the splits' cores tile the region, no overlap
+    (1, 1)
+    >>> train = patches.indices("train", oversample=True)
+    >>> len(train) == 7 + (patches.oversample - 1) * patches.counts()["train"]["positive"]
+    True
+    >>> xlandslide.PatchSet.from_dict(patches.to_dict()) == patches
+    True
     """
 
     _what = "a patch set"  # in messages (a plain class attribute, not a field)
@@ -406,6 +425,20 @@ def mask_patches(
     Notes
     -----
     One pass over the label and the masks (a dask reduction per core block).
+
+    Examples
+    --------
+    Masks split at column 48, inside the middle column of 32-pixel cores:
+
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> west = region.label.x.broadcast_like(region.label) < float(region.x[48])  # (y, x)
+    >>> geometry = xlandslide.PatchGeometry(32, 16)
+    >>> ps = xlandslide.mask_patches(region, geometry, train=west, val=~west)
+    >>> {s: c["patches"] for s, c in ps.counts().items()}  # 2 x 3 cores each, no test mask
+    {'train': 6, 'val': 6, 'test': 0}
+    >>> len(ps), len(set(ps.origins))  # the middle column's 3 cores are in both splits
+    (12, 9)
     """
     import dask
     import dask.array as da

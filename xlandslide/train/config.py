@@ -81,6 +81,28 @@ class TrainConfig:
     amp : bool
         Mixed precision on CUDA (bfloat16 where supported, else float16 with loss
         scaling); never used on the CPU.  The loss is computed in float32.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> cfg = xlandslide.TrainConfig()  # Table 1's LACNN row
+    >>> cfg.optimizer, cfg.lr, cfg.epochs, cfg.batch_size, cfg.schedule
+    ('adam', 0.001, 30, 9, 'plateau')
+    >>> cfg == xlandslide.TrainConfig.paper("lacnn")
+    True
+    >>> default = xlandslide.TrainConfig.default("lacnn")  # what fit uses without a config
+    >>> {k: v for k, v in default.to_dict().items() if v != getattr(cfg, k)}
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'optimizer': 'adamw', 'lr': 0.002, 'epochs': 20, 'batch_size': 4, 'weight_decay': 0.0001,
+     'early_stopping': 5, 'schedule': 'cosine', 'warmup': 0.05, 'clip_norm': 1.0}
+    >>> default.replace(epochs=3).epochs
+    3
+    >>> xlandslide.TrainConfig.from_dict(default.to_dict()) == default
+    True
+    >>> xlandslide.TrainConfig(lr=0)
+    Traceback (most recent call last):
+    ...
+    xlandslide.errors.ConfigError: lr must be a positive number (for example 0.001), got 0.0
     """
 
     optimizer: str = "adam"

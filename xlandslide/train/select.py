@@ -117,6 +117,22 @@ def select_aligned_features(
     AlignedSelection
         ``names`` (pass them to ``fit(..., aligned=names)``), ``weights`` by feature and
         the ``llr``.
+
+    Examples
+    --------
+    >>> import xlandslide
+    >>> region = xlandslide.synthetic_region(shape=(96, 96), seed=0)
+    >>> patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    >>> sel = xlandslide.select_aligned_features(region, patches, progress=False)
+    >>> features = sel.llr.spec.feature_names  # 2 layers + the one-hot classes of 4 groups
+    >>> len(features), len(sel.weights), set(sel.names) <= set(features)
+    (94, 94, True)
+    >>> [n for n in sel.names if n in region.layer]  # the continuous layers chosen
+    ['slope', 'dem']
+    >>> all(abs(sel.weights[n]) >= 0.2 for n in sel.names), len(sel.names)
+    (True, 14)
+    >>> xlandslide.select_aligned_features(region, patches, llr=sel.llr, max_features=3).names
+    ('slope', 'lithology_alluvium', 'land_cover_agricultural_areas')
     """
     from ..models import find_entry
     from .fit import fit

@@ -277,7 +277,7 @@ def cross_validate(
     Examples
     --------
     >>> import xlandslide
-    >>> region = xlandslide.synthetic_region(shape=(128, 128), seed=0)  # 3 folds of 13 to 16 landslides
+    >>> region = xlandslide.synthetic_region(shape=(128, 128), seed=0)  # 13-16 slides a fold
     >>> folds = xlandslide.spatial_folds(region, "kmeans", k=3)
     >>> result = xlandslide.cross_validate(region, ["naive", "llr"], folds)
     >>> result.table[["model", "fold"]].values.tolist()  # a row per model and fold

@@ -30,21 +30,9 @@ class CNN(LandslideNet):
         norm: str | None = None,
     ):
         super().__init__(None, n_continuous, n_classes)
-        self.body = UNet(
-            self.n_features,
-            base_width=base_width,
-            depth=depth,
-            batch_norm=batch_norm,
-            dropout=dropout,
-            norm=norm,
+        self.body, self.config = _unet(
+            self, self.n_features, base_width, depth, batch_norm, dropout, norm, linear_skip
         )
-        self.config = {
-            "base_width": int(base_width),
-            "depth": int(depth),
-            "batch_norm": bool(batch_norm) or norm == "batch",
-            **_norm_config(norm),
-            **_extra_config(self, dropout, linear_skip),
-        }
 
 
 class LACNN(LandslideNet):
@@ -66,22 +54,40 @@ class LACNN(LandslideNet):
     ):
         gather = AlignedGather(feature_index, n_distances, validity_channel=validity_channel)
         super().__init__(None, n_continuous, n_classes, gather)
-        self.body = UNet(
+        self.body, self.config = _unet(
+            self,
             gather.out_channels(self.n_features),
-            base_width=base_width,
-            depth=depth,
-            batch_norm=batch_norm,
-            dropout=dropout,
-            norm=norm,
+            base_width,
+            depth,
+            batch_norm,
+            dropout,
+            norm,
+            linear_skip,
+            validity_channel=bool(validity_channel),
         )
-        self.config = {
-            "base_width": int(base_width),
-            "depth": int(depth),
-            "batch_norm": bool(batch_norm) or norm == "batch",
-            "validity_channel": bool(validity_channel),
-            **_norm_config(norm),
-            **_extra_config(self, dropout, linear_skip),
-        }
+
+
+def _unet(net, channels, base_width, depth, batch_norm, dropout, norm, linear_skip, **extra):
+    """The U-Net body of a CNN or LACNN on ``channels`` inputs and the options recorded in
+    the checkpoint (``extra``: the LACNN's ``validity_channel``); the body is set on ``net``
+    first, as ``_extra_config`` (the linear path) reads it."""
+    net.body = body = UNet(
+        channels,
+        base_width=base_width,
+        depth=depth,
+        batch_norm=batch_norm,
+        dropout=dropout,
+        norm=norm,
+    )
+    config = {
+        "base_width": int(base_width),
+        "depth": int(depth),
+        "batch_norm": bool(batch_norm) or norm == "batch",
+        **extra,
+        **_norm_config(norm),
+        **_extra_config(net, dropout, linear_skip),
+    }
+    return body, config
 
 
 def _norm_config(norm) -> dict:

@@ -171,3 +171,107 @@ def test_fit_takes_a_client_for_gbm_only(client):
     assert auc_local > 0.8 and auc_remote > 0.8 and abs(auc_remote - auc_local) < 0.05
     with pytest.raises(xlandslide.errors.ConfigError, match="Dask cluster"):
         xlandslide.fit(region, "cnn", patches=patches, progress=False, client=client)
+
+
+def test_cross_validate_trains_the_cluster_models_on_the_workers(client):
+    """``cross_validate(..., client=)``: the LLR trains here as without a client (the same
+    AUCs, exactly); the gbm trains on the workers (one ``lightgbm.dask`` training task per
+    fold, run by the cluster's workers) and scores as the local one (within 0.02 AUC: on
+    this small region each fold's sample lies in one block, so one worker boosts it)."""
+    pytest.importorskip("lightgbm")
+    from distributed import get_task_stream
+
+    import xlandslide
+
+    region = xlandslide.synthetic_region((96, 96), seed=0)
+    with pytest.warns(xlandslide.errors.SmallFoldWarning):  # 96 x 96 pixels in 3 folds
+        folds = xlandslide.spatial_folds(region, "kmeans", k=3, seed=0)
+    kwargs = {
+        "geometry": xlandslide.PatchGeometry(32, 16),
+        "model_configs": {"gbm": {"num_boost_round": 20}},
+    }
+    local = xlandslide.cross_validate(region, ["llr", "gbm"], folds, **kwargs)
+    with get_task_stream(client) as stream:
+        remote = xlandslide.cross_validate(region, ["llr", "gbm"], folds, client=client, **kwargs)
+    auc = {k: r.table.set_index(["model", "fold"])["auc"] for k, r in (("l", local), ("r", remote))}
+    np.testing.assert_array_equal(auc["r"]["llr"].values, auc["l"]["llr"].values)
+    assert (auc["l"]["gbm"] > 0.6).all()
+    np.testing.assert_allclose(auc["r"]["gbm"].values, auc["l"]["gbm"].values, atol=0.02)
+    trained = [t for t in stream.data if str(t["key"]).startswith("_train_part")]
+    assert len(trained) == folds.k  # lightgbm.dask's training task, once per fold
+    assert {t["worker"] for t in trained} <= set(client.scheduler_info()["workers"])
+    assert remote.settings["scheduler"] == client.scheduler.address
+    assert local.settings["scheduler"] is None
+    with pytest.raises(xlandslide.errors.ConfigError, match="models that do: gbm, lagbm"):
+        patches = xlandslide.make_patches(region, kwargs["geometry"])
+        xlandslide.fit(region, "woe", patches=patches, client=client)
+
+
+def test_the_registry_says_which_models_train_on_a_cluster():
+    """A fact of each entry, not a list of names in the code: the gbm learners, and no other
+    (fr, woe and gam are learners too, fitted in the calling process)."""
+    from xlandslide.models import MODELS, cluster_models
+
+    assert cluster_models() == ("gbm", "lagbm")
+    learners = {n for n, e in MODELS.items() if e.backend == "learner"}
+    assert set(cluster_models()) < learners and "woe" in learners
+
+
+def test_cli_cv_on_a_local_cluster(tmp_path, capsys, monkeypatch):
+    """``xlandslide cv --scheduler local:2``: a LocalCluster for the command, the gbm folds
+    trained through ``lightgbm.dask`` (its classifier's ``fit`` called once per fold), the
+    tables written, and the client closed at the end of the command."""
+    pytest.importorskip("lightgbm")
+    import pandas as pd
+    from lightgbm.dask import DaskLGBMClassifier
+
+    from xlandslide.cli import main
+    from xlandslide.errors import SmallFoldWarning
+
+    calls = []
+    original = DaskLGBMClassifier.fit
+
+    def counted(self, *args, **kwargs):
+        calls.append(self.client)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DaskLGBMClassifier, "fit", counted)
+    store, out = tmp_path / "region.zarr", tmp_path / "cv"
+    assert main(["synthetic", str(store), "--shape", "96", "96", "--distances"]) == 0
+    argv = ["cv", str(store), "--models", "gbm", "--k", "3", "--core", "32"]
+    argv += ["--halo", "16", "--keep-degenerate", "--quiet", "--out", str(out)]
+    with pytest.warns(SmallFoldWarning):  # 96 x 96 pixels in 3 folds
+        assert main([*argv, "--scheduler", "local:2"]) == 0
+    printed = capsys.readouterr().out
+    assert "a local Dask cluster of 2 worker processes (tcp://" in printed
+    table = pd.read_csv(out / "cv_table.csv")
+    assert set(table.model) == {"gbm"} and len(table) == 3
+    assert len(calls) == 3 and len({id(c) for c in calls}) == 1  # the command's client
+    assert calls[0].status == "closed"  # closed at the end of the command, its cluster too
+
+
+def test_cli_scheduler_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
+    """A scheduler that does not answer (a closed port, within the connect timeout), a
+    malformed ``local:N`` and a missing dask.distributed: one line naming the fix, status 2,
+    before the command reads anything."""
+    import socket
+    import sys
+
+    import dask
+
+    from xlandslide.cli import main
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = ["zone", str(tmp_path / "absent.zarr"), "--out", str(tmp_path / "z.tif")]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main([*argv, "--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("xlandslide: error: --scheduler")
+    assert "no dask scheduler answered" in err[0] and "--scheduler local:N" in err[0]
+    assert main([*argv, "--scheduler", "local:zero"]) == 2
+    assert "positive number of worker processes" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    assert main([*argv, "--scheduler", "local:2"]) == 2
+    assert 'pip install "dask[distributed]"' in capsys.readouterr().err

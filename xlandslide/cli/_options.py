@@ -126,6 +126,19 @@ TRAINING.add_argument(
     "Naive model on validation pixels, or a nearly constant map)",
 )
 
+#: ``--scheduler``: the commands that train or compute maps (opened by
+#: :func:`xlandslide.cli._cluster.dask_client`).
+SCHEDULER = _group()
+SCHEDULER.add_argument(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="address of a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786; or "
+    "'local:N' to start a LocalCluster of N worker processes for this command. The "
+    "command's dask computations run there, and the models that train on a cluster (gbm, "
+    "lagbm) train on its workers (default: this process's threads)",
+)
+
 #: Everything ``train``, ``cv`` and ``report`` share, in the order of ``--help``.
 TRAINING_PARENTS = (STORE, TRAINING, SEED, DEVICE, PATCHES)
 
@@ -137,6 +150,7 @@ __all__ = [
     "PATCHES",
     "PRESETS",
     "QUIET",
+    "SCHEDULER",
     "SEED",
     "STORE",
     "TRAINING",

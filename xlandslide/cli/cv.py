@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
+from ._cluster import dask_client
 from ._common import can_draw, check_device, training_settings
 from ._cv_outputs import CV_FIGURE, cv_output, save_cv_models, write_csv
-from ._options import OVERWRITE, TRAINING_PARENTS
+from ._options import OVERWRITE, SCHEDULER, TRAINING_PARENTS
 
 FOLD_CHOICES = ("kmeans", "blocks", "random")
 
@@ -15,7 +16,7 @@ FOLD_CHOICES = ("kmeans", "blocks", "random")
 def register(sub) -> None:
     c = sub.add_parser(
         "cv",
-        parents=[*TRAINING_PARENTS, OVERWRITE],
+        parents=[*TRAINING_PARENTS, OVERWRITE, SCHEDULER],
         help="spatial cross-validation of models on a region store",
         description="Train and score each model on each spatial fold (a per-fold and a mean "
         "± sd table) and draw the CV figure (OUT/cv.png: every fold's ROC curve beside the "
@@ -143,19 +144,27 @@ def _write_tables(results, folds, out: Path) -> list:
 
 
 def cv(args) -> int:
-    import pandas as pd
-
-    from ..io import open_region
+    """The command: its outputs refused before any work, then the CV (on ``--scheduler``'s
+    cluster when given)."""
     from ..models import canonical_name
-    from ..patches.folds import spatial_folds
-    from ..workflows.cv import compare, cross_validate
 
     check_device(args.device)
     out = cv_output(args)
     names = [canonical_name(m) for m in args.models]
+    with dask_client(args.scheduler) as client:
+        return _cv(args, out, names, client)
+
+
+def _cv(args, out: Path, names, client) -> int:
+    import pandas as pd
+
+    from ..io import open_region
+    from ..patches.folds import spatial_folds
+    from ..workflows.cv import compare, cross_validate
+
     region = open_region(args.store, chunks=None)
     folds = _folds(region, args)
-    kwargs = {"geometry": _geometry(region, args), **_settings(names, args)}
+    kwargs = {"geometry": _geometry(region, args), **_settings(names, args), "client": client}
     out.mkdir(parents=True, exist_ok=True)
     results = {"spatial": cross_validate(region, names, folds, **kwargs)}
     folds.to_json(out / "folds.json")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from ..plot.decor import STRETCHES
+from ._cluster import dask_client
 from ._common import check_device, check_figure, check_output, progress
-from ._options import DEVICE, OVERWRITE, STORE
+from ._options import DEVICE, OVERWRITE, SCHEDULER, STORE
 
 
 def register(sub) -> None:
     r = sub.add_parser(
         "predict",
-        parents=[STORE, DEVICE, OVERWRITE],
+        parents=[STORE, DEVICE, OVERWRITE, SCHEDULER],
         help="write a susceptibility map",
         description="Write a model's susceptibility map of a region store, block by block "
         "(a bar on a terminal, else a line with the ETA every ~30 s), then print its deciles; "
@@ -59,8 +60,8 @@ def register(sub) -> None:
 
 
 def predict(args) -> int:
-    from ..checkpoint import load_model
-    from ..io import open_region, write_map
+    """The command: its outputs refused before any work, then the map (computed on
+    ``--scheduler``'s cluster when given)."""
     from ..io.atomic import check_writable
 
     inputs = {"the region store": args.store, "the model": args.model}
@@ -73,6 +74,14 @@ def predict(args) -> int:
 
         _figure_class()  # matplotlib, asked for: refused before any work when missing
     check_device(args.device)
+    with dask_client(args.scheduler):
+        return _predict(args)
+
+
+def _predict(args) -> int:
+    from ..checkpoint import load_model
+    from ..io import open_region, write_map
+
     model = load_model(args.model, device=args.device)
     region = open_region(args.store)
     kwargs = {

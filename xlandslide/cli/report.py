@@ -6,14 +6,15 @@ import warnings
 from pathlib import Path
 
 from .._progress import dask_progress
+from ._cluster import dask_client
 from ._common import check_device, check_output, degenerate_exit, split_patches, training_settings
-from ._options import TRAINING_PARENTS
+from ._options import SCHEDULER, TRAINING_PARENTS
 
 
 def register(sub) -> None:
     r = sub.add_parser(
         "report",
-        parents=list(TRAINING_PARENTS),
+        parents=[*TRAINING_PARENTS, SCHEDULER],
         help="the paper's Table 2 and Figures 4-6, all six models",
         description="Train the models on one patch split, predict and score them: Table 2, "
         "the ROC curves, the maps and the calibration. Progress: one line per step, the "
@@ -29,13 +30,21 @@ def register(sub) -> None:
 
 
 def report(args) -> int:
-    from ..io import open_region
+    """The command: its outputs refused before any work, then the report (its dask
+    computations on ``--scheduler``'s cluster when given)."""
     from ..io.integrity import refuse_inside_store
-    from ..workflows.report import PAPER_MODELS, paper_report
 
     check_device(args.device)
     check_output(args.out, {"the region store": args.store})
     refuse_inside_store(Path(args.out) / "table2.csv")
+    with dask_client(args.scheduler):
+        return _report(args)
+
+
+def _report(args) -> int:
+    from ..io import open_region
+    from ..workflows.report import PAPER_MODELS, paper_report
+
     region = open_region(args.store, chunks=None)
     names = args.models or list(PAPER_MODELS)
     configs, options = {}, {}

@@ -6,14 +6,15 @@ import warnings
 from pathlib import Path
 
 from ..errors import ConfigError, StoreExistsError
+from ._cluster import cluster_keywords, dask_client
 from ._common import check_device, check_output, degenerate_exit, split_patches, training_settings
-from ._options import OVERWRITE, TRAINING_PARENTS
+from ._options import OVERWRITE, SCHEDULER, TRAINING_PARENTS
 
 
 def register(sub) -> None:
     t = sub.add_parser(
         "train",
-        parents=[*TRAINING_PARENTS, OVERWRITE],
+        parents=[*TRAINING_PARENTS, OVERWRITE, SCHEDULER],
         help="train a model on a region store",
         description="Train one model on a region store and write its checkpoint. An aligned "
         "model (lann, lacnn) first fits an LLR (exactly, in seconds) whose weights choose the "
@@ -145,14 +146,15 @@ def train(args) -> int:
     entry = model_entry(canonical_name(args.model))
     split = Path(args.split) if args.split else Path(args.out).with_suffix(".split.json")
     _check_args(args, entry, split)
-    region = open_region(args.store, chunks=None)
-    kwargs = _fit_options(args, entry, region)
-    patches = split_patches(region, args, split)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        model = region.landslide.fit(
-            entry.name, patches=patches, aligned=args.aligned, checkpoint=args.out, **kwargs
-        )
+    with dask_client(args.scheduler) as client:
+        region = open_region(args.store, chunks=None)
+        kwargs = {**_fit_options(args, entry, region), **cluster_keywords(client, entry)}
+        patches = split_patches(region, args, split)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            model = region.landslide.fit(
+                entry.name, patches=patches, aligned=args.aligned, checkpoint=args.out, **kwargs
+            )
     if model.spec.aligned:
         print(f"aligned features ({len(model.spec.aligned)}): {', '.join(model.spec.aligned)}")
     print(f"wrote {args.out}")

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._progress import dask_progress
+from ._cluster import dask_client
 from ._common import can_draw, check_figure, check_output, progress
-from ._options import OVERWRITE, STORE
+from ._options import OVERWRITE, SCHEDULER, STORE
 
 
 def register(sub) -> None:
     u = sub.add_parser(
         "uncertainty",
-        parents=[STORE, OVERWRITE],
+        parents=[STORE, OVERWRITE, SCHEDULER],
         help="mean and sd of several models' maps (.zarr or .tif), and their figure",
         description="Predict with each model and write the per-pixel mean and standard "
         "deviation of their maps, block by block (a bar on a terminal, else a line with the "
@@ -30,9 +31,8 @@ def register(sub) -> None:
 
 
 def uncertainty(args) -> int:
-    from ..checkpoint import load_model
-    from ..evaluate.importance import uncertainty_map
-    from ..io import open_region, write_map
+    """The command: its outputs refused before any work, then the maps (computed on
+    ``--scheduler``'s cluster when given)."""
     from ..io.maps import check_map_output
 
     out = Path(args.out)
@@ -41,6 +41,15 @@ def uncertainty(args) -> int:
     check_output(out, inputs)
     check_map_output(out, overwrite=args.overwrite)
     figure = check_figure(out.with_suffix(".png"), inputs, overwrite=args.overwrite)
+    with dask_client(args.scheduler):
+        return _uncertainty(args, out, figure)
+
+
+def _uncertainty(args, out: Path, figure: Path) -> int:
+    from ..checkpoint import load_model
+    from ..evaluate.importance import uncertainty_map
+    from ..io import open_region, write_map
+
     models = [load_model(m) for m in args.models]
     region = open_region(args.store)
     distances = sorted({d for m in models for d in m.spec.distances})

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from .._progress import dask_progress
 from ..errors import ConfigError
+from ._cluster import dask_client
 from ._common import can_draw, check_figure, check_output
-from ._options import FOREIGN, OVERWRITE
+from ._options import FOREIGN, OVERWRITE, SCHEDULER
 
 #: The first columns of the zoning table (:func:`xlandslide.zoning_table`).
 ZONING_HEADER = "class,name,lower,upper,"
@@ -16,7 +17,7 @@ ZONING_HEADER = "class,name,lower,upper,"
 def register(sub) -> None:
     z = sub.add_parser(
         "zone",
-        parents=[FOREIGN, OVERWRITE],
+        parents=[FOREIGN, OVERWRITE, SCHEDULER],
         help="susceptibility classes of a map (a classed GeoTIFF)",
         description="Class a susceptibility map (breaks from its values, or given) into a "
         "classed GeoTIFF with its colour table and its figure (OUT with .png: the classed map "
@@ -75,14 +76,21 @@ def _check(args, out: Path) -> Path | None:
 
 
 def zone(args) -> int:
+    """The command: its outputs refused before any work, then the classes (computed on
+    ``--scheduler``'s cluster when given)."""
+    out = Path(args.out)
+    path = _check(args, out)
+    with dask_client(args.scheduler):
+        return _zone(args, out, path)
+
+
+def _zone(args, out: Path, path: Path | None) -> int:
     from ..evaluate.zoning import zoning, zoning_table
     from ..io import open_map, open_region
     from ..io.atomic import atomic_output, replaceable_table
     from ..io.classed import write_classed
     from ..plot import zoning_figure
 
-    out = Path(args.out)
-    path = _check(args, out)
     prob = open_map(args.map, foreign=args.foreign)
     classes = 5 if args.classes is None else args.classes
     with dask_progress("zone", min_seconds=1.0):

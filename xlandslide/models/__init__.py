@@ -54,7 +54,11 @@ class ModelEntry:
     (:func:`xlandslide.fit`'s ``warm_start``) and against which its gain is measured;
     ``backend``: ``"torch"`` (a network trained by the loop) or ``"learner"`` (a model of
     :mod:`xlandslide.learners` fitted on a pixel table, in a
-    :class:`~xlandslide.models.learner.LearnerModule`).
+    :class:`~xlandslide.models.learner.LearnerModule`);
+    ``trains_on_cluster``: the model trains on a Dask cluster's workers when
+    :func:`xlandslide.fit` (or :func:`xlandslide.cross_validate`) is given a ``client``
+    (the gradient-boosted trees, through ``lightgbm.dask``); the others train in the
+    calling process.
     """
 
     name: str
@@ -67,6 +71,7 @@ class ModelEntry:
     linear: bool = False
     base: str | None = None
     backend: str = "torch"
+    trains_on_cluster: bool = False
 
 
 def _check_distances(n_distances: int) -> int:
@@ -170,12 +175,13 @@ MODELS: dict[str, ModelEntry] = {
                 ("aligned " if aligned else "") + what,
                 base=learner if aligned else None,
                 backend="learner",
+                trains_on_cluster=cluster,
             )
-            for learner, what in (
-                ("fr", "frequency ratio"),
-                ("woe", "weights of evidence"),
-                ("gam", "spline GAM"),
-                ("gbm", "gradient-boosted trees (LightGBM)"),
+            for learner, what, cluster in (
+                ("fr", "frequency ratio", False),
+                ("woe", "weights of evidence", False),
+                ("gam", "spline GAM", False),
+                ("gbm", "gradient-boosted trees (LightGBM)", True),
             )
             for aligned in (False, True)
         ),
@@ -203,6 +209,15 @@ def find_entry(name) -> ModelEntry | None:
     ``find_entry(getattr(model, "name", None))``.
     """
     return MODELS.get(str(name).strip().lower())
+
+
+def cluster_models() -> tuple[str, ...]:
+    """The names of the models that train on a Dask cluster (``trains_on_cluster``).
+
+    >>> cluster_models()
+    ('gbm', 'lagbm')
+    """
+    return tuple(name for name, e in MODELS.items() if e.trains_on_cluster)
 
 
 def model_needs_offsets(name: str) -> bool:
@@ -279,6 +294,7 @@ __all__ = [
     "UNet",
     "build_model",
     "canonical_name",
+    "cluster_models",
     "find_entry",
     "model_entry",
     "model_needs_offsets",

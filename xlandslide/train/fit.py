@@ -142,9 +142,10 @@ def fit(
         spec: a resumed run restores its own weights.
 
     client : dask.distributed.Client, optional
-        ``gbm`` and ``lagbm`` train on the cluster's workers with LightGBM's own Dask
-        interface (``lightgbm.dask``), from the same pixel sample as a local fit; other models
-        refuse a client.
+        The models whose registry entry ``trains_on_cluster`` (``gbm`` and ``lagbm``,
+        :func:`xlandslide.models.cluster_models`) train on the cluster's workers with
+        LightGBM's own Dask interface (``lightgbm.dask``), from the same pixel sample as a
+        local fit; other models refuse a client.
 
     Returns
     -------
@@ -183,10 +184,15 @@ def fit(
     >>> model = xl.fit(region, "lacnn", patches=patches, aligned=sel.names)  # doctest: +SKIP
     """
     from ..checkpoint import check_replaceable, save_model  # torch
-    from ..models import canonical_name, model_entry  # torch
+    from ..models import canonical_name, cluster_models, model_entry  # torch
 
     name = canonical_name(model)
     entry = model_entry(name)
+    if client is not None and not entry.trains_on_cluster:
+        raise ConfigError(
+            f"the {name} model does not train on a Dask cluster (the models that do: "
+            f"{', '.join(cluster_models())}): leave client=None"
+        )
     _check_inputs(region, patches, train_mask, val_mask)
     if checkpoint is not None:
         check_replaceable(checkpoint)
@@ -205,11 +211,6 @@ def fit(
         fields["train_config"] = config.to_dict()
     spec = spec_for_region(name, region, **fields)
     mask, prior = _training_pixels(region, patches, train_mask)
-    if client is not None and entry.backend != "learner":
-        raise ConfigError(
-            f"the {name} model does not train on a Dask cluster (gbm and lagbm do): leave "
-            "client=None"
-        )
     if not entry.trained or config.uses_lbfgs(name) or entry.backend == "learner":
         result = _fit_closed(
             region, spec, entry, config, patches, mask, val_mask, prior, progress, client

@@ -75,6 +75,7 @@ class _Plan:
     max_aligned: int | None
     ece_bins: object
     progress: bool
+    client: object = None
 
 
 def _fold_masks(folds, region, validation):
@@ -130,6 +131,8 @@ def _train(region, plan: _Plan, name, common, trained, llr: _FoldLLR):
     if entry.needs_offsets:
         chosen = _choose(llr.get(), plan) if plan.aligned is None else plan.aligned
         kwargs.update(aligned=chosen, distances=plan.distances)
+    if plan.client is not None and entry.trains_on_cluster:
+        kwargs["client"] = plan.client  # the others train here, as without a client
     model = fit_ensemble(
         region,
         name,

@@ -73,7 +73,8 @@ class CVResult:
         ``fold -> aligned feature names`` used by the aligned models.
     folds : SpatialFolds
     settings : dict
-        What was run (models, validation, seeds, geometry, configs).
+        What was run (models, validation, seeds, geometry, configs; ``scheduler``: the
+        address of the Dask scheduler whose workers trained the cluster models, or None).
     curves : dict
         ``name -> [(fpr, tpr) of fold 0, ...]``: the ROC curve of every fold.
     """
@@ -218,6 +219,7 @@ def cross_validate(
     max_aligned: int | None = None,
     ece_bins=10,
     progress: bool = False,
+    client=None,
 ) -> CVResult:
     """Train every model on every fold's training pixels and score it on the held-out ones.
 
@@ -267,6 +269,15 @@ def cross_validate(
         Bins of the ECE (:func:`xlandslide.calibration`).
     progress : bool
         One line per model and fold on stderr (and the training's own lines).
+    client : dask.distributed.Client, optional
+        A cluster: the models whose registry entry ``trains_on_cluster`` (``gbm``,
+        ``lagbm``; :func:`xlandslide.models.cluster_models`) train on its workers
+        (``fit(..., client=client)``, through ``lightgbm.dask``); the others train in this
+        process as without it (the torch models, the fold's LLR).  The maps and metrics are
+        dask computations: they run on the cluster when the client is dask's default
+        scheduler (a ``Client`` is, unless made with ``set_as_default=False``), else on the
+        local scheduler.  ``settings["scheduler"]`` records its scheduler's address (``None``
+        without a client).
 
     Returns
     -------
@@ -305,6 +316,7 @@ def cross_validate(
         max_aligned=max_aligned,
         ece_bins=ece_bins,
         progress=progress,
+        client=client,
     )
     out = {"rows": [], "aligned": {}, **{key: {n: [] for n in names} for key in _PER_MODEL}}
     for f, (train, val, test) in enumerate(_fold_masks(folds, region, validation)):
@@ -323,6 +335,7 @@ def cross_validate(
         "oversample": oversample,
         "chain": chain,
         "geometry": {"core": geometry.core, "halo": geometry.halo},
+        "scheduler": None if client is None else client.scheduler.address,
     }
     oof = _out_of_fold(folds, region, names, out["maps"])
     table = _table(out["rows"], names)

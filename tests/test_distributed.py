@@ -207,14 +207,20 @@ def test_cross_validate_trains_the_cluster_models_on_the_workers(client):
         xlandslide.fit(region, "woe", patches=patches, client=client)
 
 
-def test_the_registry_says_which_models_train_on_a_cluster():
+def test_the_registry_says_which_models_train_on_a_cluster(client, capsys):
     """A fact of each entry, not a list of names in the code: the gbm learners, and no other
-    (fr, woe and gam are learners too, fitted in the calling process)."""
-    from xlandslide.models import MODELS, cluster_models
+    (fr, woe and gam are learners too, fitted in the calling process); ``train
+    --scheduler`` hands the client to those models only, and says so for the others."""
+    from xlandslide.cli._cluster import cluster_keywords
+    from xlandslide.models import MODELS, cluster_models, model_entry
 
     assert cluster_models() == ("gbm", "lagbm")
     learners = {n for n, e in MODELS.items() if e.backend == "learner"}
     assert set(cluster_models()) < learners and "woe" in learners
+    assert cluster_keywords(client, model_entry("lagbm")) == {"client": client}
+    assert cluster_keywords(None, model_entry("gbm")) == {}
+    assert cluster_keywords(client, model_entry("woe")) == {}
+    assert "the woe model trains in this process" in capsys.readouterr().out
 
 
 def test_cli_cv_on_a_local_cluster(tmp_path, capsys, monkeypatch):
@@ -275,3 +281,23 @@ def test_cli_scheduler_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
     assert main([*argv, "--scheduler", "local:2"]) == 2
     assert 'pip install "dask[distributed]"' in capsys.readouterr().err
+
+
+def test_maps_are_written_with_a_client_as_the_default_scheduler(client, tmp_path):
+    """With a ``Client`` as dask's default scheduler (as under ``--scheduler``), a Zarr map
+    is written by the workers and a GeoTIFF by this process's threads (its file is open
+    here, which the workers cannot reach): the same values as the map computed locally."""
+    import dask
+
+    import xlandslide
+
+    region = xlandslide.synthetic_region((96, 96), seed=0, chunks=48)
+    patches = xlandslide.make_patches(region, xlandslide.PatchGeometry(32, 16), seed=0)
+    model = xlandslide.fit(region, "llr", patches=patches, progress=False)
+    prob = region.landslide.predict(model)
+    assert dask.base.get_scheduler() == client.get  # the client is the default
+    expected = prob.compute(scheduler="sync").values
+    for name in ("m.zarr", "m.tif"):
+        xlandslide.write_map(prob, tmp_path / name)
+        got = xlandslide.open_map(tmp_path / name).values
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)

@@ -128,7 +128,9 @@ def _stage(staging, bands, crs, transform, dtype, nodata, tags, band_tags, descr
             if band_tags is not None and band_tags[i]:
                 dst.update_tags(i + 1, **band_tags[i])
         targets = [_Target(dst, i + 1, dtype, lock) for i in range(len(bands))]
-        da.store([b.astype(dtype) for b in bands], targets, lock=False)
+        # the targets write to a file open in this process: its threads compute the blocks
+        # (a scheduler of other processes, dask.distributed's included, cannot reach it)
+        da.store([b.astype(dtype) for b in bands], targets, lock=False, scheduler="threads")
 
 
 def _copy_cog(staging, tmp, resampling: str) -> None:

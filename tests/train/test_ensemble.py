@@ -101,3 +101,27 @@ def test_point_inventory_presets():
     assert point_inventory("lacnn", epochs=3)["config"].epochs == 3
     with pytest.raises(ConfigError, match="not trained"):
         point_inventory("naive")
+
+
+def test_each_seed_starts_from_its_paired_member(trained, monkeypatch):
+    """An ensemble warm-started from an ensemble of networks pairs member i with seed i (a
+    LACNN chained from a CNN ensemble), cycling when the start has fewer members; an LLR (or
+    an ensemble of LLRs) starts every seed."""
+    import sys
+
+    fit_module = sys.modules["xlandslide.train.fit"]  # the package re-exports fit over it
+    region, ps, cfg, ens = trained
+    llr = xl.fit(region, "llr", patches=ps, progress=False)
+    seen = []
+
+    def record(region, model, *, config, warm_start=None, **kwargs):
+        seen.append((config.seed, warm_start))
+        return ens.members[0]
+
+    monkeypatch.setattr(fit_module, "fit", record)
+    fit_ensemble(region, "nn", seeds=(5, 6, 7, 8), config=cfg, warm_start=ens, patches=ps)
+    assert [s for s, _ in seen] == [5, 6, 7, 8]
+    assert [w for _, w in seen] == [*ens.members, ens.members[0]]
+    seen.clear()
+    fit_ensemble(region, "nn", seeds=(0, 1), config=cfg, warm_start=llr, patches=ps)
+    assert [w for _, w in seen] == [llr, llr]

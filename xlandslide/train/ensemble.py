@@ -131,8 +131,26 @@ def fit_ensemble(region, model: str, *, seeds: Sequence[int] = (0, 1, 2), config
     if entry is not None and not entry.trained:
         return fit(region, model, **kwargs)
     config = config if config is not None else TrainConfig.default(model)
-    members = [fit(region, model, config=config.replace(seed=s), **kwargs) for s in seeds]
+    starts = _paired_starts(kwargs.pop("warm_start", None), len(seeds))
+    members = [
+        fit(region, model, config=config.replace(seed=s), warm_start=start, **kwargs)
+        for s, start in zip(seeds, starts)
+    ]
     return members[0] if len(members) == 1 else EnsembleModel(members)
+
+
+def _paired_starts(warm_start, n: int) -> list:
+    """The warm start of each of ``n`` seeds: member ``i`` of an ensemble of networks starts
+    seed ``i`` (cycling when it has fewer), so a LACNN ensemble chained from a CNN ensemble
+    holds ``n`` paired runs rather than ``n`` runs from the CNN's first member; an LLR or an
+    ensemble of LLRs (whose members' mean is the start, :func:`xlandslide.fit`) starts all."""
+    from ..models import find_entry
+
+    members = getattr(warm_start, "members", None)
+    entry = find_entry(getattr(members[0], "name", None)) if members else None
+    if not members or entry is None or entry.linear:
+        return [warm_start] * n
+    return [members[i % len(members)] for i in range(n)]
 
 
 __all__ = ["EnsembleModel", "fit_ensemble"]

@@ -120,6 +120,20 @@ def test_paired_gap_of_two_models_on_every_fold(region, folds, result):
         t = result.table
         auc = t[(t.model == "llr") & (t.fold == f)]["auc"].item()
         assert row["auc_llr"] == pytest.approx(auc, abs=1e-6)
+    # tiles of 8 pixels as the independent units: the same gap, the clustered error
+    from xlandslide.evaluate.paired import tile_clusters
+    from xlandslide.grid import pixel_size
+
+    tiled = result.paired(region, "lann", "llr", tile_size=8 * pixel_size(region))
+    tiles = tile_clusters(label.shape, 8)
+    for f in range(3):
+        held = folds.test_mask(f, region).values & (label >= 0)
+        a, b = (result.maps[m][f].values[held] for m in ("lann", "llr"))
+        want = delong(a, b, label[held], clusters=tiles[held])
+        row = tiled.iloc[f]
+        assert row["difference"] == pytest.approx(table.iloc[f]["difference"], abs=1e-12)
+        assert row["se"] == pytest.approx(want["se"], abs=1e-12)
+        assert row["n_clusters"] == want["n_clusters"] == len(np.unique(tiles[held]))
     with pytest.raises(xl.EvaluationError, match="no model 'cnn'"):
         result.paired(region, "cnn")
 

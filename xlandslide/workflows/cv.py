@@ -110,13 +110,18 @@ class CVResult:
             lines.append(f"{name:<8}{cells}   " + " ".join(f"{a:.3f}" for a in per))
         return "\n".join(lines)
 
-    def paired(self, region, model: str, baseline: str = "llr"):
+    def paired(self, region, model: str, baseline: str = "llr", tile_size: float | None = None):
         """Per fold, ``model``'s AUC minus ``baseline``'s on the fold's held-out pixels, with
         the standard error of that difference (DeLong: the two share their pixels, so it is
         the noise of the gap; :func:`xlandslide.evaluate.paired.delong`).
 
+        ``tile_size`` (metres): the error is the clustered one, with square tiles of that
+        side as the independent units (a polygon inventory's neighbouring pixels are alike,
+        so the pixel-level error is too small; choose tiles larger than a landslide).
+
         Returns a DataFrame: ``fold``, ``auc_<model>``, ``auc_<baseline>``, ``difference``,
-        ``se``, ``z``, ``p``, ``n_pixels``.  Only the held-out pixels are read into memory.
+        ``se``, ``z``, ``p``, ``n_pixels`` (and ``n_clusters`` with ``tile_size``).  Only the
+        held-out pixels are read into memory.
         """
         import dask
         import dask.array as da
@@ -125,6 +130,12 @@ class CVResult:
         for name in (model, baseline):
             if name not in self.maps:
                 raise EvaluationError(f"no model {name!r} in this CV; it ran {list(self.maps)}")
+        tiles = None
+        if tile_size is not None:
+            from ..evaluate.paired import tile_clusters
+
+            side = max(1, round(float(tile_size) / pixel_size(region)))
+            tiles = tile_clusters(region["label"].shape, side)
         rows = []
         for f, (map_a, map_b) in enumerate(zip(self.maps[model], self.maps[baseline])):
             a = da.asarray(map_a.data)
@@ -133,8 +144,10 @@ class CVResult:
                 for v in (self.folds.test_mask(f, region), region["label"], map_b)
             ]
             keep = take[0].astype(bool)
-            label, pa, pb = dask.compute(take[1][keep], a[keep], take[2][keep])
-            r = delong(pa, pb, label)
+            label, pa, pb, where = dask.compute(
+                take[1][keep], a[keep], take[2][keep], None if tiles is None else keep
+            )
+            r = delong(pa, pb, label, clusters=None if tiles is None else tiles[where])
             rows.append(
                 {
                     "fold": f,
@@ -142,6 +155,7 @@ class CVResult:
                     f"auc_{baseline}": r["auc_b"],
                     **{k: r[k] for k in ("difference", "se", "z", "p")},
                     "n_pixels": r["n_positive"] + r["n_negative"],
+                    **({"n_clusters": r["n_clusters"]} if "n_clusters" in r else {}),
                 }
             )
         return pd.DataFrame(rows)

@@ -227,16 +227,8 @@ class GBM(LearnerBase):
         from .trees import tree_logits
 
         continuous, codes = self._check(continuous, codes)
-        c, n = continuous.shape[1], continuous.shape[0]
-        if n == 0:
-            return np.zeros(0)
-        x = np.empty((c + codes.shape[1], n))  # feature-major, as the kernel reads it
-        x[:c] = continuous.T
-        x[c:] = codes.T
-        limits = np.asarray(self.layout.n_classes, dtype=np.float64)[:, None]
-        x[c:][x[c:] >= limits] = np.nan
         trees, tables = self.compiled()
-        return tree_logits(trees, x, tables)
+        return tree_logits(trees, continuous, codes, self.layout.n_classes, tables)
 
     def importance(self, kind: str = "gain"):
         """Importance per feature (``"gain"``, default, or ``"split"``) as a pandas Series."""

@@ -3,10 +3,29 @@
 LightGBM's own ``Booster.predict`` walks every tree per row through its generic C API
 (about 7 µs a row for 300 trees of 15 leaves on one core here).  :func:`compile_trees` turns
 the booster's JSON dump (:meth:`lightgbm.Booster.dump_model`) into node arrays once, and
-:func:`tree_logits` sums the leaves of every tree for a block of rows in one single-threaded
-kernel (``nogil``: dask's threads run blocks in parallel, nothing oversubscribes).  Trees are
-the outer loop, rows the inner one: neighbouring pixels of a block take the same branches,
-which the branch predictor learns, and one tree's nodes stay in L1.
+:func:`bit_tables` tabulates them as per-feature leaf bitvectors (:class:`BitTables`,
+QuickScorer's).  :func:`tree_logits` sums the leaves of every tree for a block of rows in
+one single-threaded kernel (``nogil``: dask's threads run blocks side by side, nothing
+oversubscribes; the learners' torch modules take no device lock for it on the CPU).
+
+The kernel reads the block as the predict path holds it, row-major (n, C) float32 layers
+and (n, G) uint8 codes, in place: no feature-major float64 copy (48 bytes a pixel for 6
+features), the "no class" codes (>= the group's class count) turned missing as they are
+read.  A float32 value widened to float64 compares with LightGBM's float64 threshold
+exactly as LightGBM compares the same widened value, so nothing rounds differently.
+
+Per pixel, the table kernel finds every feature's bin (a search starting at the previous
+pixel's bin), ANDs the features' bitvector rows (``prefix[k]``: the AND of the first k + 1
+features' rows, in an order) and sums every tree's leaf at the lowest set bit.  Neighbouring
+pixels of a map share most bins, so a pixel redoes the ANDs only from the first feature
+whose row changed, and the leaf sum only when some row did; every :data:`TILE` pixels the
+features are reordered steadiest first (the one changing at every pixel, a noisy slope,
+last), so most pixels AND one row.  On the synthetic 8192² region's 1024² blocks that takes
+the kernel from 0.33 to about 0.21 s a block on one core (1.1 rows ANDed a pixel instead of
+6; the leaf sum, 300 dependent lookups, is what remains).  The tables of 300 trees of 15
+leaves hold 1433 rows of 300 uint16 (860 kB, in L2), but a pixel touches a few rows, and the
+prefixes (U x 300 x 2 bytes) stay in L1.  The walking kernel (:func:`_walk_trees`, trees
+outer, rows inner) serves the ensembles the tables do not fit.
 
 The decisions are LightGBM's (``Tree::NumericalDecision`` / ``CategoricalDecision``):
 
@@ -16,7 +35,9 @@ The decisions are LightGBM's (``Tree::NumericalDecision`` / ``CategoricalDecisio
 - categorical: a NaN or a negative value goes right; otherwise left iff ``int(x)`` is in the
   node's category set.
 
-Tested equal to ``booster.predict(raw_score=True)`` within 1e-6 (``tests/learners``).
+Tested equal to ``booster.predict(raw_score=True)`` within 1e-12 (``tests/learners``), NaN,
+±inf, ±0, 1e-40, negative and out-of-range codes, and image-like runs over several tiles
+included.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -19,6 +20,16 @@ def device_lock(device) -> threading.Lock:
     key = str(device)
     with _LOCKS_GUARD:
         return _DEVICE_LOCKS.setdefault(key, threading.Lock())
+
+
+def forward_lock(device, module):
+    """What a forward of ``module`` on ``device`` holds: the device's lock, or nothing on the
+    CPU for a module whose forward runs single-threaded ``nogil`` kernels rather than
+    torch's thread pool (``module.CONCURRENT_ON_CPU``: the learners' modules), which dask's
+    threads then run side by side."""
+    if device.type == "cpu" and getattr(module, "CONCURRENT_ON_CPU", False):
+        return contextlib.nullcontext()
+    return device_lock(device)
 
 
 def _to_device(array: np.ndarray, device):

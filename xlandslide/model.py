@@ -27,6 +27,7 @@ from ._device import (
     autocast,
     check_finite_weights,
     device_lock,
+    forward_lock,
     module_device,
     normalise_device,
     weights_sha1,
@@ -461,7 +462,7 @@ class LandslideModel(SpecFacts):
             for start in range(0, b, step):
                 stop = min(b, start + step)
                 inputs = [None if a is None else _to_device(a[start:stop], dev) for a in arrays]
-                with device_lock(dev):
+                with forward_lock(dev, module):
                     with autocast(dev, amp):
                         logits = forward(module, *inputs)
                     out[start:stop] = torch.sigmoid(logits.float()).cpu().numpy()

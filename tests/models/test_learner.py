@@ -96,3 +96,26 @@ def test_cli_trains_a_gam_and_writes_its_tables_and_effects(region, tmp_path, ca
     import pandas as pd
 
     assert set(pd.read_csv(effects)["layer"]) == {"slope", "dem"}
+
+
+def test_learner_forwards_run_side_by_side_on_the_cpu(region):
+    """dask's threads run a learner's blocks at once: its forward takes no device lock on
+    the CPU (its kernels are single-threaded); the networks and other devices keep theirs."""
+    import threading
+
+    from xlandslide._device import device_lock, forward_lock
+
+    model = xl.fit(region, "woe", patches=tiny_patches(), progress=False)
+    cpu = torch.device("cpu")
+    cont = region["continuous"].values[None]
+    codes = region["categorical"].values[None]
+    want = model.predict_proba(cont, codes, lookup=True)
+    got = []
+    with device_lock(cpu):  # another forward holds the CPU: the learner's still runs
+        thread = threading.Thread(target=lambda: got.append(model.predict_proba(cont, codes)))
+        thread.start()
+        thread.join(60)
+        assert got, "the learner's forward waited for the CPU's device lock"
+    np.testing.assert_array_equal(got[0], want)
+    assert forward_lock(cpu, torch.nn.Linear(1, 1)) is device_lock(cpu)
+    assert forward_lock(torch.device("cuda", 0), model.module) is device_lock("cuda:0")

@@ -3,10 +3,29 @@
 LightGBM's own ``Booster.predict`` walks every tree per row through its generic C API
 (about 7 µs a row for 300 trees of 15 leaves on one core here).  :func:`compile_trees` turns
 the booster's JSON dump (:meth:`lightgbm.Booster.dump_model`) into node arrays once, and
-:func:`tree_logits` sums the leaves of every tree for a block of rows in one single-threaded
-kernel (``nogil``: dask's threads run blocks in parallel, nothing oversubscribes).  Trees are
-the outer loop, rows the inner one: neighbouring pixels of a block take the same branches,
-which the branch predictor learns, and one tree's nodes stay in L1.
+:func:`bit_tables` tabulates them as per-feature leaf bitvectors (:class:`BitTables`,
+QuickScorer's).  :func:`tree_logits` sums the leaves of every tree for a block of rows in
+one single-threaded kernel (``nogil``: dask's threads run blocks side by side, nothing
+oversubscribes; the learners' torch modules take no device lock for it on the CPU).
+
+The kernel reads the block as the predict path holds it, row-major (n, C) float32 layers
+and (n, G) uint8 codes, in place: no feature-major float64 copy (48 bytes a pixel for 6
+features), the "no class" codes (>= the group's class count) turned missing as they are
+read.  A float32 value widened to float64 compares with LightGBM's float64 threshold
+exactly as LightGBM compares the same widened value, so nothing rounds differently.
+
+Per pixel, the table kernel finds every feature's bin (a search starting at the previous
+pixel's bin), ANDs the features' bitvector rows (``prefix[k]``: the AND of the first k + 1
+features' rows, in an order) and sums every tree's leaf at the lowest set bit.  Neighbouring
+pixels of a map share most bins, so a pixel redoes the ANDs only from the first feature
+whose row changed, and the leaf sum only when some row did; every :data:`TILE` pixels the
+features are reordered steadiest first (the one changing at every pixel, a noisy slope,
+last), so most pixels AND one row.  On the synthetic 8192² region's 1024² blocks that takes
+the kernel from 0.33 to about 0.21 s a block on one core (1.1 rows ANDed a pixel instead of
+6; the leaf sum, 300 dependent lookups, is what remains).  The tables of 300 trees of 15
+leaves hold 1433 rows of 300 uint16 (860 kB, in L2), but a pixel touches a few rows, and the
+prefixes (U x 300 x 2 bytes) stay in L1.  The walking kernel (:func:`_walk_trees`, trees
+outer, rows inner) serves the ensembles the tables do not fit.
 
 The decisions are LightGBM's (``Tree::NumericalDecision`` / ``CategoricalDecision``):
 
@@ -16,7 +35,9 @@ The decisions are LightGBM's (``Tree::NumericalDecision`` / ``CategoricalDecisio
 - categorical: a NaN or a negative value goes right; otherwise left iff ``int(x)`` is in the
   node's category set.
 
-Tested equal to ``booster.predict(raw_score=True)`` within 1e-6 (``tests/learners``).
+Tested equal to ``booster.predict(raw_score=True)`` within 1e-12 (``tests/learners``), NaN,
+±inf, ±0, 1e-40, negative and out-of-range codes, and image-like runs over several tiles
+included.
 """
 
 from __future__ import annotations
@@ -104,7 +125,7 @@ def compile_trees(dump: dict) -> CompiledTrees:
     ...     "missing_type": "None", "left_child": {"leaf_value": -1.0},
     ...     "right_child": {"leaf_value": 2.0}}}]}
     >>> trees = compile_trees(dump)
-    >>> tree_logits(trees, np.array([[0.2, 0.9, np.nan]]))
+    >>> tree_logits(trees, np.array([[0.2], [0.9], [np.nan]]))
     array([-1.,  2., -1.])
     """
     if dump.get("num_tree_per_iteration", 1) != 1 or dump.get("average_output", False):
@@ -217,6 +238,19 @@ def bit_tables(trees: CompiledTrees, max_bytes: int = 256 * 2**20) -> BitTables 
 
 
 @jit
+def _value(cont, codes, limits, f, i):  # pragma: no cover - compiled
+    """Feature ``f`` of row ``i``: a column of ``cont``, then a code of ``codes`` as a float
+    (NaN when the code is >= its group's limit, "no class")."""
+    c = cont.shape[1]
+    if f < c:
+        return np.float64(cont[i, f])
+    k = codes[i, f - c]
+    if k >= limits[f - c]:
+        return np.nan
+    return np.float64(k)
+
+
+@jit
 def _goes_left(v, thr, flags, categories):  # pragma: no cover - compiled
     if flags & _CATEGORICAL:
         if v != v or v < 0.0 or v >= MAX_CATEGORY:
@@ -233,16 +267,16 @@ def _goes_left(v, thr, flags, categories):  # pragma: no cover - compiled
 
 @jit
 def _walk_trees(
-    x, roots, feature, threshold, flags, left, right, leaf_value, categories, out
+    cont, codes, limits, roots, feature, threshold, flags, left, right, leaf_value, categories, out
 ):  # pragma: no cover - compiled
-    """out[i] = sum over trees of the leaf row i reaches (x: (F, n) feature-major)."""
-    n = x.shape[1]
+    """out[i] = sum over trees of the leaf row i reaches."""
     for t in range(roots.shape[0]):
         root = roots[t]
-        for i in range(n):
+        for i in range(out.shape[0]):
             node = root
             while node >= 0:
-                if _goes_left(x[feature[node], i], threshold[node], flags[node], categories):
+                v = _value(cont, codes, limits, feature[node], i)
+                if _goes_left(v, threshold[node], flags[node], categories):
                     node = left[node]
                 else:
                     node = right[node]
@@ -275,55 +309,134 @@ def _find_bin(edges, start, stop, v, guess):  # pragma: no cover - compiled
 
 
 @jit
-def _table_trees(
-    x, features, categorical, edges, edge_start, row_start, table, leaves, out
+def _table_rows(
+    cont, codes, limits, i, features, categorical, edges, edge_start, row_start, rows, last
 ):  # pragma: no cover - compiled
-    """out[i] = sum over trees of row i's leaf, from the bit tables (see BitTables)."""
-    n_feat, n_trees = features.shape[0], table.shape[1]
-    bits = np.empty(n_trees, dtype=table.dtype)
-    rows = np.empty(n_feat, dtype=np.int64)
-    last = np.zeros(n_feat, dtype=np.int64)  # every feature's previous bin
-    for i in range(x.shape[1]):
-        for u in range(n_feat):
-            v = x[features[u], i]
-            if categorical[u]:
-                b = MAX_CATEGORY if (v != v or v < 0.0 or v >= MAX_CATEGORY) else int(v)
-            elif v != v:
-                b = edge_start[u + 1] - edge_start[u] + 1
-            else:  # first edge >= v (searchsorted "left")
-                b = _find_bin(edges, edge_start[u], edge_start[u + 1], v, last[u])
-                last[u] = b
-            rows[u] = row_start[u] + b
-        bits[:] = table[rows[0]]
-        for u in range(1, n_feat):
-            r = table[rows[u]]
-            for t in range(n_trees):
-                bits[t] &= r[t]
-        # four partial sums: one chain of n_trees dependent adds would bound the loop
-        s0 = s1 = s2 = s3 = 0.0
-        top = n_trees - n_trees % 4
-        for t in range(0, top, 4):
-            s0 += leaves[t, trailing_zeros(bits[t])]
-            s1 += leaves[t + 1, trailing_zeros(bits[t + 1])]
-            s2 += leaves[t + 2, trailing_zeros(bits[t + 2])]
-            s3 += leaves[t + 3, trailing_zeros(bits[t + 3])]
-        for t in range(top, n_trees):
-            s0 += leaves[t, trailing_zeros(bits[t])]
-        out[i] = (s0 + s1) + (s2 + s3)
+    """rows[u] = the table row of row ``i``'s value of the ``u``-th tabulated feature (see
+    BitTables); ``last``: every numerical feature's previous bin, updated."""
+    for u in range(features.shape[0]):
+        v = _value(cont, codes, limits, features[u], i)
+        if categorical[u]:
+            b = MAX_CATEGORY if (v != v or v < 0.0 or v >= MAX_CATEGORY) else int(v)
+        elif v != v:
+            b = edge_start[u + 1] - edge_start[u] + 1
+        else:  # first edge >= v (searchsorted "left")
+            b = _find_bin(edges, edge_start[u], edge_start[u + 1], v, last[u])
+            last[u] = b
+        rows[u] = row_start[u] + b
 
 
-def tree_logits(trees: CompiledTrees, x: np.ndarray, tables: BitTables | None = None) -> np.ndarray:
-    """(n,) float64 raw scores of the ensemble for the rows of ``x`` (F, n), feature-major.
+@jit
+def _leaf_sum(bits, leaves):  # pragma: no cover - compiled
+    """Sum over trees of the leaf of ``bits`` (its lowest set bit), in four partial sums:
+    one chain of dependent adds would bound the loop."""
+    n_trees = bits.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    top = n_trees - n_trees % 4
+    for t in range(0, top, 4):
+        s0 += leaves[t, trailing_zeros(bits[t])]
+        s1 += leaves[t + 1, trailing_zeros(bits[t + 1])]
+        s2 += leaves[t + 2, trailing_zeros(bits[t + 2])]
+        s3 += leaves[t + 3, trailing_zeros(bits[t + 3])]
+    for t in range(top, n_trees):
+        s0 += leaves[t, trailing_zeros(bits[t])]
+    return (s0 + s1) + (s2 + s3)
 
-    With ``tables`` (:func:`bit_tables` of the same trees) the tabulated kernel runs, else
-    the trees are walked.  One thread (the caller's).
+
+#: Pixels between two re-orderings of the features in :func:`_table_trees`.
+TILE = 4096
+
+
+@jit
+def _table_trees(
+    cont, codes, limits, features, categorical, edges, edge_start, row_start, table, leaves, out
+):  # pragma: no cover - compiled
+    """out[i] = sum over trees of row i's leaf, from the bit tables (see BitTables).
+
+    ``prefix[k]`` holds the AND of the rows of the features ``order[:k + 1]``; a pixel
+    redoes it from the first feature (in that order) whose row differs from the one held,
+    and its leaf sum only when some row does.  Every :data:`TILE` pixels the features are
+    ordered by how often their row changed in the previous tile, the steadiest first, so
+    that most pixels AND one or two rows instead of all of them.  The order changes the
+    work, never the result (the AND of the same rows).
     """
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    out = np.zeros(x.shape[1], dtype=np.float64)
-    if not x.shape[1] or not trees.roots.size:
+    n_feat, n_trees = features.shape[0], table.shape[1]
+    prefix = np.empty((n_feat, n_trees), dtype=table.dtype)
+    rows = np.empty(n_feat, dtype=np.int64)  # every feature's row, this pixel
+    seen = np.full(n_feat, -1, dtype=np.int64)  # and the previous pixel's
+    held = np.full(n_feat, -1, dtype=np.int64)  # the row prefix[k] holds of order[k]
+    last = np.zeros(n_feat, dtype=np.int64)  # every feature's previous bin
+    changes = np.zeros(n_feat, dtype=np.int64)
+    order = np.arange(n_feat)
+    s = 0.0
+    for i in range(out.shape[0]):
+        if i % TILE == 0:
+            order = np.argsort(changes, kind="mergesort")
+            changes[:] = 0
+            held[:] = -1
+        _table_rows(cont, codes, limits, i, features, categorical, edges, edge_start, row_start,
+                    rows, last)  # fmt: skip
+        first = n_feat
+        for u in range(n_feat):
+            if rows[u] != seen[u]:
+                changes[u] += 1
+                seen[u] = rows[u]
+        for k in range(n_feat):
+            if rows[order[k]] != held[k]:
+                first = k
+                break
+        if first < n_feat:
+            if first == 0:
+                prefix[0] = table[rows[order[0]]]
+                held[0] = rows[order[0]]
+                first = 1
+            for k in range(first, n_feat):
+                below, here, row = prefix[k - 1], prefix[k], table[rows[order[k]]]
+                for t in range(n_trees):
+                    here[t] = below[t] & row[t]
+                held[k] = rows[order[k]]
+            s = _leaf_sum(prefix[n_feat - 1], leaves)
+        out[i] = s
+
+
+def tree_logits(
+    trees: CompiledTrees,
+    continuous: np.ndarray,
+    codes: np.ndarray | None = None,
+    n_classes=None,
+    tables: BitTables | None = None,
+) -> np.ndarray:
+    """(n,) float64 raw scores of the ensemble for the rows of ``continuous`` and ``codes``.
+
+    Parameters
+    ----------
+    trees : CompiledTrees
+        :func:`compile_trees` of the booster.
+    continuous : (n, C) float32 or float64
+        The first C features, row-major (read in place, NaN: missing).
+    codes : (n, G) unsigned integers, optional
+        The next G features, as class codes; a code >= its group's ``n_classes`` is missing.
+    n_classes : (G,) ints, optional
+        Every group's class count (default: no code is missing).
+    tables : BitTables, optional
+        :func:`bit_tables` of the same trees: the tabulated kernel runs, else the trees are
+        walked.  One thread (the caller's), the GIL released.
+    """
+    cont = np.asarray(continuous)
+    if cont.dtype not in (np.float32, np.float64):
+        cont = cont.astype(np.float64)
+    cont = np.ascontiguousarray(cont)
+    n = cont.shape[0]
+    codes = np.zeros((n, 0), np.uint8) if codes is None else np.ascontiguousarray(codes)
+    if n_classes is None:
+        limits = np.full(codes.shape[1], np.iinfo(np.int64).max, dtype=np.int64)
+    else:
+        limits = np.asarray(n_classes, dtype=np.int64).reshape(codes.shape[1])
+    out = np.zeros(n, dtype=np.float64)
+    if not n or not trees.roots.size:
         return out
     if tables is not None and tables.features.size:
-        _table_trees(x, *tables, out)
+        _table_trees(cont, codes, limits, *tables, out)
     else:
-        _walk_trees(x, *trees[:8], out)
+        _walk_trees(cont, codes, limits, *trees[:8], out)
     return out

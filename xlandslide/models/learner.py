@@ -59,6 +59,9 @@ class LearnerModule(LandslideNet):
 
     #: Buffers whose length is the fitted learner's (the checkpoint's shape check allows it).
     VARIABLE_BUFFERS = ("payload", "payload_sha256")
+    #: The learners predict in single-threaded numpy/numba code, not torch's thread pool:
+    #: dask's threads run their forwards side by side on the CPU (no device lock).
+    CONCURRENT_ON_CPU = True
 
     def __init__(
         self,

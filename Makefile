@@ -47,7 +47,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/skill_table.py --budget small
 
 # Spatial-CV skill of every model and the scikit-learn peers on the same folds (synthetic
-# 30 m and 10 m, Ecuador); Markdown tables on stdout, CSV in skill-output/.
+# 30 m and 10 m, Ecuador; three seeds per network, about 2 h on 2 cores); Markdown tables on
+# stdout, CSV in skill-output/.
 bench-skill: $(STAMP)
 	$(PY) benchmarks/skill_table.py --budget small
 

@@ -29,7 +29,8 @@ Printed (Markdown pipe tables) and written to ``--out``:
   the same z with 500 m tiles, not pixels, as the independent units (clustered DeLong);
 - ``skill_<case>_summary.csv``: per model mean and sd over folds of AUC, PR AUC and NLL,
   ``min_auc`` (worst fold), ``worst_z_cnn`` (most negative DeLong z against the CNN),
-  ``worst_zt_cnn`` (the same, clustered by tiles), ``degenerate`` (folds flagged), ``seconds`` (total);
+  ``worst_zt_cnn`` (the same, clustered by tiles), ``degenerate`` (folds flagged),
+  ``seconds`` (total);
 - ``skill_tables.md``: every printed table.
 
 Usage
@@ -43,9 +44,10 @@ Usage
 
 ``--budget small``: 8 epochs, at most 16 batches an epoch, U-Net base width 8, core 64,
 an ensemble of three seeds per network (one seed's fold AUC moves by up to 0.024 from seed
-to seed on the 10 m case; ``--seeds 1`` for a third of the time); ``full``: the package's defaults (``TrainConfig.default``: 20 epochs, early
-stopping, base width 16, core 64).  ``--seeds N``: seeds 0..N-1 for the networks.  Names
-the model registry refuses are skipped with a note.  ``--no-chain``: aligned models from
+to seed on the 10 m case; ``--seeds 1`` for a third of the time); ``full``: the package's
+defaults (``TrainConfig.default``: 20 epochs, early stopping, base width 16, core 64).
+``--seeds N``: seeds 0..N-1 for the networks.  Names the model registry refuses are skipped
+with a note.  ``--no-chain``: aligned models from
 scratch, not from their base model.  ``seconds``: training (the peers: fit and predict).
 """
 

@@ -125,3 +125,28 @@ def test_the_figures_take_quantile_bins_and_a_window_inside_the_region(
     assert w["y"].stop - w["y"].start == w["x"].stop - w["x"].start == patches.geometry.core
     for prob in rep.maps.values():
         assert np.isfinite(prob.isel(w).values).all()
+
+
+def test_a_missing_matplotlib_is_said_before_any_training(tmp_path, monkeypatch):
+    """paper_report(out=...) and run_demo end with figures: without matplotlib they refuse
+    at once (MissingOptionalDependency naming the extra), before a model is trained."""
+    import sys
+
+    from xlandslide.errors import MissingOptionalDependency
+    from xlandslide.workflows import demo as demo_module
+    from xlandslide.workflows import report as report_module
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before saying matplotlib is missing")
+
+    monkeypatch.setattr(report_module, "fit", no_training)
+    monkeypatch.setattr(demo_module, "synthetic_region", no_training)
+    for name in ("matplotlib", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, name, None)
+    region = tiny_region()
+    patches = xl.make_patches(region, PatchGeometry(32, 16), seed=0)
+    with pytest.raises(MissingOptionalDependency, match=r"xlandslide\[plot\]"):
+        paper_report(region, patches, models=["llr"], out=tmp_path / "r", progress=False)
+    with pytest.raises(MissingOptionalDependency, match=r"xlandslide\[plot\]"):
+        demo_module.run_demo(tmp_path / "d", progress=False)
+    assert not (tmp_path / "r").exists() and not (tmp_path / "d").exists()

@@ -174,7 +174,7 @@ def delong(scores_a, scores_b, labels, clusters=None) -> dict:
         "se_b": math.sqrt(max(cov[1, 1], 0.0)),
         "n_positive": m,
         "n_negative": n,
-        **({} if clusters is None else {"n_clusters": int(len(np.unique(clusters[keep])))}),
+        **({} if clusters is None else {"n_clusters": len(np.unique(clusters[keep]))}),
     }
 
 

@@ -28,7 +28,7 @@ percentile (or log) stretch with the base rate marked on the colour bar
 
 from __future__ import annotations
 
-from ._base import save_figure
+from ._base import require_matplotlib, save_figure
 from .curves import (
     plot_calibration,
     plot_cv_roc,
@@ -70,6 +70,7 @@ __all__ = [
     "plot_zoning",
     "quantile_calibration",
     "quantile_edges",
+    "require_matplotlib",
     "save_figure",
     "susceptibility_figure",
     "uncertainty_figure",

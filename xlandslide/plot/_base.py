@@ -25,6 +25,12 @@ def _figure_class():
     return Figure
 
 
+def require_matplotlib() -> None:
+    """Raise :class:`~xlandslide.errors.MissingOptionalDependency` now when matplotlib is
+    missing: a workflow that ends with figures calls it before its work, not after."""
+    _figure_class()
+
+
 def _single_axes(ax):
     """``(figure, axes)``: a new 5.5 x 5 inch one-panel figure, or the given axes' own."""
     Figure = _figure_class()

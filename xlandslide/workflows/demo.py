@@ -33,7 +33,13 @@ from ..io.atomic import atomic_output, replaceable_table
 from ..io.classed import write_classed
 from ..models import model_entry
 from ..patches import make_patches
-from ..plot import plot_rate_curves, plot_susceptibility, plot_zoning, save_figure
+from ..plot import (
+    plot_rate_curves,
+    plot_susceptibility,
+    plot_zoning,
+    require_matplotlib,
+    save_figure,
+)
 from ..synthetic import synthetic_region
 from ..train import TrainConfig
 from .report import DISPLAY, paper_report
@@ -118,6 +124,7 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True) ->
     """
     cfg = config or DemoConfig()
     out = Path(out)
+    require_matplotlib()  # the demo ends with figures: a missing matplotlib is said first
     log = _Progress()
     out.mkdir(parents=True, exist_ok=True)
     (out / "models").mkdir(exist_ok=True)

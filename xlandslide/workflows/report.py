@@ -39,6 +39,7 @@ from ..plot import (
     plot_model_maps,
     plot_roc,
     quantile_calibration,
+    require_matplotlib,
     save_figure,
 )
 from ..predict import predict
@@ -177,6 +178,7 @@ def paper_report(
     names.sort(key=order.get)
     out = Path(out) if out is not None else None
     if out is not None:
+        require_matplotlib()  # the figures come last: a missing matplotlib is said first
         check_outputs(_outputs(out), overwrite=True)  # only ours replaced: said before training
         (out / "models").mkdir(parents=True, exist_ok=True)
     trainer = _Trainer(region, patches, configs, model_configs, out, progress)

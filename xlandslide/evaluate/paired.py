@@ -78,13 +78,18 @@ def tile_clusters(shape, tile: int) -> np.ndarray:
            [0, 0, 1, 1],
            [2, 2, 3, 3]])
     """
+    rows, cols = (int(v) for v in shape)
+    return tile_ids(np.arange(rows)[:, None], np.arange(cols)[None, :], cols, tile)
+
+
+def tile_ids(row, col, cols: int, tile: int):
+    """The :func:`tile_clusters` id of pixels at ``row``, ``col`` (numpy or dask arrays,
+    broadcast) of a grid ``cols`` wide: what a caller computes lazily for a map too large
+    to hold one id per pixel."""
     if int(tile) < 1:
         raise EvaluationError(f"tile must be a positive number of pixels, got {tile!r}")
-    rows, cols = (int(v) for v in shape)
-    per_row = -(-cols // int(tile))
-    r = np.arange(rows)[:, None] // int(tile)
-    c = np.arange(cols)[None, :] // int(tile)
-    return r * per_row + c
+    per_row = -(-int(cols) // int(tile))
+    return (row // int(tile)) * per_row + col // int(tile)
 
 
 def delong(scores_a, scores_b, labels, clusters=None) -> dict:
@@ -178,4 +183,4 @@ def delong(scores_a, scores_b, labels, clusters=None) -> dict:
     }
 
 
-__all__ = ["MAX_PIXELS", "delong", "tile_clusters"]
+__all__ = ["MAX_PIXELS", "delong", "tile_clusters", "tile_ids"]

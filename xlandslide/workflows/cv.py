@@ -130,12 +130,6 @@ class CVResult:
         for name in (model, baseline):
             if name not in self.maps:
                 raise EvaluationError(f"no model {name!r} in this CV; it ran {list(self.maps)}")
-        tiles = None
-        if tile_size is not None:
-            from ..evaluate.paired import tile_clusters
-
-            side = max(1, round(float(tile_size) / pixel_size(region)))
-            tiles = tile_clusters(region["label"].shape, side)
         rows = []
         for f, (map_a, map_b) in enumerate(zip(self.maps[model], self.maps[baseline])):
             a = da.asarray(map_a.data)
@@ -144,10 +138,11 @@ class CVResult:
                 for v in (self.folds.test_mask(f, region), region["label"], map_b)
             ]
             keep = take[0].astype(bool)
-            label, pa, pb, where = dask.compute(
-                take[1][keep], a[keep], take[2][keep], None if tiles is None else keep
+            tiles = _tiles(a, region, tile_size)  # lazy ids: only the held-out ones computed
+            label, pa, pb, ids = dask.compute(
+                take[1][keep], a[keep], take[2][keep], None if tiles is None else tiles[keep]
             )
-            r = delong(pa, pb, label, clusters=None if tiles is None else tiles[where])
+            r = delong(pa, pb, label, clusters=ids)
             rows.append(
                 {
                     "fold": f,
@@ -166,6 +161,21 @@ class CVResult:
         for m in self.models[name]:
             members.extend(getattr(m, "members", [m]))
         return EnsembleModel(members)
+
+
+def _tiles(a, region, tile_size):
+    """Lazy tile ids (:func:`~xlandslide.evaluate.paired.tile_ids`) on ``a``'s chunks, tiles
+    of ``tile_size`` metres; None without a tile size."""
+    if tile_size is None:
+        return None
+    import dask.array as da
+
+    from ..evaluate.paired import tile_ids
+
+    side = max(1, round(float(tile_size) / pixel_size(region)))
+    row = da.arange(a.shape[0], chunks=a.chunks[0])[:, None]
+    col = da.arange(a.shape[1], chunks=a.chunks[1])[None, :]
+    return tile_ids(row, col, a.shape[1], side)
 
 
 def _check_models(models, folds, validation) -> list[str]:

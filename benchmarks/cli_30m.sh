@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The 30 m case of issue 15 from the command line: a synthetic world at 30 m pixels (coded
 # polygons of 4 groups, 0.81 % landslide pixels, 900 x 900 = 0.81 Mpix): the LLR, the CNN
-# (started from the LLR) and the LACNN (from the CNN) with the package's defaults on a CPU
+# and the LACNN (both started from the LLR, as cross_validate does) with the package's defaults on a CPU
 # budget, their maps, the test-split scores and the deciles of the LACNN map.  Usage: bash benchmarks/cli_30m.sh [OUT] (default cli-30m/).
 set -euo pipefail
 OUT=${1:-cli-30m}
@@ -17,9 +17,9 @@ $X train "$OUT/region.zarr" --model llr --out "$OUT/llr.pt" --overwrite
 step "train cnn"
 $X train "$OUT/region.zarr" --model cnn --out "$OUT/cnn.pt" --split "$OUT/llr.split.json" --llr "$OUT/llr.pt" \
   --overwrite "${BUDGET[@]}"
-step "train lacnn (from the cnn; aligned features chosen by the llr)"
+step "train lacnn (from the llr, which also chooses the aligned features)"
 $X train "$OUT/region.zarr" --model lacnn --out "$OUT/lacnn.pt" --split "$OUT/llr.split.json" \
-  --llr "$OUT/llr.pt" --warm-start "$OUT/cnn.pt" --overwrite "${BUDGET[@]}"
+  --llr "$OUT/llr.pt" --overwrite "${BUDGET[@]}"
 for m in llr cnn lacnn; do
   step "predict $m"
   $X predict "$OUT/region.zarr" "$OUT/$m.pt" --out "$OUT/$m.zarr" --overwrite

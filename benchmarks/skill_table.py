@@ -38,7 +38,7 @@ Usage
 ::
 
     python benchmarks/skill_table.py --budget small            # all cases, CPU budget
-    python benchmarks/skill_table.py --cases synthetic30 --models llr cnn lacnn --no-chain
+    python benchmarks/skill_table.py --cases synthetic30 --models llr cnn lacnn --chain
     python benchmarks/skill_table.py --budget full --seeds 3   # the package's defaults
     python benchmarks/skill_table.py --quick                   # 1-2 min smoke run
 
@@ -47,8 +47,10 @@ an ensemble of three seeds per network (one seed's fold AUC moves by up to 0.024
 to seed on the 10 m case; ``--seeds 1`` for a third of the time); ``full``: the package's
 defaults (``TrainConfig.default``: 20 epochs, early stopping, base width 16, core 64).
 ``--seeds N``: seeds 0..N-1 for the networks.  Names the model registry refuses are skipped
-with a note.  ``--no-chain``: aligned models from
-scratch, not from their base model.  ``seconds``: training (the peers: fit and predict).
+with a note.  ``--chain``: each aligned model starts from its base
+model and trains its own budget on top (default ``--no-chain``: both from the LLR, the same
+budget; ``xlandslide.train.defaults.CHAIN_ALIGNED``).  ``seconds``: training (the peers: fit
+and predict).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 import xlandslide as xl
+from xlandslide.train.defaults import CHAIN_ALIGNED
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ("synthetic30", "synthetic10", "ecuador")
@@ -237,7 +240,7 @@ def run_case(case: str, args) -> tuple[pd.DataFrame, pd.DataFrame]:
         model_configs=options,
         seeds=seeds,
         oversample=setup.get("oversample", 5),
-        chain=not args.no_chain,
+        chain=args.chain,
         progress=args.progress,
     )
     took = time.perf_counter() - t0
@@ -327,7 +330,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--core", type=int)
     ap.add_argument("--halo", type=int)
     ap.add_argument("--seeds", type=int, help="seeds of the networks' ensembles")
-    ap.add_argument("--no-chain", action="store_true", help="aligned models from scratch")
+    ap.add_argument(
+        "--chain",
+        action=argparse.BooleanOptionalAction,
+        default=CHAIN_ALIGNED,
+        help="aligned models start from their base model (default: from the LLR, as the base)",
+    )
     ap.add_argument("--block-size", type=float, help="synthetic cases: fold block side, metres")
     ap.add_argument("--quick", action="store_true", help="200 x 200 regions, k=3, 1 epoch")
     ap.add_argument("--progress", action="store_true")

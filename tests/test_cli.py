@@ -498,6 +498,14 @@ def test_cv_settings_take_the_presets_and_the_accept_margin():
     assert config == want and options == {"base_width": 4}
     args = _parser().parse_args(["cv", "s.zarr", "--out", "o", "--accept-margin", "1.5"])
     assert args.accept_margin == 1.5
+    # --chain / --no-chain, the library's default when neither is given (cv and report)
+    from xlandslide.train.defaults import CHAIN_ALIGNED
+
+    for command in ("cv", "report"):
+        parse = _parser().parse_args
+        assert parse([command, "s.zarr", "--out", "o"]).chain is CHAIN_ALIGNED
+        assert parse([command, "s.zarr", "--out", "o", "--chain"]).chain is True
+        assert parse([command, "s.zarr", "--out", "o", "--no-chain"]).chain is False
 
 
 def test_zone_writes_a_classed_geotiff_and_its_table(workflow, capsys):

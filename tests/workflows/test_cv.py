@@ -180,6 +180,38 @@ def test_a_network_keeps_its_warm_start_unless_it_beats_it_beyond_the_margin(reg
         assert runs[1e6].models["lann"][f].history.get("trained_best_epoch", 0) == best[f]
 
 
+def test_an_aligned_model_starts_where_its_base_does_unless_chained(region, folds):
+    """Default (``CHAIN_ALIGNED`` off): the LANN starts from the fold's LLR, as the NN does,
+    so the two differ by the aligned gather alone; ``chain=True``: from the fold's NN.  A
+    margin no gain passes keeps the LANN at its start, which shows which start it had."""
+    from xlandslide.train.defaults import CHAIN_ALIGNED
+
+    opts = {n: {"hidden": [4], "linear_skip": True} for n in ("nn", "lann")}
+    nn = TrainConfig.paper("nn", epochs=3, batch_size=4, lr=0.05, device="cpu")
+    configs = {**CFG, "nn": nn, "lann": CFG["lann"].replace(accept_margin=1e6)}
+    runs = {
+        chain: cross_validate(
+            region,
+            ["llr", "nn", "lann"],
+            folds,
+            geometry=GEOM,
+            configs=configs,
+            model_configs=opts,
+            **({} if chain is None else {"chain": chain}),
+        )
+        for chain in (None, True)
+    }
+    assert CHAIN_ALIGNED is False and runs[None].settings["chain"] is False
+    assert runs[True].settings["chain"] is True
+    moved = 0
+    for f in range(folds.k):
+        llr, nn = (runs[None].maps[n][f].values for n in ("llr", "nn"))
+        np.testing.assert_allclose(runs[None].maps["lann"][f].values, llr, atol=1e-5)
+        np.testing.assert_allclose(runs[True].maps["lann"][f].values, nn, atol=1e-5)
+        moved += float(np.nanmax(np.abs(nn - llr))) > 1e-3  # the NN left the LLR
+    assert moved  # so the two starts differ on some fold
+
+
 def test_predict_is_lazy_for_an_ensemble(region, result):
     ens = result.ensemble("llr")
     with raise_if_dask_computes():

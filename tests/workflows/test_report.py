@@ -62,6 +62,31 @@ def test_table2_is_the_scores_of_the_maps(report):
     assert "test NLL" in rep.format() and "LACNN" in rep.format()
 
 
+def test_an_aligned_model_starts_from_its_base_only_when_chained(report):
+    """``chain=True``: the LANN starts from the NN trained beside it; default: from the LLR,
+    as the NN.  A margin no gain passes keeps the LANN at its start, which shows it."""
+    region, patches, _, _ = report
+    quick = TrainConfig.paper("nn", epochs=2, batch_size=4, lr=0.05, device="cpu")
+    configs = {"nn": quick, "lann": quick.replace(accept_margin=1e6)}
+    options = {n: {"hidden": [4], "linear_skip": True} for n in ("nn", "lann")}
+    maps = {}
+    for chain in (False, True):
+        rep = paper_report(
+            region,
+            patches,
+            models=["llr", "nn", "lann"],
+            configs=configs,
+            model_configs=options,
+            max_aligned=4,
+            chain=chain,
+            progress=False,
+        )
+        maps[chain] = {n: m.values for n, m in rep.maps.items()}
+    assert np.nanmax(np.abs(maps[False]["nn"] - maps[False]["llr"])) > 1e-3  # the NN moved
+    np.testing.assert_allclose(maps[False]["lann"], maps[False]["llr"], atol=1e-5)
+    np.testing.assert_allclose(maps[True]["lann"], maps[True]["nn"], atol=1e-5)
+
+
 def test_figures_and_files(report):
     region, patches, rep, out = report
     for name in ("table2.csv", "table2.json", "roc.png", "maps.png", "calibration.png"):

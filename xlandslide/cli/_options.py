@@ -156,3 +156,18 @@ __all__ = [
     "TRAINING",
     "TRAINING_PARENTS",
 ]
+
+
+def add_chain(parser) -> None:
+    """``--chain`` / ``--no-chain`` (``cv``, ``report``): whether an aligned model starts from
+    its base model (:data:`xlandslide.train.defaults.CHAIN_ALIGNED` by default)."""
+    from ..train.defaults import CHAIN_ALIGNED
+
+    parser.add_argument(
+        "--chain",
+        action=argparse.BooleanOptionalAction,
+        default=CHAIN_ALIGNED,
+        help="start each aligned model from its base model trained beside it (the LACNN from "
+        "the CNN, the LANN from the NN) and train its own budget on top; --no-chain: both "
+        "start from the LLR with the same budget, so their gap is the aligned gather's alone",
+    )

@@ -8,7 +8,7 @@ from ..errors import ConfigError
 from ._cluster import dask_client
 from ._common import can_draw, check_device, training_settings
 from ._cv_outputs import CV_FIGURE, cv_output, save_cv_models, write_csv
-from ._options import OVERWRITE, SCHEDULER, TRAINING_PARENTS
+from ._options import OVERWRITE, SCHEDULER, TRAINING_PARENTS, add_chain
 
 FOLD_CHOICES = ("kmeans", "blocks", "random")
 
@@ -52,12 +52,7 @@ def register(sub) -> None:
         help="also write every fold's model (OUT/models/MODEL_foldF.pt, one per seed) and each "
         "model's out-of-fold map (OUT/oof_MODEL.zarr): inputs of `uncertainty`, `zone`",
     )
-    c.add_argument(
-        "--no-chain",
-        action="store_true",
-        help="train the aligned models from scratch instead of from their base's fold model "
-        "(the LACNN from the CNN, the LANN from the NN): the ablation",
-    )
+    add_chain(c)
     c.add_argument(
         "--seeds",
         type=int,
@@ -127,7 +122,7 @@ def _settings(names, args) -> dict:
         "model_configs": options,
         "seeds": seeds or (0,),
         "oversample": POINT_OVERSAMPLE if args.preset == "points" else 5,
-        "chain": not args.no_chain,
+        "chain": args.chain,
         "progress": not args.quiet,
     }
 

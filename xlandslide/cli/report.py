@@ -8,7 +8,7 @@ from pathlib import Path
 from .._progress import dask_progress
 from ._cluster import dask_client
 from ._common import check_device, check_output, degenerate_exit, split_patches, training_settings
-from ._options import SCHEDULER, TRAINING_PARENTS
+from ._options import SCHEDULER, TRAINING_PARENTS, add_chain
 
 
 def register(sub) -> None:
@@ -26,6 +26,7 @@ def register(sub) -> None:
         "--models", nargs="+", default=None, help="model names (default: all six of the paper)"
     )
     r.add_argument("--split", default=None, help="a patch split JSON to reuse")
+    add_chain(r)
     r.set_defaults(func=report)
 
 
@@ -61,6 +62,7 @@ def _report(args) -> int:
             models=names,
             configs=configs,
             model_configs=options,
+            chain=args.chain,
             out=args.out,
             predict_region=open_region(args.store),
             progress=not args.quiet,

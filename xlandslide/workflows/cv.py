@@ -42,6 +42,7 @@ from ..models import canonical_name, model_entry
 from ..patches.folds import SpatialFolds
 from ..patches.grid import mask_patches
 from ..region import offset_distances
+from ..train.defaults import CHAIN_ALIGNED
 from ..train.ensemble import EnsembleModel
 from ..train.quality import hanley_mcneil_se
 from ._folds import _fold_masks, _out_of_fold, _Plan, _run_fold
@@ -238,7 +239,7 @@ def cross_validate(
     seeds: Sequence[int] | Mapping[str, Sequence[int]] = (0,),
     oversample: int = 5,
     warm_start: bool = True,
-    chain: bool = True,
+    chain: bool = CHAIN_ALIGNED,
     threshold: float = 0.2,
     max_aligned: int | None = None,
     ece_bins=10,
@@ -283,10 +284,13 @@ def cross_validate(
         ``fit(..., warm_start=llr)``): the untrained model is the LLR, and the early
         stopping on the validation fold keeps what the deep part adds only when it helps.
     chain : bool
-        An aligned model whose base is among ``models`` (the CNN for the LACNN, the NN for
-        the LANN) starts from the fold's base model (``fit(..., warm_start=cnn)``, aligned
-        channels at zero): it replaces what the base knows only where the aligned features
-        lower the validation loss.  ``False``: every model from scratch (the ablation).
+        ``False`` (default, :data:`~xlandslide.train.defaults.CHAIN_ALIGNED`): an aligned
+        model starts where its base does (the fold's LLR with ``warm_start``) and trains
+        with the same budget, so the table's LACNN - CNN (LANN - NN) gap is the aligned
+        gather's alone.  ``True``: an aligned model whose base is among ``models`` starts
+        from the fold's base model (``fit(..., warm_start=cnn)``, aligned channels at zero)
+        and trains its own budget on top, so its gap to the base mixes the gather with the
+        extra training.
     threshold, max_aligned
         The LLR rule choosing the aligned features.
     ece_bins : int or sequence

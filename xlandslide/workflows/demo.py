@@ -106,8 +106,9 @@ def configs(cfg: DemoConfig) -> tuple[dict, dict]:
     The package's defaults (:meth:`TrainConfig.default`: the LLR fitted exactly; the
     networks with AdamW, warm-up and cosine decay, clipping, GroupNorm in the U-Net) with
     the budgets of ``cfg.train``, sized for 2 CPU cores: the per-pixel NN and LANN see 3 x
-    12 batches of 4 patches, the CNN and the LACNN 6 x 24; the LACNN starts from the CNN
-    (:func:`xlandslide.paper_report` chains them).
+    12 batches of 4 patches, the CNN and the LACNN 6 x 24; every network starts from the LLR
+    (:func:`xlandslide.paper_report`'s default), so the LACNN differs from the CNN by the
+    aligned gather alone.
     """
     names = ("llr", "nn", "lann", "cnn", "lacnn")
     train = {n: TrainConfig.default(n, seed=cfg.seed, **dict(cfg.train.get(n, {}))) for n in names}

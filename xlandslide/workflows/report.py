@@ -44,6 +44,7 @@ from ..plot import (
 )
 from ..predict import predict
 from ..train.config import TrainConfig
+from ..train.defaults import CHAIN_ALIGNED
 from ..train.fit import fit
 from ..train.presets import DEFAULT_MODEL_CONFIG
 from ..train.quality import is_degenerate
@@ -111,6 +112,7 @@ def paper_report(
     distances: Sequence[float] | None = None,
     threshold: float = 0.2,
     max_aligned: int | None = None,
+    chain: bool = CHAIN_ALIGNED,
     out=None,
     predict_region=None,
     window: dict | None = None,
@@ -130,13 +132,17 @@ def paper_report(
         Any of :data:`PAPER_MODELS` (default all six, in Table 2's order).
     configs, model_configs : mapping of name -> TrainConfig / options, optional
         Per-model training settings (default ``TrainConfig.default(name)``; Table 1 of the paper is
-        ``TrainConfig.paper(name)``) and options.  An aligned model starts from its base
-        (the LACNN from the CNN, the LANN from the NN) when that is among the models
-        (``fit(..., warm_start=...)``).
+        ``TrainConfig.paper(name)``) and options.
     aligned : sequence of str, optional
         The aligned features (default: the LLR's choice, ``threshold`` / ``max_aligned``).
     distances : sequence of float, optional
         Looking distances of the aligned models (default: all the region holds).
+    chain : bool
+        ``True``: an aligned model starts from its base when that is among the models (the
+        LACNN from the CNN, the LANN from the NN; ``fit(..., warm_start=...)``) and trains
+        its own budget on top.  ``False`` (default,
+        :data:`~xlandslide.train.defaults.CHAIN_ALIGNED`): it starts where its base does
+        (the LLR), so the two differ by the aligned gather alone.
     out : path, optional
         Folder: checkpoints ``models/NAME.pt``, maps ``maps/NAME.zarr``, ``table2.csv``,
         ``table2.json``, ``roc.png``, ``maps.png``, ``calibration.png``.
@@ -182,7 +188,7 @@ def paper_report(
         check_outputs(_outputs(out), overwrite=True)  # only ours replaced: said before training
         (out / "models").mkdir(parents=True, exist_ok=True)
     trainer = _Trainer(region, patches, configs, model_configs, out, progress)
-    chosen = trainer.train_all(names, aligned, distances, threshold, max_aligned)
+    chosen = trainer.train_all(names, aligned, distances, threshold, max_aligned, chain)
     trained = {n: trainer.trained[n] for n in names}
     target = region if predict_region is None else predict_region
     maps, files = _predict_all(target, trained, out, progress)
@@ -248,7 +254,7 @@ class _Trainer:
             progress=self.progress,
         ).names
 
-    def train_all(self, names, aligned, distances, threshold, max_aligned) -> tuple:
+    def train_all(self, names, aligned, distances, threshold, max_aligned, chain) -> tuple:
         """Every model, the per-pixel and unaligned first; returns the aligned features."""
         for name in [n for n in names if not model_entry(n).needs_offsets]:
             self.train(name, **self.warm(name))
@@ -259,7 +265,7 @@ class _Trainer:
         for name in [n for n in names if model_entry(n).needs_offsets]:
             base = self.trained.get(model_entry(name).base)
             torch_base = base is not None and model_entry(name).backend == "torch"
-            kw = {"warm_start": base} if torch_base else self.warm(name)
+            kw = {"warm_start": base} if chain and torch_base else self.warm(name)
             self.train(name, aligned=chosen, distances=distances, **kw)
         return chosen
 

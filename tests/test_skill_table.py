@@ -23,7 +23,7 @@ def test_skill_table_quick(tmp_path, capsys):
     for case in ("synthetic30", "synthetic10", "ecuador"):
         folds = pd.read_csv(tmp_path / f"skill_{case}_folds.csv")
         summary = pd.read_csv(tmp_path / f"skill_{case}_summary.csv")
-        models = ["naive", "llr", "cnn", "sk_glm", "sk_gbm"]
+        models = ["naive", "llr", "cnn", "sk_glm", "sk_gam", "sk_gbm"]
         assert list(summary["model"]) == models
         assert len(folds) == 3 * len(models)  # k = 3
         assert folds["auc"].between(0, 1).all() and np.isfinite(folds["nll"]).all()
@@ -33,7 +33,12 @@ def test_skill_table_quick(tmp_path, capsys):
         # the DeLong gaps to the CNN and the LLR, a model's own gap left empty
         assert folds.loc[folds.model == "cnn", "z_cnn"].isna().all()
         assert np.isfinite(folds.loc[folds.model == "sk_glm", ["d_cnn", "se_llr"]]).all().all()
-        # the LLR and scikit-learn's logistic regression fit the same kind of model
-        glm = folds[folds.model == "sk_glm"]["auc"].mean()
-        assert abs(folds[folds.model == "llr"]["auc"].mean() - glm) < 0.05
+        # the LLR and scikit-learn's logistic regression fit the same kind of model; only
+        # where folds train on > 100 landslide pixels: the quick 10 m folds train on 17 to
+        # 74, and there sk_glm's C=1 (a penalty 1.7 times weaker than the LLR's on fold 0)
+        # gives 0.595 where the LLR's penalty gives the LLR's 0.858 (tests/train/test_glm.py
+        # holds the LLR to scikit-learn at the same penalty)
+        if case == "synthetic30":
+            glm = folds[folds.model == "sk_glm"]["auc"].mean()
+            assert abs(folds[folds.model == "llr"]["auc"].mean() - glm) < 0.05
     assert (tmp_path / "skill_tables.md").read_text().count("### ") == 6

@@ -143,21 +143,6 @@ SCHEDULER.add_argument(
 TRAINING_PARENTS = (STORE, TRAINING, SEED, DEVICE, PATCHES)
 
 
-__all__ = [
-    "DEVICE",
-    "FOREIGN",
-    "OVERWRITE",
-    "PATCHES",
-    "PRESETS",
-    "QUIET",
-    "SCHEDULER",
-    "SEED",
-    "STORE",
-    "TRAINING",
-    "TRAINING_PARENTS",
-]
-
-
 def add_chain(parser) -> None:
     """``--chain`` / ``--no-chain`` (``cv``, ``report``): whether an aligned model starts from
     its base model (:data:`xlandslide.train.defaults.CHAIN_ALIGNED` by default)."""
@@ -171,3 +156,19 @@ def add_chain(parser) -> None:
         "the CNN, the LANN from the NN) and train its own budget on top; --no-chain: both "
         "start from the LLR with the same budget, so their gap is the aligned gather's alone",
     )
+
+
+__all__ = [
+    "DEVICE",
+    "FOREIGN",
+    "OVERWRITE",
+    "PATCHES",
+    "PRESETS",
+    "QUIET",
+    "SCHEDULER",
+    "SEED",
+    "STORE",
+    "TRAINING",
+    "TRAINING_PARENTS",
+    "add_chain",
+]

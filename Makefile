@@ -48,7 +48,7 @@ bench: $(STAMP)
 
 # Spatial-CV skill of every model and the scikit-learn peers on the same folds (synthetic
 # 30 m and 10 m, Ecuador; three seeds per network: the 10 m case's LLR, CNN and LACNN alone
-# take 32 min of CV on 2 cores); Markdown tables on stdout, CSV in skill-output/.
+# take 26 min of CV on 2 cores); Markdown tables on stdout, CSV in skill-output/.
 bench-skill: $(STAMP)
 	$(PY) benchmarks/skill_table.py --budget small
 

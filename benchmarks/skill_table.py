@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 import xlandslide as xl
-from xlandslide.train.defaults import CHAIN_ALIGNED
+from xlandslide.cli._options import add_chain
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ("synthetic30", "synthetic10", "ecuador")
@@ -330,12 +330,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--core", type=int)
     ap.add_argument("--halo", type=int)
     ap.add_argument("--seeds", type=int, help="seeds of the networks' ensembles")
-    ap.add_argument(
-        "--chain",
-        action=argparse.BooleanOptionalAction,
-        default=CHAIN_ALIGNED,
-        help="aligned models start from their base model (default: from the LLR, as the base)",
-    )
+    add_chain(ap)  # --chain / --no-chain, as `xlandslide cv`
     ap.add_argument("--block-size", type=float, help="synthetic cases: fold block side, metres")
     ap.add_argument("--quick", action="store_true", help="200 x 200 regions, k=3, 1 epoch")
     ap.add_argument("--progress", action="store_true")
